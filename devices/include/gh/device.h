@@ -1,0 +1,62 @@
+/*
+ * Device type descriptors. A device is a const descriptor plus one state
+ * struct that holds all of its state (so snapshots can serialise it later).
+ * devices/board.c lists the PC's devices in one table; they are realized in
+ * increasing level order and unrealized in reverse.
+ *
+ * Every device entry point (bus callbacks, timers, chardev and input
+ * callbacks, reset) runs with the VM's device lock held.
+ */
+#ifndef GH_DEVICE_H
+#define GH_DEVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gh/error.h"
+
+struct gh_vm;
+
+struct gh_device_cfg {
+	uint64_t base;		/* first port or MMIO address, 0: the default */
+	int irq;		/* GSI, -1: none, 0 may be a real IRQ 0 */
+	unsigned index;		/* instance number (COM1 = 0) */
+};
+
+struct gh_device_type {
+	const char *name;
+	unsigned level;		/* interrupt controllers 0, the rest 1 */
+	size_t size;		/* instance size, zeroed before realize */
+	/* Maps regions, connects lines, allocates timers; 0 or -errno. */
+	int (*realize)(void *dev, struct gh_vm *vm,
+		       const struct gh_device_cfg *cfg, struct gh_error *err);
+	/* Puts the device in its power-on state (also called after realize). */
+	void (*reset)(void *dev);
+	/* Undoes realize (unmaps, frees timers); NULL if nothing to undo. */
+	void (*unrealize)(void *dev);
+};
+
+struct gh_device {
+	const struct gh_device_type *type;
+	struct gh_vm *vm;
+	void *state;
+};
+
+__attribute__((warn_unused_result))
+int gh_device_new(const struct gh_device_type *type, struct gh_vm *vm,
+		  const struct gh_device_cfg *cfg, struct gh_device **out,
+		  struct gh_error *err);
+void gh_device_reset(struct gh_device *dev);
+void gh_device_free(struct gh_device *dev);
+
+/* The PC's legacy devices (devices/pc/). */
+extern const struct gh_device_type gh_i8259_type;	/* master + slave PIC */
+extern const struct gh_device_type gh_i8254_type;	/* PIT + port 0x61 */
+extern const struct gh_device_type gh_mc146818_type;	/* RTC/CMOS */
+extern const struct gh_device_type gh_ns16550_type;	/* UART */
+extern const struct gh_device_type gh_i8042_type;	/* KBC, A20, port 0x92 */
+extern const struct gh_device_type gh_debug_exit_type;	/* isa-debug-exit */
+extern const struct gh_device_type gh_post_type;	/* port 0x80 */
+extern const struct gh_device_type gh_debugcon_type;	/* ports 0xe9, 0x402 */
+
+#endif

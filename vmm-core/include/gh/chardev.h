@@ -1,0 +1,59 @@
+/*
+ * Character backends for UARTs and debug consoles: stdio (raw mode, with
+ * Ctrl-A x to quit, Ctrl-A a to send a literal Ctrl-A, as in QEMU), a file,
+ * a pseudo-terminal, or nothing.
+ *
+ * Output is written synchronously by the device. Input is read on the main
+ * loop and handed to the frontend with the device lock held, as much as
+ * its can_receive allows; when it has room again the frontend calls
+ * gh_chardev_accept_input().
+ */
+#ifndef GH_CHARDEV_H
+#define GH_CHARDEV_H
+
+#include <glib.h>
+#include <pthread.h>
+#include <stddef.h>
+
+#include "gh/error.h"
+
+struct gh_chardev;
+
+struct gh_chardev_frontend {
+	size_t (*can_receive)(void *opaque);
+	void (*receive)(void *opaque, const uint8_t *buf, size_t len);
+};
+
+/*
+ * spec: "stdio", "file:PATH", "pty", "none" or "null". For "pty" the path
+ * of the slave is logged and available from gh_chardev_path().
+ */
+__attribute__((warn_unused_result))
+int gh_chardev_open(const char *spec, struct gh_chardev **out,
+		    struct gh_error *err);
+/* A backend that collects output in memory (for tests). */
+struct gh_chardev *gh_chardev_new_buffer(void);
+void gh_chardev_free(struct gh_chardev *chr);
+
+const char *gh_chardev_path(struct gh_chardev *chr);
+
+void gh_chardev_write(struct gh_chardev *chr, const void *buf, size_t len);
+
+void gh_chardev_set_frontend(struct gh_chardev *chr,
+			     const struct gh_chardev_frontend *fe, void *opaque);
+void gh_chardev_accept_input(struct gh_chardev *chr);
+
+/* Starts reading input on ctx; callbacks run under lock. */
+void gh_chardev_attach(struct gh_chardev *chr, GMainContext *ctx,
+		       pthread_mutex_t *lock);
+/* Called (on the main loop, without the lock) when stdio's user types Ctrl-A x. */
+void gh_chardev_set_quit_handler(struct gh_chardev *chr, void (*fn)(void *),
+				 void *opaque);
+
+/* Buffer backends: feed input as if typed, and take the output so far. */
+void gh_chardev_buffer_input(struct gh_chardev *chr, const void *buf,
+			     size_t len);
+/* Returns a NUL-terminated copy of everything written and clears it. */
+char *gh_chardev_buffer_take(struct gh_chardev *chr, size_t *len);
+
+#endif

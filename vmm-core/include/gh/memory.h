@@ -1,0 +1,73 @@
+/*
+ * Guest-physical memory: RAM and ROM regions backed by host memory.
+ * Every translation checks bounds; a range that is not wholly inside one
+ * region does not translate.
+ */
+#ifndef GH_MEMORY_H
+#define GH_MEMORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct gh_memory;
+
+enum gh_mem_kind {
+	GH_MEM_RAM,
+	GH_MEM_ROM,		/* guest reads only; guest writes are dropped */
+};
+
+struct gh_mem_region {
+	uint64_t gpa;
+	uint64_t size;
+	void *hva;
+	enum gh_mem_kind kind;
+	const char *name;
+};
+
+#define GH_MEM_MAX_REGIONS 32
+
+/* e820 types (ACPI spec, table 15-312) */
+enum { GH_E820_RAM = 1, GH_E820_RESERVED = 2, GH_E820_ACPI = 3, GH_E820_NVS = 4 };
+
+struct gh_e820_entry {
+	uint64_t addr;
+	uint64_t size;
+	uint32_t type;
+};
+
+#define GH_E820_MAX 32
+
+struct gh_memory *gh_memory_new(void);
+void gh_memory_free(struct gh_memory *mem);
+
+/* Adds a region; -EEXIST if it overlaps one, -ENOSPC if the table is full. */
+__attribute__((warn_unused_result))
+int gh_memory_add(struct gh_memory *mem, uint64_t gpa, uint64_t size, void *hva,
+		  enum gh_mem_kind kind, const char *name);
+
+unsigned gh_memory_count(const struct gh_memory *mem);
+const struct gh_mem_region *gh_memory_region(const struct gh_memory *mem,
+					     unsigned i);
+
+/* Host pointer for [gpa, gpa+len) if it lies wholly in one RAM or ROM region. */
+void *gh_mem_map(struct gh_memory *mem, uint64_t gpa, uint64_t len);
+
+/* Copies; -EFAULT if any byte is outside RAM/ROM. gh_mem_write refuses ROM. */
+int gh_mem_read(struct gh_memory *mem, uint64_t gpa, void *buf, size_t len);
+int gh_mem_write(struct gh_memory *mem, uint64_t gpa, const void *buf, size_t len);
+
+/* True if gpa is backed by RAM or ROM (not MMIO). */
+bool gh_mem_is_ram(struct gh_memory *mem, uint64_t gpa);
+
+/*
+ * Total RAM below 4 GiB and above it, for the CMOS and firmware tables.
+ */
+uint64_t gh_memory_ram_below_4g(const struct gh_memory *mem);
+uint64_t gh_memory_ram_above_4g(const struct gh_memory *mem);
+
+/* The PC's e820 map: RAM regions with the legacy BIOS areas reserved. */
+unsigned gh_memory_e820(const struct gh_memory *mem, struct gh_e820_entry *out,
+			unsigned max);
+
+#endif

@@ -1,0 +1,133 @@
+/*
+ * The VM object: guest memory, the port-I/O and MMIO buses, IRQ routing, the
+ * virtual clock, input routing, the vCPUs on their threads and the execution
+ * backend. It knows nothing about which devices exist; devices/board.c puts
+ * a PC on it.
+ *
+ * Lifecycle: gh_vm_new -> (devices realize, a loader sets the boot CPU state)
+ * -> gh_vm_start -> pause/resume/reset any number of times -> the VM stops
+ * with a reason (gh_vm_wait) -> gh_vm_free.
+ */
+#ifndef GH_VM_H
+#define GH_VM_H
+
+#include <glib.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gh/cpu-state.h"
+#include "gh/error.h"
+
+struct gh_bus;
+struct gh_chardev;
+struct gh_clock;
+struct gh_input;
+struct gh_irq;
+struct gh_memory;
+struct gh_vm;
+
+#define GH_VM_MAX_CPUS 64
+#define GH_VM_MIN_RAM (2ULL << 20)
+/* RAM above this goes above 4 GiB; [3 GiB, 4 GiB) is the PCI/MMIO hole. */
+#define GH_VM_LOWMEM_END 0xc0000000ULL
+
+enum gh_stop_reason {
+	GH_STOP_NONE,		/* still running */
+	GH_STOP_POWEROFF,	/* the guest powered off */
+	GH_STOP_RESET,		/* the guest reset and the policy is to stop */
+	GH_STOP_TRIPLE_FAULT,	/* shutdown state: the policy is to stop */
+	GH_STOP_DEBUG_EXIT,	/* the guest wrote the debug-exit port */
+	GH_STOP_SIGNAL,		/* the host asked: SIGINT/SIGTERM, Ctrl-A x */
+	GH_STOP_TIMEOUT,	/* --timeout elapsed */
+	GH_STOP_ERROR,		/* the backend or a device failed */
+};
+
+struct gh_vm_config {
+	uint64_t ram_size;
+	unsigned ncpus;
+	/* "kvm", "soft", "vmx", or NULL for a VM with no CPUs (device tests) */
+	const char *accel;
+	/* a manual clock that moves only by gh_clock_advance() (tests) */
+	bool manual_clock;
+	/* a guest reset stops the VM (GH_STOP_RESET) instead of restarting it */
+	bool no_reboot;
+};
+
+__attribute__((warn_unused_result))
+int gh_vm_new(const struct gh_vm_config *cfg, struct gh_vm **out,
+	      struct gh_error *err);
+void gh_vm_free(struct gh_vm *vm);
+
+struct gh_memory *gh_vm_memory(struct gh_vm *vm);
+struct gh_bus *gh_vm_pio(struct gh_vm *vm);
+struct gh_bus *gh_vm_mmio(struct gh_vm *vm);
+struct gh_irq *gh_vm_irq(struct gh_vm *vm);
+struct gh_clock *gh_vm_clock(struct gh_vm *vm);
+struct gh_input *gh_vm_input(struct gh_vm *vm);
+pthread_mutex_t *gh_vm_lock(struct gh_vm *vm);
+GMainContext *gh_vm_main_context(struct gh_vm *vm);
+unsigned gh_vm_ncpus(struct gh_vm *vm);
+uint64_t gh_vm_ram_size(struct gh_vm *vm);
+const char *gh_vm_accel_name(struct gh_vm *vm);
+
+/* Backends of the serial ports (COM1..COM4) and the debug console. */
+#define GH_VM_MAX_SERIAL 4
+void gh_vm_set_serial(struct gh_vm *vm, unsigned index, struct gh_chardev *chr);
+struct gh_chardev *gh_vm_serial(struct gh_vm *vm, unsigned index);
+void gh_vm_set_debugcon(struct gh_vm *vm, struct gh_chardev *chr);
+struct gh_chardev *gh_vm_debugcon(struct gh_vm *vm);
+
+/* Boot device order as in QEMU and xl.cfg's boot=: "c", "dc", ... */
+void gh_vm_set_boot_order(struct gh_vm *vm, const char *order);
+const char *gh_vm_boot_order(struct gh_vm *vm);
+
+/* The state the boot CPU starts from (and restarts from after a reset). */
+void gh_vm_set_boot_state(struct gh_vm *vm, const struct gh_cpu_state *s);
+
+/*
+ * Called with the device lock held, vCPUs stopped, on every guest reset
+ * before the vCPUs restart, in the order added. Devices reset here; a
+ * direct-boot loader reloads its kernel here.
+ */
+typedef void gh_reset_fn(void *opaque);
+__attribute__((warn_unused_result))
+int gh_vm_add_reset_hook(struct gh_vm *vm, gh_reset_fn *fn, void *opaque);
+
+__attribute__((warn_unused_result))
+int gh_vm_start(struct gh_vm *vm, struct gh_error *err);
+void gh_vm_pause(struct gh_vm *vm);
+void gh_vm_resume(struct gh_vm *vm);
+bool gh_vm_paused(struct gh_vm *vm);
+
+/*
+ * Requests from devices, vCPUs and the host; safe from any thread, with or
+ * without the device lock. The first stop request wins.
+ */
+void gh_vm_request_reset(struct gh_vm *vm);
+void gh_vm_request_stop(struct gh_vm *vm, enum gh_stop_reason reason,
+			int status, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Runs the main loop until the VM stops; returns the reason. */
+enum gh_stop_reason gh_vm_run_main_loop(struct gh_vm *vm);
+enum gh_stop_reason gh_vm_stop_reason(struct gh_vm *vm);
+/* The debug-exit status or signal number that came with the stop. */
+int gh_vm_stop_status(struct gh_vm *vm);
+/* A sentence that says why the VM stopped. */
+const char *gh_vm_stop_message(struct gh_vm *vm);
+const char *gh_stop_reason_name(enum gh_stop_reason reason);
+
+/* Guest A20 gate (i8042 output port, port 0x92). */
+void gh_vm_set_a20(struct gh_vm *vm, bool enabled);
+bool gh_vm_a20(struct gh_vm *vm);
+
+/* Reads a vCPU's state (VM paused or stopped). */
+int gh_vm_get_cpu_state(struct gh_vm *vm, unsigned cpu, struct gh_cpu_state *s);
+
+/* Dispatch with the device lock, as the vCPU loop does. */
+uint64_t gh_vm_pio_read(struct gh_vm *vm, uint16_t port, unsigned size);
+void gh_vm_pio_write(struct gh_vm *vm, uint16_t port, uint64_t val,
+		     unsigned size);
+
+#endif
