@@ -14,6 +14,7 @@
 #include <glib.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "gh/error.h"
 

@@ -2,6 +2,7 @@
 #ifndef GH_LOG_H
 #define GH_LOG_H
 
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
 

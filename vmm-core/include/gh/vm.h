@@ -71,6 +71,14 @@ unsigned gh_vm_ncpus(struct gh_vm *vm);
 uint64_t gh_vm_ram_size(struct gh_vm *vm);
 const char *gh_vm_accel_name(struct gh_vm *vm);
 
+/*
+ * Adds guest memory after creation (firmware ROMs); the backend maps it
+ * too. Must be called before gh_vm_start.
+ */
+__attribute__((warn_unused_result))
+int gh_vm_add_memory(struct gh_vm *vm, uint64_t gpa, uint64_t size, void *hva,
+		     bool rom, const char *name, struct gh_error *err);
+
 /* Backends of the serial ports (COM1..COM4) and the debug console. */
 #define GH_VM_MAX_SERIAL 4
 void gh_vm_set_serial(struct gh_vm *vm, unsigned index, struct gh_chardev *chr);
@@ -108,6 +116,9 @@ void gh_vm_request_reset(struct gh_vm *vm);
 void gh_vm_request_stop(struct gh_vm *vm, enum gh_stop_reason reason,
 			int status, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/* How many times the guest asked for a reset (tests). */
+unsigned gh_vm_reset_count(struct gh_vm *vm);
 
 /* Runs the main loop until the VM stops; returns the reason. */
 enum gh_stop_reason gh_vm_run_main_loop(struct gh_vm *vm);

@@ -1,0 +1,40 @@
+/* The guesthouse command: option parsing and the run command. */
+#ifndef GH_CLI_H
+#define GH_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gh/error.h"
+#include "gh/vm.h"
+
+struct gh_run_options {
+	char *kernel;
+	char *initrd;
+	char *append;
+	uint64_t ram_size;
+	unsigned ncpus;
+	char *accel;
+	char *serial[GH_VM_MAX_SERIAL];
+	unsigned nserial;
+	char *debugcon;
+	double timeout;		/* seconds, 0: none */
+	bool no_reboot;
+	bool verbose;
+};
+
+/* Parses "512M", "2G", "1024" (MiB), "65536K"; -EINVAL with a message. */
+int gh_parse_size(const char *s, uint64_t *out, struct gh_error *err);
+
+/*
+ * Parses the arguments of `guesthouse run` (argv[0] is "run"). Returns 0,
+ * 1 if --help was printed, or a negative errno with err set.
+ */
+int gh_run_parse(int argc, char **argv, struct gh_run_options *o,
+		 struct gh_error *err);
+void gh_run_options_clear(struct gh_run_options *o);
+
+/* Runs a VM to completion; returns the process exit status. */
+int gh_run(const struct gh_run_options *o);
+
+#endif

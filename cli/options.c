@@ -1,0 +1,226 @@
+/* Option parsing for `guesthouse run`. */
+#include "cli.h"
+
+#include <errno.h>
+#include <glib.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int gh_parse_size(const char *s, uint64_t *out, struct gh_error *err)
+{
+	char *end;
+	unsigned long long v;
+	unsigned shift = 20;	/* a bare number is MiB, as in QEMU */
+
+	errno = 0;
+	if (!s || !g_ascii_isdigit(*s))
+		goto bad;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		goto bad;
+	switch (g_ascii_toupper(*end)) {
+	case 'K': shift = 10; end++; break;
+	case 'M': shift = 20; end++; break;
+	case 'G': shift = 30; end++; break;
+	case 'T': shift = 40; end++; break;
+	case '\0': break;
+	default: goto bad;
+	}
+	if (g_ascii_toupper(*end) == 'B' || g_ascii_toupper(*end) == 'I')
+		goto bad;
+	if (*end || !v || v > (UINT64_MAX >> shift))
+		goto bad;
+	*out = (uint64_t)v << shift;
+	return 0;
+bad:
+	return gh_error_set(err, -EINVAL, "invalid size '%s' (use a number "
+			    "with K, M or G, e.g. 512M or 2G)", s ? s : "");
+}
+
+static int parse_uint(const char *name, const char *s, unsigned min,
+		      unsigned max, unsigned *out, struct gh_error *err)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = s && g_ascii_isdigit(*s) ? strtoul(s, &end, 10) : 0;
+	if (!s || !g_ascii_isdigit(*s) || errno || *end || v < min || v > max)
+		return gh_error_set(err, -EINVAL, "invalid %s '%s' (must be "
+				    "%u to %u)", name, s ? s : "", min, max);
+	*out = v;
+	return 0;
+}
+
+static bool chardev_spec_ok(const char *s)
+{
+	return !strcmp(s, "stdio") || !strcmp(s, "pty") ||
+	       !strcmp(s, "none") || !strcmp(s, "null") ||
+	       (g_str_has_prefix(s, "file:") && s[5]);
+}
+
+void gh_run_options_clear(struct gh_run_options *o)
+{
+	unsigned i;
+
+	g_free(o->kernel);
+	g_free(o->initrd);
+	g_free(o->append);
+	g_free(o->accel);
+	g_free(o->debugcon);
+	for (i = 0; i < o->nserial; i++)
+		g_free(o->serial[i]);
+	memset(o, 0, sizeof(*o));
+}
+
+static const char run_description[] =
+	"Runs one virtual machine in this terminal until the guest powers\n"
+	"off, resets (with --no-reboot), exits through the debug-exit port\n"
+	"(0xf4), or the timeout passes.\n"
+	"\n"
+	"The guest's first serial port is the terminal: Ctrl-A x quits,\n"
+	"Ctrl-A a sends Ctrl-A, Ctrl-A h helps.\n"
+	"\n"
+	"Exit status: 0 after a guest poweroff or reset with --no-reboot;\n"
+	"(V << 1) | 1 when the guest writes V to the debug-exit port; 124 on\n"
+	"timeout; 128+N on signal N; 1 on an error or a triple fault.\n"
+	"\n"
+	"Character backends (--serial, --debugcon): stdio, file:PATH, pty,\n"
+	"none. --serial may be given up to four times (COM1..COM4).\n"
+	"\n"
+	"Accelerators: auto (KVM if it runs guest kernels at hardware speed,\n"
+	"else the VMX module if loaded, else the software CPU), kvm, vmx,\n"
+	"soft. `guesthouse info` shows which can run here.";
+
+int gh_run_parse(int argc, char **argv, struct gh_run_options *o,
+		 struct gh_error *err)
+{
+	char *memory = NULL, *cpus = NULL, **serial = NULL, *timeout = NULL;
+	gboolean help = FALSE;
+	GOptionEntry entries[] = {
+		{ "kernel", 0, 0, G_OPTION_ARG_FILENAME, &o->kernel,
+		  "Boot this Linux bzImage or Multiboot kernel directly", "FILE" },
+		{ "initrd", 0, 0, G_OPTION_ARG_FILENAME, &o->initrd,
+		  "Linux initrd; for Multiboot, modules as \"FILE ARGS,FILE2\"",
+		  "FILE" },
+		{ "append", 0, 0, G_OPTION_ARG_STRING, &o->append,
+		  "Kernel command line", "CMDLINE" },
+		{ "memory", 'm', 0, G_OPTION_ARG_STRING, &memory,
+		  "Guest RAM (default 256M)", "SIZE" },
+		{ "cpus", 0, 0, G_OPTION_ARG_STRING, &cpus,
+		  "Number of vCPUs (default 1)", "N" },
+		{ "accel", 0, 0, G_OPTION_ARG_STRING, &o->accel,
+		  "Execution backend: auto, kvm, soft or vmx (default auto)",
+		  "NAME" },
+		{ "serial", 0, 0, G_OPTION_ARG_STRING_ARRAY, &serial,
+		  "Backend of the next serial port (default stdio for COM1)",
+		  "BACKEND" },
+		{ "debugcon", 0, 0, G_OPTION_ARG_STRING, &o->debugcon,
+		  "Backend of the debug console at ports 0xe9/0x402 (default none)",
+		  "BACKEND" },
+		{ "timeout", 0, 0, G_OPTION_ARG_STRING, &timeout,
+		  "Stop the guest after this many seconds (exit status 124)",
+		  "SECONDS" },
+		{ "no-reboot", 0, 0, G_OPTION_ARG_NONE, &o->no_reboot,
+		  "Exit instead of restarting when the guest resets", NULL },
+		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &o->verbose,
+		  "Say more about what the VMM does", NULL },
+		{ "help", 'h', 0, G_OPTION_ARG_NONE, &help,
+		  "Show this help", NULL },
+		{ NULL }
+	};
+	GOptionContext *ctx;
+	GError *gerr = NULL;
+	int ret = 0;
+	unsigned i;
+
+	memset(o, 0, sizeof(*o));
+	ctx = g_option_context_new("- run a virtual machine");
+	g_option_context_set_help_enabled(ctx, FALSE);
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	g_option_context_set_description(ctx, run_description);
+	g_option_context_set_summary(ctx, "guesthouse run [OPTION...]");
+	if (!g_option_context_parse(ctx, &argc, &argv, &gerr)) {
+		ret = gh_error_set(err, -EINVAL, "%s", gerr->message);
+		g_error_free(gerr);
+		goto out;
+	}
+	if (help) {
+		char *text = g_option_context_get_help(ctx, TRUE, NULL);
+
+		fputs(text, stdout);
+		g_free(text);
+		ret = 1;
+		goto out;
+	}
+	if (argc > 1) {
+		ret = gh_error_set(err, -EINVAL, "unexpected argument '%s'",
+				   argv[1]);
+		goto out;
+	}
+	o->ram_size = 256ULL << 20;
+	if (memory && (ret = gh_parse_size(memory, &o->ram_size, err)) < 0)
+		goto out;
+	o->ncpus = 1;
+	if (cpus && (ret = parse_uint("CPU count", cpus, 1, GH_VM_MAX_CPUS,
+				      &o->ncpus, err)) < 0)
+		goto out;
+	if (!o->accel)
+		o->accel = g_strdup("auto");
+	for (i = 0; serial && serial[i]; i++) {
+		if (i == GH_VM_MAX_SERIAL) {
+			ret = gh_error_set(err, -EINVAL, "at most %d --serial "
+					   "options", GH_VM_MAX_SERIAL);
+			goto out;
+		}
+		if (!chardev_spec_ok(serial[i])) {
+			ret = gh_error_set(err, -EINVAL, "invalid --serial "
+					   "backend '%s' (use stdio, "
+					   "file:PATH, pty or none)", serial[i]);
+			goto out;
+		}
+		o->serial[o->nserial++] = g_strdup(serial[i]);
+	}
+	if (!o->nserial)
+		o->serial[o->nserial++] = g_strdup("stdio");
+	if (o->debugcon && !chardev_spec_ok(o->debugcon)) {
+		ret = gh_error_set(err, -EINVAL, "invalid --debugcon backend "
+				   "'%s' (use stdio, file:PATH, pty or none)",
+				   o->debugcon);
+		goto out;
+	}
+	if (timeout) {
+		char *end;
+
+		o->timeout = g_ascii_strtod(timeout, &end);
+		if (end == timeout || *end || !isfinite(o->timeout) ||
+		    o->timeout <= 0 || o->timeout > 1e9) {
+			ret = gh_error_set(err, -EINVAL, "invalid --timeout '%s' "
+					   "(a positive number of seconds)",
+					   timeout);
+			goto out;
+		}
+	}
+	if (!o->kernel) {
+		ret = gh_error_set(err, -EINVAL, "no --kernel given (booting "
+				   "from firmware and disks is not supported "
+				   "yet)");
+		goto out;
+	}
+	if ((o->initrd || o->append) && !o->kernel) {
+		ret = gh_error_set(err, -EINVAL, "--initrd and --append need "
+				   "--kernel");
+		goto out;
+	}
+out:
+	g_free(memory);
+	g_free(cpus);
+	g_free(timeout);
+	g_strfreev(serial);
+	g_option_context_free(ctx);
+	if (ret < 0)
+		gh_run_options_clear(o);
+	return ret;
+}

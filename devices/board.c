@@ -1,0 +1,95 @@
+/*
+ * The PC board: which devices, at which ports and IRQs, realized in which
+ * order. This table is the one place that knows the whole machine.
+ */
+#include "gh/board.h"
+
+#include <errno.h>
+#include <glib.h>
+
+#include "gh/device.h"
+#include "gh/vm.h"
+
+struct board_slot {
+	const struct gh_device_type *type;
+	struct gh_device_cfg cfg;
+};
+
+/* Standard ISA assignments; base 0 means the device's usual ports. */
+static const struct board_slot pc_devices[] = {
+	{ &gh_i8259_type,	{ .irq = -1 } },
+	{ &gh_i8254_type,	{ .irq = 0 } },
+	{ &gh_mc146818_type,	{ .irq = 8 } },
+	{ &gh_i8042_type,	{ .irq = 1 } },
+	{ &gh_ns16550_type,	{ .index = 0, .irq = 4 } },
+	{ &gh_ns16550_type,	{ .index = 1, .irq = 3 } },
+	{ &gh_ns16550_type,	{ .index = 2, .irq = 4 } },
+	{ &gh_ns16550_type,	{ .index = 3, .irq = 3 } },
+	{ &gh_post_type,	{ .irq = -1 } },
+	{ &gh_debugcon_type,	{ .irq = -1 } },
+	{ &gh_debug_exit_type,	{ .irq = -1 } },
+};
+
+#define MAX_LEVEL 1
+
+struct gh_board {
+	struct gh_vm *vm;
+	unsigned n;
+	struct gh_device *devs[G_N_ELEMENTS(pc_devices)];
+};
+
+static void board_reset(void *opaque)
+{
+	struct gh_board *b = opaque;
+	unsigned i;
+
+	for (i = 0; i < b->n; i++)
+		gh_device_reset(b->devs[i]);
+}
+
+int gh_board_new(struct gh_vm *vm, struct gh_board **out, struct gh_error *err)
+{
+	struct gh_board *b = g_new0(struct gh_board, 1);
+	unsigned level, i;
+	int ret;
+
+	b->vm = vm;
+	pthread_mutex_lock(gh_vm_lock(vm));
+	for (level = 0; level <= MAX_LEVEL; level++) {
+		for (i = 0; i < G_N_ELEMENTS(pc_devices); i++) {
+			const struct board_slot *s = &pc_devices[i];
+
+			if (s->type->level != level)
+				continue;
+			ret = gh_device_new(s->type, vm, &s->cfg,
+					    &b->devs[b->n], err);
+			if (ret < 0)
+				goto err_unwind;
+			b->n++;
+		}
+	}
+	pthread_mutex_unlock(gh_vm_lock(vm));
+	ret = gh_vm_add_reset_hook(vm, board_reset, b);
+	if (ret < 0) {
+		gh_board_free(b);
+		return gh_error_set(err, ret, "cannot register the board reset");
+	}
+	*out = b;
+	return 0;
+
+err_unwind:
+	pthread_mutex_unlock(gh_vm_lock(vm));
+	gh_board_free(b);
+	return ret;
+}
+
+void gh_board_free(struct gh_board *b)
+{
+	if (!b)
+		return;
+	pthread_mutex_lock(gh_vm_lock(b->vm));
+	while (b->n)
+		gh_device_free(b->devs[--b->n]);
+	pthread_mutex_unlock(gh_vm_lock(b->vm));
+	g_free(b);
+}

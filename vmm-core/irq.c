@@ -1,0 +1,110 @@
+/* GSI routing from devices to interrupt controllers, and the INTR pin. */
+#include "gh/irq.h"
+
+#include <errno.h>
+#include <glib.h>
+
+#define MAX_SINKS 4
+
+struct sink {
+	gh_irq_sink_fn *fn;
+	void *opaque;
+};
+
+struct gh_irq {
+	int level[GH_IRQ_MAX_GSI];
+	struct sink sinks[MAX_SINKS];
+	unsigned nsinks;
+	const struct gh_intc_ops *intc;
+	void *intc_opaque;
+	void (*notify)(void *opaque);
+	void *notify_opaque;
+};
+
+struct gh_irq *gh_irq_new(void (*notify)(void *opaque), void *notify_opaque)
+{
+	struct gh_irq *irq = g_new0(struct gh_irq, 1);
+
+	irq->notify = notify;
+	irq->notify_opaque = notify_opaque;
+	return irq;
+}
+
+void gh_irq_free(struct gh_irq *irq)
+{
+	g_free(irq);
+}
+
+int gh_irq_add_sink(struct gh_irq *irq, gh_irq_sink_fn *fn, void *opaque)
+{
+	unsigned gsi;
+
+	if (irq->nsinks == MAX_SINKS)
+		return -ENOSPC;
+	irq->sinks[irq->nsinks++] = (struct sink){ fn, opaque };
+	/* A controller added late sees the lines as they are. */
+	for (gsi = 0; gsi < GH_IRQ_MAX_GSI; gsi++)
+		if (irq->level[gsi])
+			fn(opaque, gsi, 1);
+	return 0;
+}
+
+void gh_irq_remove_sink(struct gh_irq *irq, gh_irq_sink_fn *fn, void *opaque)
+{
+	unsigned i;
+
+	for (i = 0; i < irq->nsinks; i++) {
+		if (irq->sinks[i].fn == fn && irq->sinks[i].opaque == opaque) {
+			irq->sinks[i] = irq->sinks[--irq->nsinks];
+			return;
+		}
+	}
+}
+
+void gh_irq_set(struct gh_irq *irq, unsigned gsi, int level)
+{
+	unsigned i;
+
+	if (gsi >= GH_IRQ_MAX_GSI)
+		return;
+	level = !!level;
+	irq->level[gsi] = level;
+	/* Sinks do their own edge detection; repeated levels are harmless. */
+	for (i = 0; i < irq->nsinks; i++)
+		irq->sinks[i].fn(irq->sinks[i].opaque, gsi, level);
+}
+
+void gh_irq_pulse(struct gh_irq *irq, unsigned gsi)
+{
+	gh_irq_set(irq, gsi, 1);
+	gh_irq_set(irq, gsi, 0);
+}
+
+int gh_irq_level(struct gh_irq *irq, unsigned gsi)
+{
+	return gsi < GH_IRQ_MAX_GSI ? irq->level[gsi] : 0;
+}
+
+void gh_irq_set_intc(struct gh_irq *irq, const struct gh_intc_ops *ops,
+		     void *opaque)
+{
+	irq->intc = ops;
+	irq->intc_opaque = opaque;
+	gh_irq_intr_changed(irq);
+}
+
+bool gh_irq_intr_pending(struct gh_irq *irq)
+{
+	return irq->intc && irq->intc->pending(irq->intc_opaque);
+}
+
+int gh_irq_intr_ack(struct gh_irq *irq)
+{
+	return irq->intc ? irq->intc->ack(irq->intc_opaque) : -1;
+}
+
+void gh_irq_intr_changed(struct gh_irq *irq)
+{
+	if (irq->notify)
+		irq->notify(irq->notify_opaque);
+}

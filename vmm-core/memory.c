@@ -1,0 +1,213 @@
+/* Guest-physical memory map: RAM/ROM regions with checked translation. */
+#include "gh/memory.h"
+
+#include <errno.h>
+#include <glib.h>
+#include <string.h>
+
+struct gh_memory {
+	unsigned n;
+	struct gh_mem_region r[GH_MEM_MAX_REGIONS];	/* sorted by gpa */
+};
+
+struct gh_memory *gh_memory_new(void)
+{
+	return g_new0(struct gh_memory, 1);
+}
+
+void gh_memory_free(struct gh_memory *mem)
+{
+	g_free(mem);
+}
+
+int gh_memory_add(struct gh_memory *mem, uint64_t gpa, uint64_t size, void *hva,
+		  enum gh_mem_kind kind, const char *name)
+{
+	unsigned i;
+
+	if (!size || gpa + size < gpa || !hva)
+		return -EINVAL;
+	if (mem->n == GH_MEM_MAX_REGIONS)
+		return -ENOSPC;
+	for (i = 0; i < mem->n; i++) {
+		const struct gh_mem_region *o = &mem->r[i];
+
+		if (gpa < o->gpa + o->size && o->gpa < gpa + size)
+			return -EEXIST;
+	}
+	for (i = mem->n; i > 0 && mem->r[i - 1].gpa > gpa; i--)
+		mem->r[i] = mem->r[i - 1];
+	mem->r[i] = (struct gh_mem_region){ gpa, size, hva, kind, name };
+	mem->n++;
+	return 0;
+}
+
+unsigned gh_memory_count(const struct gh_memory *mem)
+{
+	return mem->n;
+}
+
+const struct gh_mem_region *gh_memory_region(const struct gh_memory *mem,
+					     unsigned i)
+{
+	return i < mem->n ? &mem->r[i] : NULL;
+}
+
+static const struct gh_mem_region *find(const struct gh_memory *mem,
+					uint64_t gpa)
+{
+	unsigned lo = 0, hi = mem->n;
+
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+		const struct gh_mem_region *r = &mem->r[mid];
+
+		if (gpa < r->gpa)
+			hi = mid;
+		else if (gpa - r->gpa >= r->size)
+			lo = mid + 1;
+		else
+			return r;
+	}
+	return NULL;
+}
+
+void *gh_mem_map(struct gh_memory *mem, uint64_t gpa, uint64_t len)
+{
+	const struct gh_mem_region *r = find(mem, gpa);
+	uint64_t off;
+
+	if (!r)
+		return NULL;
+	off = gpa - r->gpa;
+	if (len > r->size - off)
+		return NULL;
+	return (uint8_t *)r->hva + off;
+}
+
+bool gh_mem_is_ram(struct gh_memory *mem, uint64_t gpa)
+{
+	return find(mem, gpa) != NULL;
+}
+
+/* Copies across adjacent regions; fails on the first byte with no backing. */
+static int copy(struct gh_memory *mem, uint64_t gpa, void *buf, size_t len,
+		bool write)
+{
+	uint8_t *p = buf;
+
+	if (gpa + len < gpa)
+		return -EFAULT;
+	while (len) {
+		const struct gh_mem_region *r = find(mem, gpa);
+		uint64_t off, n;
+
+		if (!r || (write && r->kind == GH_MEM_ROM))
+			return -EFAULT;
+		off = gpa - r->gpa;
+		n = MIN((uint64_t)len, r->size - off);
+		if (write)
+			memcpy((uint8_t *)r->hva + off, p, n);
+		else
+			memcpy(p, (uint8_t *)r->hva + off, n);
+		p += n;
+		gpa += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int gh_mem_read(struct gh_memory *mem, uint64_t gpa, void *buf, size_t len)
+{
+	return copy(mem, gpa, buf, len, false);
+}
+
+int gh_mem_write(struct gh_memory *mem, uint64_t gpa, const void *buf,
+		 size_t len)
+{
+	return copy(mem, gpa, (void *)buf, len, true);
+}
+
+static uint64_t ram_in(const struct gh_memory *mem, uint64_t lo, uint64_t hi)
+{
+	uint64_t sum = 0;
+	unsigned i;
+
+	for (i = 0; i < mem->n; i++) {
+		const struct gh_mem_region *r = &mem->r[i];
+		uint64_t s = MAX(r->gpa, lo), e = MIN(r->gpa + r->size, hi);
+
+		if (r->kind == GH_MEM_RAM && s < e)
+			sum += e - s;
+	}
+	return sum;
+}
+
+uint64_t gh_memory_ram_below_4g(const struct gh_memory *mem)
+{
+	return ram_in(mem, 0, 1ULL << 32);
+}
+
+uint64_t gh_memory_ram_above_4g(const struct gh_memory *mem)
+{
+	return ram_in(mem, 1ULL << 32, UINT64_MAX);
+}
+
+static unsigned e820_add(struct gh_e820_entry *out, unsigned n, unsigned max,
+			 uint64_t addr, uint64_t size, uint32_t type)
+{
+	if (!size)
+		return n;
+	if (n && out[n - 1].type == type &&
+	    out[n - 1].addr + out[n - 1].size == addr) {
+		out[n - 1].size += size;
+		return n;
+	}
+	if (n < max)
+		out[n++] = (struct gh_e820_entry){ addr, size, type };
+	return n;
+}
+
+/*
+ * RAM is usable except the EBDA's last KiB below 640 KiB and the BIOS area
+ * 0xF0000-0xFFFFF; 0xA0000-0xEFFFF holds VGA and option ROMs, never RAM.
+ */
+#define EBDA_START 0x9fc00ULL
+#define BIOS_START 0xf0000ULL
+#define ONE_MB 0x100000ULL
+
+unsigned gh_memory_e820(const struct gh_memory *mem, struct gh_e820_entry *out,
+			unsigned max)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < mem->n; i++) {
+		const struct gh_mem_region *r = &mem->r[i];
+		uint64_t s = r->gpa, e = r->gpa + r->size;
+
+		if (r->kind != GH_MEM_RAM)
+			continue;
+		if (s < EBDA_START) {
+			n = e820_add(out, n, max, s, MIN(e, EBDA_START) - s,
+				     GH_E820_RAM);
+			s = MIN(e, EBDA_START);
+		}
+		if (s < ONE_MB && s < e) {
+			uint64_t re = MIN(e, ONE_MB);
+
+			if (s < 0xa0000)
+				n = e820_add(out, n, max, s,
+					     MIN(re, 0xa0000ULL) - s,
+					     GH_E820_RESERVED);
+			if (re > BIOS_START)
+				n = e820_add(out, n, max,
+					     MAX(s, BIOS_START),
+					     re - MAX(s, BIOS_START),
+					     GH_E820_RESERVED);
+			s = re;
+		}
+		if (s < e)
+			n = e820_add(out, n, max, s, e - s, GH_E820_RAM);
+	}
+	return n;
+}
