@@ -137,11 +137,11 @@ int gh_run_parse(int argc, char **argv, struct gh_run_options *o,
 	unsigned i;
 
 	memset(o, 0, sizeof(*o));
+	g_set_prgname("guesthouse run");
 	ctx = g_option_context_new("- run a virtual machine");
 	g_option_context_set_help_enabled(ctx, FALSE);
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	g_option_context_set_description(ctx, run_description);
-	g_option_context_set_summary(ctx, "guesthouse run [OPTION...]");
 	if (!g_option_context_parse(ctx, &argc, &argv, &gerr)) {
 		ret = gh_error_set(err, -EINVAL, "%s", gerr->message);
 		g_error_free(gerr);

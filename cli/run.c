@@ -127,9 +127,9 @@ static void reload_kernel(void *opaque)
 				   "cannot reload the kernel: %s", err.msg);
 }
 
-static int prepare_kernel(struct run *r)
+/* Reads the kernel and modules, so bad files are refused before any VM. */
+static int read_kernel(struct run *r)
 {
-	struct gh_error err = { 0 };
 	const void *data;
 	gsize len;
 	int ret;
@@ -150,7 +150,19 @@ static int prepare_kernel(struct run *r)
 		.modules = r->modules,
 		.nmodules = r->nmodules,
 	};
-	ret = load_kernel(r, &err);
+	if (gh_x86_kernel_format(data, len) == GH_KERNEL_UNKNOWN) {
+		fail("%s: not a Linux bzImage or Multiboot kernel",
+		     r->o->kernel);
+		return -ENOEXEC;
+	}
+	return 0;
+}
+
+static int prepare_kernel(struct run *r)
+{
+	struct gh_error err = { 0 };
+	int ret = load_kernel(r, &err);
+
 	if (ret < 0) {
 		fail("%s", err.msg);
 		return ret;
@@ -251,9 +263,11 @@ int gh_run(const struct gh_run_options *o)
 	int status = 1;
 	unsigned i;
 
+	if (read_kernel(&r) < 0)
+		goto out;
 	if (gh_accel_choose(o->accel, &choice, &err) < 0) {
 		fail("%s", err.msg);
-		return 1;
+		goto out;
 	}
 	if (!strcmp(o->accel, "auto") || o->verbose)
 		fail("accelerator: %s (%s)", choice.name, choice.why);

@@ -474,6 +474,9 @@ void gh_vm_request_reset(struct gh_vm *vm)
 		return;
 	}
 	vm->reset_req = true;
+	/* Like the RESET pin: no CPU runs on until the machine has reset. */
+	if (vm->started)
+		vm->ctl.park = true;
 	pthread_mutex_unlock(&vm->ctl.lock);
 	if (vm->started)
 		wake_main(vm);

@@ -1,0 +1,42 @@
+#!/bin/sh
+# The README's second command and what CI runs: installs what is missing,
+# builds with AddressSanitizer + UBSan, runs the whole test suite, and ends
+# with the line "N passed, N failed, N skipped".
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+scripts/install-deps.sh
+builddir=build-san
+if [ ! -f "$builddir/build.ninja" ]; then
+	meson setup "$builddir" -Db_sanitize=address,undefined \
+		-Db_lundef=false -Dbuildtype=debugoptimized >/dev/null
+fi
+ninja -C "$builddir"
+
+log="$builddir/meson-logs/testlog.json"
+rm -f "$log"
+set +e
+meson test -C "$builddir" --print-errorlogs --num-processes 2 "$@"
+rc=$?
+set -e
+
+# Count test programs by their outcome in meson's JSON log.
+python3 - "$log" <<'PY'
+import json, sys
+counts = {"passed": 0, "failed": 0, "skipped": 0}
+try:
+    with open(sys.argv[1]) as f:
+        for line in f:
+            r = json.loads(line)["result"]
+            if r in ("OK", "EXPECTEDFAIL"):
+                counts["passed"] += 1
+            elif r == "SKIP":
+                counts["skipped"] += 1
+            else:
+                counts["failed"] += 1
+except FileNotFoundError:
+    counts["failed"] += 1
+print("%(passed)d passed, %(failed)d failed, %(skipped)d skipped" % counts)
+sys.exit(1 if counts["failed"] else 0)
+PY
+exit $rc
