@@ -1,0 +1,533 @@
+/*
+ * Character backends (stdio, file, pty, null, and an in-memory buffer for tests).
+ * The stdio escape keys follow QEMU's -serial stdio / mux conventions (Ctrl-A x, a, h).
+ */
+#include "gh/chardev.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+/* How much typed input waits for the frontend before we stop reading. */
+#define PENDING_MAX 4096
+/* How often a pty whose slave side was closed is checked for a new reader. */
+#define PTY_RECHECK_MS 250
+
+#define ESCAPE_CHAR 0x01	/* Ctrl-A */
+
+enum chardev_kind {
+	CHR_NULL,
+	CHR_BUFFER,
+	CHR_STDIO,
+	CHR_FILE,
+	CHR_PTY,
+};
+
+struct chr_source {
+	GSource base;
+	struct gh_chardev *chr;
+	gpointer tag;
+};
+
+struct gh_chardev {
+	enum chardev_kind kind;
+	int in_fd;			/* -1: no input */
+	int out_fd;			/* -1: output discarded */
+	bool close_in, close_out;
+	bool nonblock_out;		/* drop output rather than wait */
+	bool out_failed;		/* an output error was reported once */
+	char *path;
+
+	/* stdio on a terminal: raw mode and the escape keys */
+	bool tty_raw;
+	struct termios saved_termios;
+	bool escape_armed;
+	bool quit_requested;
+	void (*quit_fn)(void *opaque);
+	void *quit_opaque;
+
+	const struct gh_chardev_frontend *fe;
+	void *fe_opaque;
+
+	GMainContext *ctx;
+	pthread_mutex_t *lock;
+	struct chr_source *source;
+	bool input_eof;
+	bool pty_hup;			/* slave closed: poll for a new reader */
+	bool delivering;
+	/* input is left over for a full frontend (under the device lock) */
+	bool input_waiting;
+
+	GByteArray *pending;		/* input not yet taken by the frontend */
+	GByteArray *output;		/* buffer backend */
+};
+
+static struct gh_chardev *chardev_alloc(enum chardev_kind kind)
+{
+	struct gh_chardev *chr = g_new0(struct gh_chardev, 1);
+
+	chr->kind = kind;
+	chr->in_fd = -1;
+	chr->out_fd = -1;
+	chr->pending = g_byte_array_new();
+	return chr;
+}
+
+static int open_stdio(struct gh_chardev *chr, struct gh_error *err)
+{
+	chr->in_fd = STDIN_FILENO;
+	chr->out_fd = STDOUT_FILENO;
+
+	if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &chr->saved_termios) == 0) {
+		struct termios t = chr->saved_termios;
+
+		cfmakeraw(&t);
+		/* Keep the host terminal turning the guest's "\n" into a new line. */
+		t.c_oflag |= OPOST | ONLCR;
+		if (tcsetattr(STDIN_FILENO, TCSANOW, &t) < 0) {
+			int e = errno;
+
+			return gh_error_set(err, -e,
+					    "cannot set the terminal to raw mode: %s",
+					    g_strerror(e));
+		}
+		chr->tty_raw = true;
+	}
+	return 0;
+}
+
+static int open_file(struct gh_chardev *chr, const char *path, struct gh_error *err)
+{
+	int fd;
+
+	if (!*path)
+		return gh_error_set(err, -EINVAL,
+				    "file: needs a path, as in file:serial.log");
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		int e = errno;
+
+		return gh_error_set(err, -e, "cannot open %s: %s", path, g_strerror(e));
+	}
+	chr->out_fd = fd;
+	chr->close_out = true;
+	chr->path = g_strdup(path);
+	return 0;
+}
+
+static int open_pty(struct gh_chardev *chr, struct gh_error *err)
+{
+	char name[256];
+	struct termios t;
+	int fd, e;
+
+	fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		goto err_errno;
+	if (grantpt(fd) < 0 || unlockpt(fd) < 0 || ptsname_r(fd, name, sizeof(name)) != 0)
+		goto err_close;
+	/*
+	 * The termios is shared by both ends: raw mode here means the slave's
+	 * reader sees the guest's bytes unchanged and nothing is echoed back.
+	 */
+	if (tcgetattr(fd, &t) < 0)
+		goto err_close;
+	cfmakeraw(&t);
+	if (tcsetattr(fd, TCSANOW, &t) < 0)
+		goto err_close;
+	/* Nobody may be reading the slave: never let the guest block on it. */
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
+		goto err_close;
+
+	chr->in_fd = fd;
+	chr->out_fd = fd;
+	chr->close_in = true;
+	chr->nonblock_out = true;
+	chr->path = g_strdup(name);
+	g_message("char device redirected to %s", name);
+	return 0;
+
+err_close:
+	e = errno;
+	close(fd);
+	errno = e;
+err_errno:
+	e = errno;
+	return gh_error_set(err, -e, "cannot create a pseudo-terminal: %s", g_strerror(e));
+}
+
+int gh_chardev_open(const char *spec, struct gh_chardev **out, struct gh_error *err)
+{
+	struct gh_chardev *chr;
+	int ret = 0;
+
+	*out = NULL;
+	if (!spec)
+		return gh_error_set(err, -EINVAL, "no character device given");
+
+	if (!strcmp(spec, "none") || !strcmp(spec, "null")) {
+		chr = chardev_alloc(CHR_NULL);
+	} else if (!strcmp(spec, "stdio")) {
+		chr = chardev_alloc(CHR_STDIO);
+		ret = open_stdio(chr, err);
+	} else if (!strncmp(spec, "file:", 5)) {
+		chr = chardev_alloc(CHR_FILE);
+		ret = open_file(chr, spec + 5, err);
+	} else if (!strcmp(spec, "pty")) {
+		chr = chardev_alloc(CHR_PTY);
+		ret = open_pty(chr, err);
+	} else {
+		return gh_error_set(err, -EINVAL,
+				    "unknown character device \"%s\" (use stdio, pty, "
+				    "file:PATH, none or null)", spec);
+	}
+
+	if (ret < 0) {
+		gh_chardev_free(chr);
+		return ret;
+	}
+	*out = chr;
+	return 0;
+}
+
+struct gh_chardev *gh_chardev_new_buffer(void)
+{
+	struct gh_chardev *chr = chardev_alloc(CHR_BUFFER);
+
+	chr->output = g_byte_array_new();
+	return chr;
+}
+
+void gh_chardev_free(struct gh_chardev *chr)
+{
+	if (!chr)
+		return;
+	if (chr->source) {
+		g_source_destroy(&chr->source->base);
+		g_source_unref(&chr->source->base);
+	}
+	if (chr->tty_raw)
+		tcsetattr(STDIN_FILENO, TCSADRAIN, &chr->saved_termios);
+	if (chr->close_in && chr->in_fd >= 0)
+		close(chr->in_fd);
+	if (chr->close_out && chr->out_fd >= 0 && chr->out_fd != chr->in_fd)
+		close(chr->out_fd);
+	g_byte_array_unref(chr->pending);
+	if (chr->output)
+		g_byte_array_unref(chr->output);
+	g_free(chr->path);
+	g_free(chr);
+}
+
+const char *gh_chardev_path(struct gh_chardev *chr)
+{
+	return chr ? chr->path : NULL;
+}
+
+/* Waits a bounded time for room, for a blocking fd someone made non-blocking. */
+static bool wait_writable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	int r;
+
+	do
+		r = poll(&p, 1, 1000);
+	while (r < 0 && errno == EINTR);
+	return r > 0 && !(p.revents & (POLLERR | POLLNVAL));
+}
+
+void gh_chardev_write(struct gh_chardev *chr, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	if (!chr || !len)
+		return;
+	if (chr->kind == CHR_BUFFER) {
+		g_byte_array_append(chr->output, p, len);
+		return;
+	}
+	if (chr->out_fd < 0)
+		return;
+
+	while (len) {
+		ssize_t n = write(chr->out_fd, p, len);
+
+		if (n > 0) {
+			p += n;
+			len -= n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			/* A pty nobody reads: output is dropped, as on a wire. */
+			if (chr->nonblock_out || !wait_writable(chr->out_fd))
+				return;
+			continue;
+		}
+		if (chr->kind == CHR_PTY)
+			return;	/* EIO while the slave is closed: nobody listens */
+		if (!chr->out_failed) {
+			chr->out_failed = true;
+			g_warning("cannot write to %s: %s",
+				  chr->path ? chr->path : "standard output",
+				  n < 0 ? g_strerror(errno) : "nothing written");
+		}
+		return;
+	}
+}
+
+void gh_chardev_set_frontend(struct gh_chardev *chr, const struct gh_chardev_frontend *fe,
+			     void *opaque)
+{
+	if (!chr)
+		return;
+	chr->fe = fe;
+	chr->fe_opaque = fe ? opaque : NULL;
+}
+
+/* Hands pending input to the frontend as far as it has room; caller holds the lock. */
+static void deliver(struct gh_chardev *chr)
+{
+	if (chr->delivering)
+		return;	/* a receive() asked for more: the loop below re-checks */
+	chr->delivering = true;
+	while (chr->pending->len && chr->fe) {
+		size_t room = chr->fe->can_receive(chr->fe_opaque);
+
+		if (!room)
+			break;
+		room = MIN(room, chr->pending->len);
+		chr->fe->receive(chr->fe_opaque, chr->pending->data, room);
+		g_byte_array_remove_range(chr->pending, 0, room);
+	}
+	chr->input_waiting = chr->pending->len > 0;
+	chr->delivering = false;
+}
+
+static void print_escape_help(void)
+{
+	static const char help[] =
+		"C-a x  quit    C-a a  send C-a    C-a h  this help\r\n";
+	ssize_t r = write(STDERR_FILENO, help, sizeof(help) - 1);
+
+	(void)r;
+}
+
+/*
+ * Interprets Ctrl-A sequences in place and returns how many bytes remain for
+ * the guest. The armed state survives across reads, so a sequence split
+ * between two reads still works.
+ */
+static size_t filter_escape(struct gh_chardev *chr, uint8_t *buf, size_t len)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = buf[i];
+
+		if (!chr->escape_armed) {
+			if (c == ESCAPE_CHAR)
+				chr->escape_armed = true;
+			else
+				buf[out++] = c;
+			continue;
+		}
+		chr->escape_armed = false;
+		switch (c) {
+		case 'x':
+		case 'X':
+			chr->quit_requested = true;
+			break;
+		case 'a':
+		case ESCAPE_CHAR:
+			buf[out++] = ESCAPE_CHAR;
+			break;
+		case 'h':
+		case '?':
+			print_escape_help();
+			break;
+		default:
+			/* 'c' (the monitor in QEMU) and unknown keys are swallowed. */
+			break;
+		}
+	}
+	return out;
+}
+
+static void read_input(struct gh_chardev *chr)
+{
+	uint8_t buf[PENDING_MAX];
+	size_t room = PENDING_MAX - MIN(chr->pending->len, PENDING_MAX);
+	ssize_t n;
+
+	if (!room)
+		return;
+	do
+		n = read(chr->in_fd, buf, room);
+	while (n < 0 && errno == EINTR);
+
+	if (n > 0) {
+		size_t len = n;
+
+		if (chr->tty_raw)
+			len = filter_escape(chr, buf, len);
+		g_byte_array_append(chr->pending, buf, len);
+	} else if (n == 0) {
+		chr->input_eof = true;
+	} else if (errno == EIO && chr->kind == CHR_PTY) {
+		chr->pty_hup = true;
+	} else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+		chr->input_eof = true;
+	}
+}
+
+static bool pty_still_hung_up(struct gh_chardev *chr)
+{
+	struct pollfd p = { .fd = chr->in_fd, .events = POLLIN };
+
+	if (poll(&p, 1, 0) < 0)
+		return true;
+	return (p.revents & POLLHUP) != 0;
+}
+
+/*
+ * Polls the fd only while there is room for what it would give us. The fd is
+ * removed rather than given an empty event mask, because poll() reports
+ * POLLHUP whatever was asked for, and a hung-up fd would spin the loop.
+ */
+static void update_polling(struct gh_chardev *chr)
+{
+	GSource *s = &chr->source->base;
+	bool want = !chr->input_eof && !chr->pty_hup && chr->pending->len < PENDING_MAX;
+
+	if (want && !chr->source->tag) {
+		chr->source->tag = g_source_add_unix_fd(s, chr->in_fd, G_IO_IN);
+	} else if (!want && chr->source->tag) {
+		g_source_remove_unix_fd(s, chr->source->tag);
+		chr->source->tag = NULL;
+	}
+	if (chr->pty_hup)
+		g_source_set_ready_time(s, g_source_get_time(s) + PTY_RECHECK_MS * 1000);
+}
+
+static gboolean source_dispatch(GSource *s, GSourceFunc cb, gpointer user_data)
+{
+	struct gh_chardev *chr = ((struct chr_source *)s)->chr;
+	gpointer tag = ((struct chr_source *)s)->tag;
+	GIOCondition rev = tag ? g_source_query_unix_fd(s, tag) : 0;
+
+	/*
+	 * Cleared before delivering: an accept_input() that races with us sets it
+	 * again and costs one extra dispatch; one before this point is covered by
+	 * the delivery below, which runs under the same lock.
+	 */
+	g_source_set_ready_time(s, -1);
+
+	if (chr->pty_hup && !pty_still_hung_up(chr))
+		chr->pty_hup = false;
+	if (!chr->pty_hup && (rev & (G_IO_IN | G_IO_HUP | G_IO_ERR | G_IO_NVAL)))
+		read_input(chr);
+
+	if (chr->pending->len) {
+		if (chr->lock)
+			pthread_mutex_lock(chr->lock);
+		deliver(chr);
+		if (chr->lock)
+			pthread_mutex_unlock(chr->lock);
+	}
+	update_polling(chr);
+
+	if (chr->quit_requested) {
+		chr->quit_requested = false;
+		if (chr->quit_fn)
+			chr->quit_fn(chr->quit_opaque);
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+static const GSourceFuncs source_funcs = {
+	.dispatch = source_dispatch,
+};
+
+void gh_chardev_attach(struct gh_chardev *chr, GMainContext *ctx, pthread_mutex_t *lock)
+{
+	struct chr_source *src;
+
+	if (!chr)
+		return;
+	chr->ctx = ctx;
+	chr->lock = lock;
+	if (chr->in_fd < 0 || chr->source)
+		return;
+
+	src = (struct chr_source *)g_source_new((GSourceFuncs *)&source_funcs,
+						sizeof(*src));
+	src->chr = chr;
+	g_source_set_name(&src->base, "gh-chardev");
+	chr->source = src;
+	update_polling(chr);
+	g_source_attach(&src->base, ctx);
+}
+
+void gh_chardev_accept_input(struct gh_chardev *chr)
+{
+	if (!chr)
+		return;
+	if (chr->kind == CHR_BUFFER) {
+		/* Tests are single-threaded and hold no lock: deliver right away. */
+		deliver(chr);
+		return;
+	}
+	/*
+	 * The caller holds the device lock, possibly on a vCPU thread: only wake
+	 * the main loop, which delivers under the lock. Setting the ready time is
+	 * safe from any thread. input_waiting is only touched under the lock, so
+	 * this does not race with the main loop filling the pending buffer.
+	 */
+	if (chr->source && chr->input_waiting) {
+		chr->input_waiting = false;
+		g_source_set_ready_time(&chr->source->base, 0);
+	}
+}
+
+void gh_chardev_set_quit_handler(struct gh_chardev *chr, void (*fn)(void *), void *opaque)
+{
+	if (!chr)
+		return;
+	chr->quit_fn = fn;
+	chr->quit_opaque = opaque;
+}
+
+void gh_chardev_buffer_input(struct gh_chardev *chr, const void *buf, size_t len)
+{
+	if (!chr || chr->kind != CHR_BUFFER)
+		return;
+	g_byte_array_append(chr->pending, buf, len);
+	deliver(chr);
+}
+
+char *gh_chardev_buffer_take(struct gh_chardev *chr, size_t *len)
+{
+	char *s;
+	size_t n = 0;
+
+	if (chr && chr->kind == CHR_BUFFER) {
+		n = chr->output->len;
+		s = g_malloc(n + 1);
+		if (n)
+			memcpy(s, chr->output->data, n);
+		s[n] = '\0';
+		g_byte_array_set_size(chr->output, 0);
+	} else {
+		s = g_strdup("");
+	}
+	if (len)
+		*len = n;
+	return s;
+}
