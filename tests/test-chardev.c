@@ -261,7 +261,7 @@ static void test_buffer_input(void)
 	gh_chardev_accept_input(chr);
 	g_assert_cmpstr(k.got->str, ==, "abcdefgh");
 
-	/* A frontend asking for more from inside receive gets each byte once, in order. */
+	/* A frontend asking for more inside receive gets each byte once, in order. */
 	g_string_truncate(k.got, 0);
 	k.room = 1;
 	k.reenter = true;
@@ -380,7 +380,8 @@ static void test_pty_no_reader(void)
 	char block[4096];
 
 	memset(block, 'z', sizeof(block));
-	g_test_expect_message("guesthouse", G_LOG_LEVEL_MESSAGE, "char device redirected*");
+	g_test_expect_message("guesthouse", G_LOG_LEVEL_MESSAGE,
+			      "char device redirected*");
 	g_assert_cmpint(gh_chardev_open("pty", &chr, &err), ==, 0);
 	g_test_assert_expected_messages();
 	/* Far more than the pty buffers: the excess is dropped, nothing blocks. */

@@ -40,7 +40,9 @@ static void uart_setup(struct uart *u, unsigned index, bool with_chr)
 	struct gh_vm_config vcfg = {
 		.ram_size = 16 << 20, .ncpus = 0, .accel = NULL, .manual_clock = true,
 	};
-	struct gh_device_cfg cfg = { .base = 0, .irq = index & 1 ? 3 : 4, .index = index };
+	struct gh_device_cfg cfg = {
+		.base = 0, .irq = index & 1 ? 3 : 4, .index = index,
+	};
 	static const uint16_t bases[4] = { 0x3f8, 0x2f8, 0x3e8, 0x2e8 };
 	struct gh_error err = { 0 };
 
@@ -50,7 +52,8 @@ static void uart_setup(struct uart *u, unsigned index, bool with_chr)
 		u->chr = gh_chardev_new_buffer();
 		gh_vm_set_serial(u->vm, index, u->chr);
 	}
-	g_assert_cmpint(gh_device_new(&gh_ns16550_type, u->vm, &cfg, &u->dev, &err), ==, 0);
+	g_assert_cmpint(gh_device_new(&gh_ns16550_type, u->vm, &cfg, &u->dev, &err),
+			==, 0);
 	u->pio = gh_vm_pio(u->vm);
 	u->irq = gh_vm_irq(u->vm);
 	u->clock = gh_vm_clock(u->vm);

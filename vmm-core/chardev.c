@@ -158,7 +158,8 @@ err_close:
 	errno = e;
 err_errno:
 	e = errno;
-	return gh_error_set(err, -e, "cannot create a pseudo-terminal: %s", g_strerror(e));
+	return gh_error_set(err, -e, "cannot create a pseudo-terminal: %s",
+			    g_strerror(e));
 }
 
 int gh_chardev_open(const char *spec, struct gh_chardev **out, struct gh_error *err)

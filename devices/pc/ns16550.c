@@ -177,7 +177,8 @@ static uint64_t char_timeout_ns(const struct ns16550 *s)
 static void restart_timeout(struct ns16550 *s)
 {
 	if (fifo_enabled(s) && s->rx_count)
-		gh_timer_mod(s->timeout_timer, gh_clock_ns(s->clock) + char_timeout_ns(s));
+		gh_timer_mod(s->timeout_timer,
+			     gh_clock_ns(s->clock) + char_timeout_ns(s));
 	else
 		gh_timer_del(s->timeout_timer);
 }
@@ -476,7 +477,8 @@ static int ns16550_realize(void *dev, struct gh_vm *vm, const struct gh_device_c
 				    "serial port %u does not exist (COM1-COM4 only)",
 				    cfg->index + 1);
 	if (cfg->irq >= GH_IRQ_MAX_GSI)
-		return gh_error_set(err, -EINVAL, "serial port %u: IRQ %d is out of range",
+		return gh_error_set(err, -EINVAL,
+				    "serial port %u: IRQ %d is out of range",
 				    cfg->index + 1, cfg->irq);
 
 	s->vm = vm;
