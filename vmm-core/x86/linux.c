@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "boot-internal.h"
 #include "gh/memory.h"
 
 /*
@@ -16,15 +17,13 @@
  * the first e820 RAM range, and the kernel goes at 1 MiB as in boot.rst's
  * "bzImage" memory map.
  *
- *   0x06000  GDT: null, null, __BOOT_CS 0x10, __BOOT_DS 0x18
- *   0x06020  ..0x07000 stack (the kernel sets its own soon after entry)
+ *   0x06000  GDT and stack (boot-internal.h; the kernel sets its own stack
+ *            soon after entry)
  *   0x07000  boot_params, the "zero page"
  *   0x09000  PML4, 0x0a000 PDPT, 0x0b000..0x0f000 four PDs (64-bit entry)
  *   0x20000  command line, up to CMDLINE_AREA bytes
  *   0x100000 the protected-mode kernel
  */
-#define GDT_ADDR	0x6000ULL
-#define STACK_TOP	0x7000ULL
 #define BP_ADDR		0x7000ULL
 #define PML4_ADDR	0x9000ULL
 #define PDPT_ADDR	0xa000ULL
@@ -33,12 +32,6 @@
 #define CMDLINE_ADDR	0x20000ULL
 #define CMDLINE_AREA	0x10000ULL
 #define KERNEL_ADDR	0x100000ULL
-
-#define BOOT_CS		0x10
-#define BOOT_DS		0x18
-
-#define PAGE_SIZE	4096ULL
-#define FOUR_GIB	0x100000000ULL
 
 /* setup_header offsets (boot.rst, "The real-mode kernel header") */
 #define HDR_START		0x1f1
@@ -87,108 +80,6 @@
 
 #define TYPE_OF_LOADER_UNDEFINED 0xff
 
-static uint16_t get16(const uint8_t *p)
-{
-	return p[0] | p[1] << 8;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return get16(p) | (uint32_t)get16(p + 2) << 16;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v;
-	p[1] = v >> 8;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v);
-	put16(p + 2, v >> 16);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, v);
-	put32(p + 4, v >> 32);
-}
-
-/* True if [addr, addr + len) is wholly covered by e820 RAM ranges. */
-static bool in_ram(const struct gh_e820_entry *e, unsigned n, uint64_t addr,
-		   uint64_t len)
-{
-	uint64_t end = addr + len;
-
-	if (end < addr)
-		return false;
-	while (addr < end) {
-		unsigned i;
-
-		for (i = 0; i < n; i++)
-			if (e[i].type == GH_E820_RAM && e[i].addr <= addr &&
-			    addr - e[i].addr < e[i].size)
-				break;
-		if (i == n)
-			return false;
-		addr = e[i].addr + e[i].size;
-	}
-	return true;
-}
-
-/* Bytes of contiguous RAM starting at 1 MiB. */
-static uint64_t ram_above_1m(const struct gh_e820_entry *e, unsigned n)
-{
-	uint64_t end = KERNEL_ADDR;
-	bool grew = true;
-
-	while (grew) {
-		grew = false;
-		for (unsigned i = 0; i < n; i++)
-			if (e[i].type == GH_E820_RAM && e[i].addr <= end &&
-			    end - e[i].addr < e[i].size) {
-				end = e[i].addr + e[i].size;
-				grew = true;
-			}
-	}
-	return end - KERNEL_ADDR;
-}
-
-static unsigned long long ram_mib(const struct gh_memory *mem)
-{
-	return (gh_memory_ram_below_4g(mem) + gh_memory_ram_above_4g(mem)) >> 20;
-}
-
-/* A GDT descriptor (SDM vol. 3A, 3.4.5) for a segment's hidden state. */
-static uint64_t descriptor(const struct gh_segment *s)
-{
-	uint32_t limit = s->g ? s->limit >> 12 : s->limit;
-
-	return (limit & 0xffffULL) | (s->base & 0xffffffULL) << 16 |
-	       (uint64_t)(s->type & 0xf) << 40 | (uint64_t)(s->s & 1) << 44 |
-	       (uint64_t)(s->dpl & 3) << 45 | (uint64_t)(s->present & 1) << 47 |
-	       (uint64_t)((limit >> 16) & 0xf) << 48 | (uint64_t)(s->avl & 1) << 52 |
-	       (uint64_t)(s->l & 1) << 53 | (uint64_t)(s->db & 1) << 54 |
-	       (uint64_t)(s->g & 1) << 55 | ((s->base >> 24) & 0xffULL) << 56;
-}
-
-static int put(struct gh_memory *mem, uint64_t gpa, const void *buf, size_t len,
-	       const char *name, struct gh_error *err)
-{
-	if (gh_mem_write(mem, gpa, buf, len) < 0)
-		return gh_error_set(err, -ENOMEM,
-				    "%s: guest RAM at 0x%llx-0x%llx is missing or not "
-				    "writable", name, (unsigned long long)gpa,
-				    (unsigned long long)(gpa + len - 1));
-	return 0;
-}
-
 struct reservation {
 	uint64_t start, end;
 };
@@ -213,7 +104,7 @@ static uint64_t place_initrd(const struct gh_e820_entry *e, unsigned n,
 			top = limit + 1;
 		if (top <= lo || top - lo < size)
 			continue;
-		addr = (top - size) & ~(PAGE_SIZE - 1);
+		addr = (top - size) & ~(GH_X86_PAGE_SIZE - 1);
 		/* each step moves below one reservation, so nres + 1 steps suffice */
 		for (unsigned step = 0; step <= nres && addr >= lo; step++) {
 			unsigned r;
@@ -228,7 +119,7 @@ static uint64_t place_initrd(const struct gh_e820_entry *e, unsigned n,
 			}
 			if (res[r].start < lo + size)
 				break;
-			addr = (res[r].start - size) & ~(PAGE_SIZE - 1);
+			addr = (res[r].start - size) & ~(GH_X86_PAGE_SIZE - 1);
 		}
 	}
 	return best;
@@ -237,11 +128,11 @@ static uint64_t place_initrd(const struct gh_e820_entry *e, unsigned n,
 static void build_page_tables(uint8_t *pt)
 {
 	/* PML4[0] -> PDPT; PDPT[0..3] -> PDs; each PD maps 1 GiB in 2 MiB pages */
-	put64(pt, PDPT_ADDR | 0x03);
+	gh_x86_put64(pt, PDPT_ADDR | 0x03);
 	for (unsigned i = 0; i < 4; i++)
-		put64(pt + 0x1000 + i * 8, (PD_ADDR + i * 0x1000) | 0x03);
+		gh_x86_put64(pt + 0x1000 + i * 8, (PD_ADDR + i * 0x1000) | 0x03);
 	for (uint64_t j = 0; j < 4 * 512; j++)
-		put64(pt + 0x2000 + j * 8, (j << 21) | 0x83);
+		gh_x86_put64(pt + 0x2000 + j * 8, (j << 21) | 0x83);
 }
 
 int gh_x86_load_linux(struct gh_memory *mem, const struct gh_boot_args *args,
@@ -255,7 +146,7 @@ int gh_x86_load_linux(struct gh_memory *mem, const struct gh_boot_args *args,
 	struct gh_e820_entry e820[GH_E820_MAX];
 	struct reservation res[3];
 	uint8_t bp[BP_SIZE] = { 0 };
-	uint8_t gdt[32] = { 0 };
+	uint8_t gdt[GH_X86_GDT_SIZE];
 	uint8_t *pt;
 	size_t hdr_end, setup_size, payload, cmdlen;
 	unsigned setup_sects, version, ne820;
@@ -266,8 +157,8 @@ int gh_x86_load_linux(struct gh_memory *mem, const struct gh_boot_args *args,
 	bool relocatable, long_mode;
 	int ret;
 
-	if (!f || size < 0x208 || f[0x1fe] != 0x55 || f[0x1ff] != 0xaa ||
-	    memcmp(f + 0x202, "HdrS", 4) != 0)
+	/* 0x208: the version at 0x206 is read below */
+	if (!f || size < 0x208 || !gh_x86_is_bzimage(f, size))
 		return gh_error_set(err, -ENOEXEC, "%s: not a Linux bzImage", name);
 
 	/* The header ends where the jump at 0x200 lands (boot.rst). */
@@ -280,11 +171,12 @@ int gh_x86_load_linux(struct gh_memory *mem, const struct gh_boot_args *args,
 		hdr_end = HDR_MAX_END;
 	memcpy(hdr, f, hdr_end);
 
-	version = get16(hdr + HDR_VERSION);
+	version = gh_x86_get16(hdr + HDR_VERSION);
 	if (version < 0x202)
 		return gh_error_set(err, -ENOEXEC,
 				    "%s: Linux boot protocol %u.%02u is too old (2.02 or "
-				    "newer is needed)", name, version >> 8, version & 0xff);
+				    "newer is needed)", name, version >> 8,
+				    version & 0xff);
 	if (!(hdr[HDR_LOADFLAGS] & LOADED_HIGH))
 		return gh_error_set(err, -ENOEXEC,
 				    "%s: a zImage (loaded below 1 MiB); only bzImage "
@@ -294,33 +186,39 @@ int gh_x86_load_linux(struct gh_memory *mem, const struct gh_boot_args *args,
 	setup_size = (setup_sects + 1) * 512;
 	if (setup_size > size)
 		return gh_error_set(err, -EINVAL,
-				    "%s: setup header claims %u setup sectors but the file "
-				    "has only %zu", name, setup_sects, (size - 512) / 512);
+				    "%s: setup header claims %u setup sectors but the "
+				    "file has only %zu", name, setup_sects,
+				    (size - 512) / 512);
 	payload = size - setup_size;
 	if (payload == 0)
 		return gh_error_set(err, -EINVAL,
-				    "%s: the file ends after the setup code, with no kernel",
+				    "%s: the file ends after the setup code, with no "
+				    "kernel",
 				    name);
-	syssize = version >= 0x204 ? get32(hdr + HDR_SYSSIZE) : get16(hdr + HDR_SYSSIZE);
+	syssize = version >= 0x204 ? gh_x86_get32(hdr + HDR_SYSSIZE) :
+				     gh_x86_get16(hdr + HDR_SYSSIZE);
 	if ((uint64_t)syssize * 16 > payload)
 		return gh_error_set(err, -EINVAL,
-				    "%s is truncated: the setup header says %llu bytes of "
-				    "kernel follow the setup code but only %zu do", name,
+				    "%s is truncated: the setup header says %llu bytes "
+				    "of kernel follow the setup code but only %zu do",
+				    name,
 				    (unsigned long long)syssize * 16, payload);
 
-	xloadflags = version >= 0x20c ? get16(hdr + HDR_XLOADFLAGS) : 0;
+	xloadflags = version >= 0x20c ? gh_x86_get16(hdr + HDR_XLOADFLAGS) : 0;
 	long_mode = xloadflags & XLF_KERNEL_64;
 
 	cmdlen = strlen(cmdline);
-	cmdline_max = version >= 0x206 ? get32(hdr + HDR_CMDLINE_SIZE) : 255;
+	cmdline_max = version >= 0x206 ? gh_x86_get32(hdr + HDR_CMDLINE_SIZE) : 255;
 	if (cmdline_max > CMDLINE_AREA - 1)
 		cmdline_max = CMDLINE_AREA - 1;
 	if (cmdlen > cmdline_max)
 		return gh_error_set(err, -EINVAL,
-				    "%s: the command line is %zu bytes long but the kernel "
-				    "accepts at most %u", name, cmdlen, cmdline_max);
+				    "%s: the command line is %zu bytes long but the "
+				    "kernel accepts at most %u", name, cmdlen,
+				    cmdline_max);
 
-	initrd_max = version >= 0x203 ? get32(hdr + HDR_INITRD_ADDR_MAX) : 0x37ffffff;
+	initrd_max = version >= 0x203 ? gh_x86_get32(hdr + HDR_INITRD_ADDR_MAX) :
+					0x37ffffff;
 	if (initrd_max == 0)
 		initrd_max = 0x37ffffff;
 
@@ -329,12 +227,13 @@ int gh_x86_load_linux(struct gh_memory *mem, const struct gh_boot_args *args,
 	 * the algorithm in boot.rst under init_size.
 	 */
 	relocatable = version >= 0x205 && hdr[HDR_RELOCATABLE];
-	align = version >= 0x205 ? get32(hdr + HDR_KERNEL_ALIGNMENT) : 0;
-	pref = version >= 0x20a ? get64(hdr + HDR_PREF_ADDRESS) : KERNEL_ADDR;
-	init_size = version >= 0x20a ? get32(hdr + HDR_INIT_SIZE) : 0;
-	if (pref >= FOUR_GIB)
+	align = version >= 0x205 ? gh_x86_get32(hdr + HDR_KERNEL_ALIGNMENT) : 0;
+	pref = version >= 0x20a ? gh_x86_get64(hdr + HDR_PREF_ADDRESS) : KERNEL_ADDR;
+	init_size = version >= 0x20a ? gh_x86_get32(hdr + HDR_INIT_SIZE) : 0;
+	if (pref >= GH_X86_FOUR_GIB)
 		return gh_error_set(err, -EINVAL,
-				    "%s: the preferred load address 0x%llx is above 4 GiB",
+				    "%s: the preferred load address 0x%llx is above "
+				    "4 GiB",
 				    name, (unsigned long long)pref);
 	if (relocatable) {
 		run_start = pref > KERNEL_ADDR ? pref : KERNEL_ADDR;
@@ -350,20 +249,22 @@ int gh_x86_load_linux(struct gh_memory *mem, const struct gh_boot_args *args,
 	run_end = run_start + init_size;
 
 	ne820 = gh_memory_e820(mem, e820, GH_E820_MAX);
-	if (!in_ram(e820, ne820, GDT_ADDR, LOW_END - GDT_ADDR) ||
-	    !in_ram(e820, ne820, CMDLINE_ADDR, CMDLINE_AREA))
+	if (!gh_x86_e820_covers(e820, ne820, GH_X86_GDT_ADDR,
+				LOW_END - GH_X86_GDT_ADDR) ||
+	    !gh_x86_e820_covers(e820, ne820, CMDLINE_ADDR, CMDLINE_AREA))
 		return gh_error_set(err, -ENOMEM,
 				    "%s: the VM has no RAM below 640 KiB for the boot "
 				    "parameters", name);
-	if (!in_ram(e820, ne820, KERNEL_ADDR, payload) ||
-	    !in_ram(e820, ne820, run_start, init_size) || run_end > FOUR_GIB) {
+	if (!gh_x86_e820_covers(e820, ne820, KERNEL_ADDR, payload) ||
+	    !gh_x86_e820_covers(e820, ne820, run_start, init_size) ||
+	    run_end > GH_X86_FOUR_GIB) {
 		uint64_t need = MAX(run_end, KERNEL_ADDR + payload);
 
 		return gh_error_set(err, -ENOMEM,
 				    "%s needs RAM up to %llu MiB to load and decompress "
 				    "but the VM has %llu MiB", name,
 				    (unsigned long long)((need + (1 << 20) - 1) >> 20),
-				    ram_mib(mem));
+				    gh_x86_ram_mib(mem));
 	}
 
 	if (args->nmodules > 1)
@@ -385,7 +286,7 @@ int gh_x86_load_linux(struct gh_memory *mem, const struct gh_boot_args *args,
 			return gh_error_set(err, -ENOMEM,
 					    "%s does not fit below the kernel's initrd "
 					    "limit (0x%x) in %llu MiB of RAM", iname,
-					    initrd_max, ram_mib(mem));
+					    initrd_max, gh_x86_ram_mib(mem));
 		initrd_size = m->size;
 	}
 
@@ -393,18 +294,18 @@ int gh_x86_load_linux(struct gh_memory *mem, const struct gh_boot_args *args,
 	memcpy(bp + HDR_START, hdr + HDR_START, hdr_end - HDR_START);
 	bp[HDR_TYPE_OF_LOADER] = TYPE_OF_LOADER_UNDEFINED;
 	bp[HDR_LOADFLAGS] |= CAN_USE_HEAP;
-	put16(bp + HDR_HEAP_END_PTR, 0xfe00);
-	put32(bp + HDR_CODE32_START, KERNEL_ADDR);
-	put32(bp + HDR_RAMDISK_IMAGE, initrd_addr);
-	put32(bp + HDR_RAMDISK_SIZE, initrd_size);
-	put32(bp + HDR_CMD_LINE_PTR, CMDLINE_ADDR);
+	gh_x86_put16(bp + HDR_HEAP_END_PTR, 0xfe00);
+	gh_x86_put32(bp + HDR_CODE32_START, KERNEL_ADDR);
+	gh_x86_put32(bp + HDR_RAMDISK_IMAGE, initrd_addr);
+	gh_x86_put32(bp + HDR_RAMDISK_SIZE, initrd_size);
+	gh_x86_put32(bp + HDR_CMD_LINE_PTR, CMDLINE_ADDR);
 	/* fields the loader owns: never pass on what the file says */
 	if (version >= 0x207) {
-		put32(bp + HDR_HW_SUBARCH, 0);
-		put64(bp + HDR_HW_SUBARCH_DATA, 0);
+		gh_x86_put32(bp + HDR_HW_SUBARCH, 0);
+		gh_x86_put64(bp + HDR_HW_SUBARCH_DATA, 0);
 	}
 	if (version >= 0x209)
-		put64(bp + HDR_SETUP_DATA, 0);
+		gh_x86_put64(bp + HDR_SETUP_DATA, 0);
 
 	/* no VGA BIOS ran: an 80x25 text mode the kernel may ignore */
 	bp[BP_ORIG_Y] = 0;
@@ -412,43 +313,18 @@ int gh_x86_load_linux(struct gh_memory *mem, const struct gh_boot_args *args,
 	bp[BP_ORIG_VIDEO_COLS] = 80;
 	bp[BP_ORIG_VIDEO_LINES] = 25;
 	bp[BP_ORIG_VIDEO_ISVGA] = 0;
-	put16(bp + BP_ORIG_VIDEO_POINTS, 16);
+	gh_x86_put16(bp + BP_ORIG_VIDEO_POINTS, 16);
 
-	upper = ram_above_1m(e820, ne820) >> 10;
-	put16(bp + BP_EXT_MEM_K, upper > 0xfc00 ? 0xfc00 : upper);
-	put32(bp + BP_ALT_MEM_K, upper > 0xffffffff ? 0xffffffff : upper);
+	upper = gh_x86_e820_ram_from(e820, ne820, KERNEL_ADDR) >> 10;
+	gh_x86_put16(bp + BP_EXT_MEM_K, upper > 0xfc00 ? 0xfc00 : upper);
+	gh_x86_put32(bp + BP_ALT_MEM_K, upper > 0xffffffff ? 0xffffffff : upper);
 
 	bp[BP_E820_ENTRIES] = ne820 < BP_E820_MAX ? ne820 : BP_E820_MAX;
-	for (unsigned i = 0; i < bp[BP_E820_ENTRIES]; i++) {
-		uint8_t *p = bp + BP_E820_TABLE + i * BP_E820_ENTRY_SIZE;
+	for (unsigned i = 0; i < bp[BP_E820_ENTRIES]; i++)
+		gh_x86_put_e820(bp + BP_E820_TABLE + i * BP_E820_ENTRY_SIZE, &e820[i]);
 
-		put64(p, e820[i].addr);
-		put64(p + 8, e820[i].size);
-		put32(p + 16, e820[i].type);
-	}
-
-	gh_cpu_state_reset(cpu, true);
-	gh_cpu_state_flat_seg(&cpu->seg[GH_CS], BOOT_CS, true, long_mode);
-	gh_cpu_state_flat_seg(&cpu->seg[GH_DS], BOOT_DS, false, false);
-	cpu->seg[GH_ES] = cpu->seg[GH_DS];
-	cpu->seg[GH_SS] = cpu->seg[GH_DS];
-	cpu->seg[GH_FS] = cpu->seg[GH_DS];
-	cpu->seg[GH_GS] = cpu->seg[GH_DS];
-	put64(gdt + BOOT_CS, descriptor(&cpu->seg[GH_CS]));
-	put64(gdt + BOOT_DS, descriptor(&cpu->seg[GH_DS]));
-	cpu->gdt.base = GDT_ADDR;
-	cpu->gdt.limit = sizeof(gdt) - 1;
-	cpu->idt.base = 0;
-	cpu->idt.limit = 0;
-	/* VM entry in IA-32e mode wants a busy 32/64-bit TSS (SDM 26.3.1.2) */
-	cpu->tr.type = 11;
-	cpu->tr.present = 1;
-	cpu->tr.s = 0;
-	cpu->tr.unusable = 0;
-	cpu->rflags = GH_RFLAGS_FIXED;
+	gh_x86_boot_flat_state(cpu, gdt, long_mode);
 	cpu->gpr[GH_RSI] = BP_ADDR;
-	cpu->gpr[GH_RSP] = STACK_TOP;
-	cpu->cr0 = GH_CR0_PE | GH_CR0_ET;
 	if (long_mode) {
 		/* boot.rst, "64-bit Boot Protocol": paging on, identity mapped */
 		cpu->cr0 |= GH_CR0_PG;
@@ -460,19 +336,23 @@ int gh_x86_load_linux(struct gh_memory *mem, const struct gh_boot_args *args,
 		cpu->rip = KERNEL_ADDR;
 	}
 
-	ret = put(mem, KERNEL_ADDR, f + setup_size, payload, name, err);
+	ret = gh_x86_boot_write(mem, KERNEL_ADDR, f + setup_size, payload, name, err);
 	if (!ret && initrd_size)
-		ret = put(mem, initrd_addr, args->modules[0].data, initrd_size, name, err);
+		ret = gh_x86_boot_write(mem, initrd_addr, args->modules[0].data,
+					initrd_size, name, err);
 	if (!ret)
-		ret = put(mem, BP_ADDR, bp, sizeof(bp), name, err);
+		ret = gh_x86_boot_write(mem, BP_ADDR, bp, sizeof(bp), name, err);
 	if (!ret)
-		ret = put(mem, CMDLINE_ADDR, cmdline, cmdlen + 1, name, err);
+		ret = gh_x86_boot_write(mem, CMDLINE_ADDR, cmdline, cmdlen + 1, name,
+					err);
 	if (!ret)
-		ret = put(mem, GDT_ADDR, gdt, sizeof(gdt), name, err);
+		ret = gh_x86_boot_write(mem, GH_X86_GDT_ADDR, gdt, sizeof(gdt), name,
+					err);
 	if (!ret && long_mode) {
 		pt = g_malloc0(LOW_END - PML4_ADDR);
 		build_page_tables(pt);
-		ret = put(mem, PML4_ADDR, pt, LOW_END - PML4_ADDR, name, err);
+		ret = gh_x86_boot_write(mem, PML4_ADDR, pt, LOW_END - PML4_ADDR, name,
+					err);
 		g_free(pt);
 	}
 	return ret;

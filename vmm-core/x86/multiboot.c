@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "boot-internal.h"
 #include "gh/memory.h"
 
 /*
@@ -17,25 +18,15 @@
  * kernel may not load over it; modules go page-aligned after the kernel,
  * never below 1 MiB.
  *
- *   0x06000  GDT: null, null, code 0x10, data 0x18
- *   0x06020  ..0x07000 stack (spec 3.2: ESP is undefined; this is a courtesy)
+ *   0x06000  GDT and stack (boot-internal.h; spec 3.2 leaves ESP undefined,
+ *            the stack is a courtesy)
  *   0x08000  ..0x90000 boot information, memory map, module list, strings
  */
-#define GDT_ADDR	0x6000ULL
-#define STACK_TOP	0x7000ULL
 #define INFO_ADDR	0x8000ULL
 #define LOW_END		0x90000ULL
 #define MODULES_MIN	0x100000ULL
 
-#define BOOT_CS		0x10
-#define BOOT_DS		0x18
-
-#define PAGE_SIZE	4096ULL
-#define FOUR_GIB	0x100000000ULL
-
-/* 3.1.1-3.1.3: the header in the first 8 KiB */
-#define MB_MAGIC	0x1badb002u
-#define MB_SEARCH	8192
+/* 3.1.1-3.1.3: the header flags (magic and search window in boot-internal.h) */
 #define MB_PAGE_ALIGN	(1u << 0)
 #define MB_MEMORY_INFO	(1u << 1)
 #define MB_VIDEO_MODE	(1u << 2)
@@ -84,104 +75,6 @@ struct image {
 	uint64_t entry;
 };
 
-static uint16_t get16(const uint8_t *p)
-{
-	return p[0] | p[1] << 8;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return get16(p) | (uint32_t)get16(p + 2) << 16;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = v;
-	p[1] = v >> 8;
-	p[2] = v >> 16;
-	p[3] = v >> 24;
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, v);
-	put32(p + 4, v >> 32);
-}
-
-/* True if [addr, addr + len) is wholly covered by e820 RAM ranges. */
-static bool in_ram(const struct gh_e820_entry *e, unsigned n, uint64_t addr,
-		   uint64_t len)
-{
-	uint64_t end = addr + len;
-
-	if (end < addr)
-		return false;
-	while (addr < end) {
-		unsigned i;
-
-		for (i = 0; i < n; i++)
-			if (e[i].type == GH_E820_RAM && e[i].addr <= addr &&
-			    addr - e[i].addr < e[i].size)
-				break;
-		if (i == n)
-			return false;
-		addr = e[i].addr + e[i].size;
-	}
-	return true;
-}
-
-/* Bytes of contiguous RAM from start on. */
-static uint64_t ram_from(const struct gh_e820_entry *e, unsigned n, uint64_t start)
-{
-	uint64_t end = start;
-	bool grew = true;
-
-	while (grew) {
-		grew = false;
-		for (unsigned i = 0; i < n; i++)
-			if (e[i].type == GH_E820_RAM && e[i].addr <= end &&
-			    end - e[i].addr < e[i].size) {
-				end = e[i].addr + e[i].size;
-				grew = true;
-			}
-	}
-	return end - start;
-}
-
-static unsigned long long ram_mib(const struct gh_memory *mem)
-{
-	return (gh_memory_ram_below_4g(mem) + gh_memory_ram_above_4g(mem)) >> 20;
-}
-
-/* A GDT descriptor (SDM vol. 3A, 3.4.5) for a segment's hidden state. */
-static uint64_t descriptor(const struct gh_segment *s)
-{
-	uint32_t limit = s->g ? s->limit >> 12 : s->limit;
-
-	return (limit & 0xffffULL) | (s->base & 0xffffffULL) << 16 |
-	       (uint64_t)(s->type & 0xf) << 40 | (uint64_t)(s->s & 1) << 44 |
-	       (uint64_t)(s->dpl & 3) << 45 | (uint64_t)(s->present & 1) << 47 |
-	       (uint64_t)((limit >> 16) & 0xf) << 48 | (uint64_t)(s->avl & 1) << 52 |
-	       (uint64_t)(s->l & 1) << 53 | (uint64_t)(s->db & 1) << 54 |
-	       (uint64_t)(s->g & 1) << 55 | ((s->base >> 24) & 0xffULL) << 56;
-}
-
-static int put(struct gh_memory *mem, uint64_t gpa, const void *buf, size_t len,
-	       const char *name, struct gh_error *err)
-{
-	if (len && gh_mem_write(mem, gpa, buf, len) < 0)
-		return gh_error_set(err, -ENOMEM,
-				    "%s: guest RAM at 0x%llx-0x%llx is missing or not "
-				    "writable", name, (unsigned long long)gpa,
-				    (unsigned long long)(gpa + len - 1));
-	return 0;
-}
-
 static int zero(struct gh_memory *mem, uint64_t gpa, uint64_t len, const char *name,
 		struct gh_error *err)
 {
@@ -199,21 +92,6 @@ static int zero(struct gh_memory *mem, uint64_t gpa, uint64_t len, const char *n
 	return 0;
 }
 
-/* Offset of the first valid header in the search window, or -1 (3.1.1). */
-static long find_header(const uint8_t *f, size_t size, bool valid_only)
-{
-	size_t limit = size < MB_SEARCH ? size : MB_SEARCH;
-
-	for (size_t off = 0; off + 12 <= limit; off += 4) {
-		if (get32(f + off) != MB_MAGIC)
-			continue;
-		if (!valid_only ||
-		    (uint32_t)(MB_MAGIC + get32(f + off + 4) + get32(f + off + 8)) == 0)
-			return (long)off;
-	}
-	return -1;
-}
-
 /* 3.1.3: the address fields say where the file goes, with no ELF needed. */
 static int parse_aout(const uint8_t *f, size_t size, size_t hoff, struct image *img,
 		      const char *name, struct gh_error *err)
@@ -225,11 +103,11 @@ static int parse_aout(const uint8_t *f, size_t size, size_t hoff, struct image *
 		return gh_error_set(err, -EINVAL,
 				    "%s: the Multiboot header's address fields run past "
 				    "the end of the file", name);
-	header_addr = get32(f + hoff + 12);
-	load_addr = get32(f + hoff + 16);
-	load_end = get32(f + hoff + 20);
-	bss_end = get32(f + hoff + 24);
-	entry = get32(f + hoff + 28);
+	header_addr = gh_x86_get32(f + hoff + 12);
+	load_addr = gh_x86_get32(f + hoff + 16);
+	load_end = gh_x86_get32(f + hoff + 20);
+	bss_end = gh_x86_get32(f + hoff + 24);
+	entry = gh_x86_get32(f + hoff + 28);
 
 	if (load_addr > header_addr || header_addr - load_addr > hoff)
 		return gh_error_set(err, -EINVAL,
@@ -248,8 +126,9 @@ static int parse_aout(const uint8_t *f, size_t size, size_t hoff, struct image *
 		if (load_len > size - file_off)
 			return gh_error_set(err, -EINVAL,
 					    "%s: the Multiboot header asks to load %llu "
-					    "bytes but the file has only %llu after offset "
-					    "0x%llx", name, (unsigned long long)load_len,
+					    "bytes but the file has only %llu after "
+					    "offset 0x%llx", name,
+					    (unsigned long long)load_len,
 					    (unsigned long long)(size - file_off),
 					    (unsigned long long)file_off);
 	}
@@ -261,13 +140,14 @@ static int parse_aout(const uint8_t *f, size_t size, size_t hoff, struct image *
 					    "end of the loaded image", name, bss_end);
 		mem_end = bss_end;
 	}
-	if (mem_end > FOUR_GIB)
+	if (mem_end > GH_X86_FOUR_GIB)
 		return gh_error_set(err, -EINVAL,
-				    "%s: the Multiboot header loads the kernel past 4 GiB",
+				    "%s: the Multiboot header loads the kernel past "
+				    "4 GiB",
 				    name);
 	if (mem_end == load_addr)
-		return gh_error_set(err, -EINVAL, "%s: the Multiboot header loads nothing",
-				    name);
+		return gh_error_set(err, -EINVAL,
+				    "%s: the Multiboot header loads nothing", name);
 	img->segs[0] = (struct seg){ load_addr, mem_end - load_addr, load_len,
 				     file_off, 0 };
 	img->nsegs = 1;
@@ -294,15 +174,16 @@ static int parse_elf(const uint8_t *f, size_t size, struct image *img,
 				    name);
 	is64 = f[4] == 2;
 	if (size < (is64 ? 64u : 52u))
-		return gh_error_set(err, -EINVAL, "%s: the ELF header is truncated", name);
-	if (is64 && get16(f + 18) != EM_X86_64)
+		return gh_error_set(err, -EINVAL, "%s: the ELF header is truncated",
+				    name);
+	if (is64 && gh_x86_get16(f + 18) != EM_X86_64)
 		return gh_error_set(err, -ENOEXEC, "%s: a 64-bit ELF file not for x86-64",
 				    name);
 
-	entry = is64 ? get64(f + 24) : get32(f + 24);
-	phoff = is64 ? get64(f + 32) : get32(f + 28);
-	phentsize = get16(f + (is64 ? 54 : 42));
-	phnum = get16(f + (is64 ? 56 : 44));
+	entry = is64 ? gh_x86_get64(f + 24) : gh_x86_get32(f + 24);
+	phoff = is64 ? gh_x86_get64(f + 32) : gh_x86_get32(f + 28);
+	phentsize = gh_x86_get16(f + (is64 ? 54 : 42));
+	phnum = gh_x86_get16(f + (is64 ? 56 : 44));
 	if (phentsize < (is64 ? 56u : 32u))
 		return gh_error_set(err, -EINVAL,
 				    "%s: the ELF program header size %u is too small",
@@ -317,13 +198,13 @@ static int parse_elf(const uint8_t *f, size_t size, struct image *img,
 		const uint8_t *ph = f + phoff + (uint64_t)i * phentsize;
 		uint64_t offset, vaddr, paddr, filesz, memsz;
 
-		if (get32(ph) != PT_LOAD)
+		if (gh_x86_get32(ph) != PT_LOAD)
 			continue;
-		offset = is64 ? get64(ph + 8) : get32(ph + 4);
-		vaddr = is64 ? get64(ph + 16) : get32(ph + 8);
-		paddr = is64 ? get64(ph + 24) : get32(ph + 12);
-		filesz = is64 ? get64(ph + 32) : get32(ph + 16);
-		memsz = is64 ? get64(ph + 40) : get32(ph + 20);
+		offset = is64 ? gh_x86_get64(ph + 8) : gh_x86_get32(ph + 4);
+		vaddr = is64 ? gh_x86_get64(ph + 16) : gh_x86_get32(ph + 8);
+		paddr = is64 ? gh_x86_get64(ph + 24) : gh_x86_get32(ph + 12);
+		filesz = is64 ? gh_x86_get64(ph + 32) : gh_x86_get32(ph + 16);
+		memsz = is64 ? gh_x86_get64(ph + 40) : gh_x86_get32(ph + 20);
 
 		if (filesz > memsz)
 			return gh_error_set(err, -EINVAL,
@@ -333,7 +214,7 @@ static int parse_elf(const uint8_t *f, size_t size, struct image *img,
 			return gh_error_set(err, -EINVAL,
 					    "%s: program header %u lies outside the file",
 					    name, i);
-		if (paddr >= FOUR_GIB || memsz > FOUR_GIB - paddr)
+		if (paddr >= GH_X86_FOUR_GIB || memsz > GH_X86_FOUR_GIB - paddr)
 			return gh_error_set(err, -EINVAL,
 					    "%s: program header %u loads above 4 GiB",
 					    name, i);
@@ -369,26 +250,28 @@ static int check_image(const struct image *img, const struct gh_e820_entry *e820
 		const struct seg *s = &img->segs[i];
 		uint64_t end = s->paddr + s->memsz;
 
-		if (s->paddr < LOW_END && GDT_ADDR < end)
+		if (s->paddr < LOW_END && GH_X86_GDT_ADDR < end)
 			return gh_error_set(err, -EINVAL,
 					    "%s: the kernel loads at 0x%llx-0x%llx, over "
 					    "the boot information at 0x%llx-0x%llx", name,
 					    (unsigned long long)s->paddr,
-					    (unsigned long long)(end - 1), GDT_ADDR,
-					    LOW_END - 1);
-		if (!in_ram(e820, ne820, s->paddr, s->memsz))
+					    (unsigned long long)(end - 1),
+					    GH_X86_GDT_ADDR, LOW_END - 1);
+		if (!gh_x86_e820_covers(e820, ne820, s->paddr, s->memsz))
 			return gh_error_set(err, -ENOMEM,
-					    "%s: the kernel loads at 0x%llx-0x%llx, outside "
-					    "the VM's %llu MiB of RAM", name,
+					    "%s: the kernel loads at 0x%llx-0x%llx, "
+					    "outside the VM's %llu MiB of RAM", name,
 					    (unsigned long long)s->paddr,
-					    (unsigned long long)(end - 1), ram_mib(mem));
+					    (unsigned long long)(end - 1),
+					    gh_x86_ram_mib(mem));
 		for (unsigned j = 0; j < i; j++) {
 			const struct seg *t = &img->segs[j];
 
 			if (s->paddr < t->paddr + t->memsz && t->paddr < end)
 				return gh_error_set(err, -EINVAL,
-						    "%s: program headers %u and %u overlap "
-						    "in memory", name, t->index, s->index);
+						    "%s: program headers %u and %u "
+						    "overlap in memory", name, t->index,
+						    s->index);
 		}
 		if (img->entry >= s->paddr && img->entry < end)
 			entry_ok = true;
@@ -397,8 +280,8 @@ static int check_image(const struct image *img, const struct gh_e820_entry *e820
 	}
 	if (!entry_ok)
 		return gh_error_set(err, -EINVAL,
-				    "%s: the entry point 0x%llx is outside the loaded kernel",
-				    name, (unsigned long long)img->entry);
+				    "%s: the entry point 0x%llx is outside the loaded "
+				    "kernel", name, (unsigned long long)img->entry);
 	return 0;
 }
 
@@ -412,7 +295,7 @@ int gh_x86_load_multiboot(struct gh_memory *mem, const struct gh_boot_args *args
 	struct gh_e820_entry e820[GH_E820_MAX];
 	uint64_t mod_addr[GH_BOOT_MAX_MODULES];
 	struct image *img;
-	uint8_t gdt[32] = { 0 };
+	uint8_t gdt[GH_X86_GDT_SIZE];
 	uint8_t *info = NULL;
 	uint64_t kernel_end, next, info_size, str;
 	size_t cmdlen, namelen;
@@ -421,18 +304,18 @@ int gh_x86_load_multiboot(struct gh_memory *mem, const struct gh_boot_args *args
 	long hoff;
 	int ret;
 
-	hoff = f ? find_header(f, size, true) : -1;
+	hoff = f ? gh_x86_find_multiboot(f, size, true) : -1;
 	if (hoff < 0) {
-		long bad = f ? find_header(f, size, false) : -1;
+		long bad = f ? gh_x86_find_multiboot(f, size, false) : -1;
 
 		if (bad >= 0)
 			return gh_error_set(err, -ENOEXEC,
-					    "%s: the Multiboot header at offset 0x%lx has "
-					    "a bad checksum", name, bad);
+					    "%s: the Multiboot header at offset "
+					    "0x%lx has a bad checksum", name, bad);
 		return gh_error_set(err, -ENOEXEC,
 				    "%s: no Multiboot header in the first 8 KiB", name);
 	}
-	flags = get32(f + hoff + 4);
+	flags = gh_x86_get32(f + hoff + 4);
 	if (flags & MB_REQUIRED & ~MB_KNOWN)
 		return gh_error_set(err, -ENOEXEC,
 				    "%s: the Multiboot header requires features this "
@@ -450,7 +333,8 @@ int gh_x86_load_multiboot(struct gh_memory *mem, const struct gh_boot_args *args
 		goto out;
 
 	ne820 = gh_memory_e820(mem, e820, GH_E820_MAX);
-	if (!in_ram(e820, ne820, GDT_ADDR, LOW_END - GDT_ADDR)) {
+	if (!gh_x86_e820_covers(e820, ne820, GH_X86_GDT_ADDR,
+				LOW_END - GH_X86_GDT_ADDR)) {
 		ret = gh_error_set(err, -ENOMEM,
 				   "%s: the VM has no RAM below 640 KiB for the boot "
 				   "information", name);
@@ -466,16 +350,16 @@ int gh_x86_load_multiboot(struct gh_memory *mem, const struct gh_boot_args *args
 		const struct gh_boot_module *m = &args->modules[i];
 		const char *mname = m->name ? m->name : "module";
 
-		next = (next + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+		next = (next + GH_X86_PAGE_SIZE - 1) & ~(GH_X86_PAGE_SIZE - 1);
 		if (m->size && !m->data) {
 			ret = gh_error_set(err, -EINVAL, "%s: no data", mname);
 			goto out;
 		}
-		if (next >= FOUR_GIB || m->size > FOUR_GIB - next ||
-		    !in_ram(e820, ne820, next, m->size)) {
+		if (next >= GH_X86_FOUR_GIB || m->size > GH_X86_FOUR_GIB - next ||
+		    !gh_x86_e820_covers(e820, ne820, next, m->size)) {
 			ret = gh_error_set(err, -ENOMEM,
 					   "%s does not fit in %llu MiB of RAM after the "
-					   "kernel", mname, ram_mib(mem));
+					   "kernel", mname, gh_x86_ram_mib(mem));
 			goto out;
 		}
 		mod_addr[i] = next;
@@ -503,39 +387,39 @@ int gh_x86_load_multiboot(struct gh_memory *mem, const struct gh_boot_args *args
 		goto out;
 	}
 	info = g_malloc0(info_size);
-	put32(info + MBI_FLAGS, MBI_F_MEM | MBI_F_CMDLINE | MBI_F_MODS | MBI_F_MMAP |
-				MBI_F_LOADER_NAME);
-	put32(info + MBI_MEM_LOWER, MIN(ram_from(e820, ne820, 0), 0xa0000) >> 10);
-	put32(info + MBI_MEM_UPPER,
-	      MIN(ram_from(e820, ne820, MODULES_MIN) >> 10, 0xffffffffULL));
+	gh_x86_put32(info + MBI_FLAGS, MBI_F_MEM | MBI_F_CMDLINE | MBI_F_MODS |
+				       MBI_F_MMAP | MBI_F_LOADER_NAME);
+	gh_x86_put32(info + MBI_MEM_LOWER,
+		     MIN(gh_x86_e820_ram_from(e820, ne820, 0), 0xa0000) >> 10);
+	gh_x86_put32(info + MBI_MEM_UPPER,
+		     MIN(gh_x86_e820_ram_from(e820, ne820, MODULES_MIN) >> 10,
+			 0xffffffffULL));
 
 	str = MBI_SIZE;
-	put32(info + MBI_MMAP_LENGTH, ne820 * MB_MMAP_SIZE);
-	put32(info + MBI_MMAP_ADDR, INFO_ADDR + str);
+	gh_x86_put32(info + MBI_MMAP_LENGTH, ne820 * MB_MMAP_SIZE);
+	gh_x86_put32(info + MBI_MMAP_ADDR, INFO_ADDR + str);
 	for (unsigned i = 0; i < ne820; i++, str += MB_MMAP_SIZE) {
-		put32(info + str, MB_MMAP_SIZE - 4);
-		put64(info + str + 4, e820[i].addr);
-		put64(info + str + 12, e820[i].size);
-		put32(info + str + 20, e820[i].type);
+		gh_x86_put32(info + str, MB_MMAP_SIZE - 4);
+		gh_x86_put_e820(info + str + 4, &e820[i]);
 	}
 
-	put32(info + MBI_MODS_COUNT, nmods);
-	put32(info + MBI_MODS_ADDR, INFO_ADDR + str);
+	gh_x86_put32(info + MBI_MODS_COUNT, nmods);
+	gh_x86_put32(info + MBI_MODS_ADDR, INFO_ADDR + str);
 	next = str + (uint64_t)nmods * MB_MOD_SIZE;
 	for (unsigned i = 0; i < nmods; i++, str += MB_MOD_SIZE) {
 		const struct gh_boot_module *m = &args->modules[i];
 		const char *s = m->cmdline ? m->cmdline : m->name ? m->name : "";
 		size_t len = strlen(s) + 1;
 
-		put32(info + str, mod_addr[i]);
-		put32(info + str + 4, mod_addr[i] + m->size);
-		put32(info + str + 8, INFO_ADDR + next);
+		gh_x86_put32(info + str, mod_addr[i]);
+		gh_x86_put32(info + str + 4, mod_addr[i] + m->size);
+		gh_x86_put32(info + str + 8, INFO_ADDR + next);
 		memcpy(info + next, s, len);
 		next += len;
 	}
 
 	/* As GRUB and QEMU do, the command line starts with the kernel's name. */
-	put32(info + MBI_CMDLINE, INFO_ADDR + next);
+	gh_x86_put32(info + MBI_CMDLINE, INFO_ADDR + next);
 	if (namelen) {
 		memcpy(info + next, args->kernel_name, namelen);
 		next += namelen;
@@ -544,49 +428,32 @@ int gh_x86_load_multiboot(struct gh_memory *mem, const struct gh_boot_args *args
 	}
 	memcpy(info + next, cmdline, cmdlen + 1);
 	next += cmdlen + 1;
-	put32(info + MBI_BOOT_LOADER_NAME, INFO_ADDR + next);
+	gh_x86_put32(info + MBI_BOOT_LOADER_NAME, INFO_ADDR + next);
 	memcpy(info + next, LOADER_NAME, sizeof(LOADER_NAME));
 
 	/* 3.2: flat 32-bit protected mode, paging off, interrupts off */
-	gh_cpu_state_reset(cpu, true);
-	gh_cpu_state_flat_seg(&cpu->seg[GH_CS], BOOT_CS, true, false);
-	gh_cpu_state_flat_seg(&cpu->seg[GH_DS], BOOT_DS, false, false);
-	cpu->seg[GH_ES] = cpu->seg[GH_DS];
-	cpu->seg[GH_SS] = cpu->seg[GH_DS];
-	cpu->seg[GH_FS] = cpu->seg[GH_DS];
-	cpu->seg[GH_GS] = cpu->seg[GH_DS];
-	put64(gdt + BOOT_CS, descriptor(&cpu->seg[GH_CS]));
-	put64(gdt + BOOT_DS, descriptor(&cpu->seg[GH_DS]));
-	cpu->gdt.base = GDT_ADDR;
-	cpu->gdt.limit = sizeof(gdt) - 1;
-	cpu->idt.base = 0;
-	cpu->idt.limit = 0;
-	cpu->tr.type = 11;
-	cpu->tr.present = 1;
-	cpu->tr.s = 0;
-	cpu->tr.unusable = 0;
-	cpu->cr0 = GH_CR0_PE | GH_CR0_ET;
-	cpu->rflags = GH_RFLAGS_FIXED;
+	gh_x86_boot_flat_state(cpu, gdt, false);
 	cpu->rip = img->entry;
 	cpu->gpr[GH_RAX] = MB_BOOT_MAGIC;
 	cpu->gpr[GH_RBX] = INFO_ADDR;
-	cpu->gpr[GH_RSP] = STACK_TOP;
 
 	for (unsigned i = 0; i < img->nsegs && !ret; i++) {
 		const struct seg *s = &img->segs[i];
 
-		ret = put(mem, s->paddr, f + s->offset, s->filesz, name, err);
+		ret = gh_x86_boot_write(mem, s->paddr, f + s->offset, s->filesz, name,
+					err);
 		if (!ret)
 			ret = zero(mem, s->paddr + s->filesz, s->memsz - s->filesz, name,
 				   err);
 	}
 	for (unsigned i = 0; i < nmods && !ret; i++)
-		ret = put(mem, mod_addr[i], args->modules[i].data, args->modules[i].size,
-			  name, err);
+		ret = gh_x86_boot_write(mem, mod_addr[i], args->modules[i].data,
+					args->modules[i].size, name, err);
 	if (!ret)
-		ret = put(mem, INFO_ADDR, info, info_size, name, err);
+		ret = gh_x86_boot_write(mem, INFO_ADDR, info, info_size, name, err);
 	if (!ret)
-		ret = put(mem, GDT_ADDR, gdt, sizeof(gdt), name, err);
+		ret = gh_x86_boot_write(mem, GH_X86_GDT_ADDR, gdt, sizeof(gdt), name,
+					err);
 out:
 	g_free(info);
 	g_free(img);
