@@ -1,0 +1,95 @@
+#!/bin/sh
+# How `guesthouse run` ends, with tiny Multiboot kernels made here: the
+# debug-exit status, --timeout, SIGTERM, --no-reboot after a keyboard-
+# controller reset, serial output to a file, a pty, and Ctrl-A x on stdio.
+# Usage: cli-run.sh GUESTHOUSE
+set -u
+gh=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+if ! "$gh" info 2>/dev/null | grep -q '^kvm: available'; then
+	echo "1..0 # SKIP no backend can run guests here"
+	exit 0
+fi
+
+# mk NAME HEXCODE: an a.out-kludge Multiboot kernel whose 32-bit code is HEXCODE
+mk() {
+	python3 - "$tmp/$1" "$2" <<'PY'
+import struct, sys
+flags = 0x10000
+hdr = struct.pack("<III", 0x1BADB002, flags, (-(0x1BADB002 + flags)) & 0xffffffff)
+hdr += struct.pack("<IIIII", 0x100000, 0x100000, 0, 0, 0x100020)
+open(sys.argv[1], "wb").write(hdr + bytes(32 - len(hdr)) + bytes.fromhex(sys.argv[2]))
+PY
+}
+# mov al,0x2a; out 0xf4,al; hlt
+mk exit42 "b02ae6f4f4"
+# mov al,0xfe; out 0x64,al (pulse the reset line); hlt
+mk reset "b0fee664f4"
+# mov dx,0x3f8; mov al,'o'; out dx,al; mov al,'k'; out dx,al; mov al,10;
+# out dx,al; jmp $
+mk hello "66baf803b06feeb06beeb00aeeebfe"
+
+n=0
+fails=0
+check() {
+	n=$((n + 1))
+	if [ "$1" = "$2" ]; then
+		echo "ok $n - $3"
+	else
+		echo "not ok $n - $3: got '$1', expected '$2'"
+		sed 's/^/# /' "$tmp/err" 2>/dev/null
+		fails=$((fails + 1))
+	fi
+}
+run() {
+	"$gh" run --accel kvm "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
+}
+
+echo "1..9"
+run --kernel "$tmp/exit42" --serial none
+check $? 85 "debug-exit 0x2a gives exit status 85"
+
+run --kernel "$tmp/reset" --serial none --no-reboot
+check $? 0 "a guest reset with --no-reboot exits 0"
+
+run --kernel "$tmp/reset" --serial none --timeout 2
+check $? 124 "without --no-reboot the guest keeps resetting until the timeout"
+
+run --kernel "$tmp/hello" --serial "file:$tmp/com1" --timeout 1
+check $? 124 "a spinning guest stops at --timeout with 124"
+check "$(cat "$tmp/com1")" "ok" "COM1 output reaches --serial file:"
+
+"$gh" run --accel kvm --kernel "$tmp/hello" --serial none </dev/null \
+	>/dev/null 2>"$tmp/err" &
+pid=$!
+sleep 1
+kill -TERM $pid
+wait $pid
+check $? 143 "SIGTERM stops the VM with 128+15"
+
+"$gh" run --accel kvm --kernel "$tmp/hello" --serial pty --timeout 3 \
+	</dev/null >/dev/null 2>"$tmp/err" &
+pid=$!
+pts=""
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+	pts=$(sed -n 's/.*redirected to \(\/dev\/pts\/[0-9]*\).*/\1/p' "$tmp/err")
+	[ -n "$pts" ] && break
+	sleep 0.2
+done
+check "$(echo "$pts" | cut -c1-9)" "/dev/pts/" "--serial pty announces its pty"
+wait $pid
+
+# stdio on a terminal: Ctrl-A x quits with status 0 (script(1) gives a tty).
+if command -v script >/dev/null 2>&1; then
+	( sleep 1; printf '\001x' ) | script -qec \
+		"$gh run --accel kvm --kernel $tmp/hello --timeout 20" \
+		/dev/null >"$tmp/tty" 2>&1
+	check $? 0 "Ctrl-A x on the stdio console quits with 0"
+	check "$(grep -c ok "$tmp/tty")" 1 "the guest's output reached the terminal"
+else
+	echo "ok 8 # SKIP script(1) not installed"
+	echo "ok 9 # SKIP script(1) not installed"
+fi
+[ $fails -eq 0 ]
