@@ -116,7 +116,8 @@ uint64_t gh_bus_read(struct gh_bus *bus, uint64_t addr, unsigned size)
 	if (r && fits(r, addr, size)) {
 		if (!r->ops->read)
 			return size == 8 ? UINT64_MAX : (1ULL << (size * 8)) - 1;
-		return r->ops->read(r->opaque, addr - r->base, size);
+		val = r->ops->read(r->opaque, addr - r->base, size);
+		return size == 8 ? val : val & ((1ULL << (size * 8)) - 1);
 	}
 	if (!r && size == 1) {
 		gh_log_guest(&bus->rl, "%s: read from unassigned 0x%" PRIx64,

@@ -95,15 +95,25 @@ static int copy(struct gh_memory *mem, uint64_t gpa, void *buf, size_t len,
 		bool write)
 {
 	uint8_t *p = buf;
+	uint64_t a, left;
 
 	if (gpa + len < gpa)
 		return -EFAULT;
+	/* Check the whole range first: a failed write changes nothing. */
+	for (a = gpa, left = len; left;) {
+		const struct gh_mem_region *r = find(mem, a);
+		uint64_t n;
+
+		if (!r || (write && r->kind == GH_MEM_ROM))
+			return -EFAULT;
+		n = MIN(left, r->size - (a - r->gpa));
+		a += n;
+		left -= n;
+	}
 	while (len) {
 		const struct gh_mem_region *r = find(mem, gpa);
 		uint64_t off, n;
 
-		if (!r || (write && r->kind == GH_MEM_ROM))
-			return -EFAULT;
 		off = gpa - r->gpa;
 		n = MIN((uint64_t)len, r->size - off);
 		if (write)

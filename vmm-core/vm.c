@@ -148,7 +148,7 @@ int gh_vm_new(const struct gh_vm_config *cfg, struct gh_vm **out,
 				    cfg->ram_size >> 20, host_ram() >> 20);
 	if (cfg->ram_size & 0xfff)
 		return gh_error_set(err, -EINVAL,
-				    "guest RAM must be a whole number of KiB pages");
+				    "guest RAM must be a whole number of 4 KiB pages");
 	if (cfg->accel && (cfg->ncpus < 1 || cfg->ncpus > GH_VM_MAX_CPUS))
 		return gh_error_set(err, -EINVAL,
 				    "the number of CPUs must be 1 to %d",
@@ -350,6 +350,8 @@ int gh_vm_start(struct gh_vm *vm, struct gh_error *err)
 		return gh_error_set(err, -EINVAL, "the VM cannot be started");
 	load_cpu_states(vm);
 	vm->started = true;
+	/* A VM paused before it started starts paused. */
+	vm->ctl.park = vm->paused;
 	for (i = 0; i < vm->cfg.ncpus; i++) {
 		ret = gh_vcpu_start_thread(vm->vcpus[i], err);
 		if (ret < 0) {
@@ -357,7 +359,8 @@ int gh_vm_start(struct gh_vm *vm, struct gh_error *err)
 			return ret;
 		}
 	}
-	gh_clock_resume(vm->clock);
+	if (!vm->paused)
+		gh_clock_resume(vm->clock);
 	return 0;
 }
 
@@ -405,6 +408,8 @@ void gh_vm_resume(struct gh_vm *vm)
 	if (!vm->paused)
 		return;
 	vm->paused = false;
+	if (!vm->started)
+		return;
 	gh_clock_resume(vm->clock);
 	unpark_all(vm);
 }
