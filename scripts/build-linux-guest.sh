@@ -1,0 +1,171 @@
+#!/bin/sh
+# Builds the Linux demo guest from Debian packages: the stock kernel that
+# linux-image-amd64 points at, and a busybox initramfs (newc cpio, gzip).
+#
+# usage: scripts/build-linux-guest.sh [OUTDIR]     (default: fixtures/linux)
+#
+# Writes OUTDIR/vmlinuz and OUTDIR/initramfs.cpio.gz and keeps the downloaded
+# packages in OUTDIR/debs. Needs no root: apt-get download works as any user;
+# only the "apt-get update" retried after a failed download needs root.
+# Running it again does nothing while the outputs are newer than the packages
+# and this script.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+out=${1:-$top/fixtures/linux}
+
+die() {
+	echo "build-linux-guest: $*" >&2
+	exit 1
+}
+
+for tool in apt-get apt-cache dpkg-deb cpio gzip; do
+	command -v "$tool" >/dev/null 2>&1 ||
+		die "$tool is needed (Debian package: $(case $tool in
+			dpkg-deb) echo dpkg ;; apt-*) echo apt ;; *) echo "$tool" ;;
+			esac))"
+done
+
+mkdir -p "$out/debs"
+out=$(cd "$out" && pwd)
+
+# linux-image-amd64 is a metapackage: the kernel is the package it depends on.
+kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
+	awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }')
+if [ -z "$kpkg" ] && [ "$(id -u)" = 0 ]; then
+	apt-get update -qq >&2 || true
+	kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
+		awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }')
+fi
+[ -n "$kpkg" ] || die "cannot resolve linux-image-amd64 (run apt-get update as root)"
+
+# The newest .deb of a package already in debs/, or nothing.
+find_deb() {
+	ls -t "$out/debs/$1"_*.deb 2>/dev/null | head -n 1
+}
+
+fetch() {
+	deb=$(find_deb "$1")
+	if [ -z "$deb" ]; then
+		echo "build-linux-guest: downloading $1" >&2
+		if ! (cd "$out/debs" && apt-get download -q "$1" >&2); then
+			[ "$(id -u)" = 0 ] ||
+				die "apt-get download $1 failed; run apt-get update as root"
+			apt-get update -qq >&2
+			(cd "$out/debs" && apt-get download -q "$1" >&2) ||
+				die "apt-get download $1 failed"
+		fi
+		deb=$(find_deb "$1")
+		[ -n "$deb" ] || die "apt-get download $1 left no .deb"
+	fi
+	echo "$deb"
+}
+
+kdeb=$(fetch "$kpkg")
+bdeb=$(fetch busybox-static)
+
+# Up to date when both outputs are newer than both packages and this script.
+uptodate=yes
+for f in vmlinuz initramfs.cpio.gz; do
+	for dep in "$kdeb" "$bdeb" "$0"; do
+		if [ ! -e "$out/$f" ] || [ "$dep" -nt "$out/$f" ]; then
+			uptodate=no
+		fi
+	done
+done
+if [ "$uptodate" = yes ]; then
+	echo "build-linux-guest: up to date"
+	echo "kernel:    $out/vmlinuz ($kpkg)"
+	echo "initramfs: $out/initramfs.cpio.gz"
+	exit 0
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/gh-linux.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+dpkg-deb -x "$kdeb" "$tmp/kernel"
+dpkg-deb -x "$bdeb" "$tmp/busybox"
+
+vmlinuz=$(ls "$tmp"/kernel/boot/vmlinuz-* 2>/dev/null | head -n 1)
+[ -n "$vmlinuz" ] || die "$kdeb has no boot/vmlinuz-*"
+bb=$tmp/busybox/bin/busybox
+[ -x "$bb" ] || die "$bdeb has no bin/busybox"
+
+root=$tmp/root
+mkdir -p "$root/bin" "$root/sbin" "$root/usr/bin" "$root/usr/sbin" \
+	"$root/dev" "$root/proc" "$root/sys" "$root/tmp" "$root/root" "$root/etc"
+cp "$bb" "$root/bin/busybox"
+
+# Applet links made here when the host can run the (static x86-64) binary;
+# otherwise /init makes them at boot with busybox --install -s.
+if "$bb" --list-full >"$tmp/applets" 2>/dev/null && [ -s "$tmp/applets" ]; then
+	while read -r applet; do
+		[ "$applet" = bin/busybox ] && continue
+		[ -e "$root/$applet" ] && continue
+		case $applet in
+		*/*/*) rel=../../bin/busybox ;;
+		*/*) rel=../bin/busybox ;;
+		*) continue ;;
+		esac
+		ln -s "$rel" "$root/$applet"
+	done <"$tmp/applets"
+fi
+# /init is run by /bin/sh, so that one must exist whatever happened above.
+[ -e "$root/bin/sh" ] || ln -s busybox "$root/bin/sh"
+
+cat >"$root/init" <<'EOF'
+#!/bin/sh
+# Init of the Guesthouse demo guest.
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+[ -e /bin/mount ] || /bin/busybox --install -s
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+echo "GUESTHOUSE-LINUX-BOOTED"
+# The machine has no ACPI yet, so there is no poweroff: the guest ends by
+# rebooting, and the VMM's --no-reboot (QEMU's -no-reboot) turns that reboot
+# into the end of the run.
+case " $(cat /proc/cmdline) " in
+*" gh.test=1 "*)
+	echo "kernel: $(uname -r)"
+	echo "cpus: $(grep -c '^processor' /proc/cpuinfo)"
+	echo "GUESTHOUSE-LINUX-SELFTEST-DONE"
+	reboot -f
+	;;
+esac
+echo "Guesthouse demo guest: a busybox shell. 'exit' powers off."
+hostname guesthouse
+setsid cttyhack sh -l
+reboot -f
+EOF
+chmod 755 "$root/init"
+
+# The kernel opens /dev/console before running /init, and devtmpfs is not
+# mounted yet then, so the archive needs that node. Making it with mknod needs
+# root; instead a tiny newc archive holding only the node goes first (the
+# kernel unpacks concatenated archives in order).
+newc_entry() { # name mode rdevmajor rdevminor
+	namesize=$((${#1} + 1))
+	printf '070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%s\0' \
+		"$5" "$2" 0 0 1 0 0 0 0 "$3" "$4" "$namesize" 0 "$1"
+	# header (110 bytes) + name + NUL is padded to a multiple of 4
+	pad=$(((4 - (110 + namesize) % 4) % 4))
+	head -c "$pad" /dev/zero
+}
+{
+	newc_entry dev 16877 0 0 1		# 040755
+	newc_entry dev/console 8576 5 1 2	# 020600, char 5:1
+	newc_entry 'TRAILER!!!' 0 0 0 0
+} >"$tmp/console.cpio"
+
+(cd "$root" && find . -mindepth 1 | LC_ALL=C sort |
+	cpio --quiet -o -H newc --owner=0:0 >"$tmp/root.cpio")
+cat "$tmp/console.cpio" "$tmp/root.cpio" | gzip -9n >"$tmp/initramfs.cpio.gz"
+
+cp "$vmlinuz" "$out/vmlinuz.new"
+mv "$out/vmlinuz.new" "$out/vmlinuz"
+mv "$tmp/initramfs.cpio.gz" "$out/initramfs.cpio.gz"
+
+echo "kernel:    $out/vmlinuz ($kpkg)"
+echo "initramfs: $out/initramfs.cpio.gz"

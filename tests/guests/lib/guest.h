@@ -1,0 +1,187 @@
+/*
+ * The small freestanding library every test guest links: port I/O, a polled
+ * 16550 on COM1, printf-style output, PASS/FAIL accounting, trap handling and
+ * the isa-debug-exit port. Built twice, for 32-bit and for 64-bit guests.
+ */
+#ifndef GUEST_H
+#define GUEST_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define COM1		0x3f8
+#define DEBUG_EXIT_PORT	0xf4
+
+static inline void outb(uint16_t port, uint8_t v)
+{
+	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline uint8_t inb(uint16_t port)
+{
+	uint8_t v;
+
+	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+static inline void outw(uint16_t port, uint16_t v)
+{
+	__asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline uint16_t inw(uint16_t port)
+{
+	uint16_t v;
+
+	__asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+	__asm__ volatile("cpuid"
+			 : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+			 : "a"(leaf), "c"(sub));
+}
+
+static inline uint64_t rdmsr(uint32_t msr)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+	return (uint64_t)hi << 32 | lo;
+}
+
+static inline void wrmsr(uint32_t msr, uint64_t v)
+{
+	__asm__ volatile("wrmsr" : : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
+
+static inline unsigned long read_cr0(void)
+{
+	unsigned long v;
+
+	__asm__ volatile("mov %%cr0, %0" : "=r"(v));
+	return v;
+}
+
+static inline unsigned long read_cr2(void)
+{
+	unsigned long v;
+
+	__asm__ volatile("mov %%cr2, %0" : "=r"(v));
+	return v;
+}
+
+static inline unsigned long read_cr3(void)
+{
+	unsigned long v;
+
+	__asm__ volatile("mov %%cr3, %0" : "=r"(v));
+	return v;
+}
+
+static inline unsigned long read_cr4(void)
+{
+	unsigned long v;
+
+	__asm__ volatile("mov %%cr4, %0" : "=r"(v));
+	return v;
+}
+
+/* string.c: gcc may emit calls to these even in freestanding code */
+void *memcpy(void *dst, const void *src, size_t n);
+void *memset(void *dst, int c, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+int strcmp(const char *a, const char *b);
+const char *strstr(const char *hay, const char *needle);
+
+/* uart.c */
+void uart_init(uint16_t base);
+void uart_putc(char c);
+void uart_puts(const char *s);
+
+/* printf.c: %[-0][width][l|ll|z](d|i|u|x|X|c|s|p|%), no floating point */
+void vprintf(const char *fmt, va_list ap);
+void printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* check.c */
+extern unsigned checks_passed, checks_failed;
+bool check(bool ok, const char *name);
+bool check_eq(uint64_t got, uint64_t want, const char *name);
+/* Prints the summary and leaves through debug-exit; never returns. */
+__attribute__((noreturn)) void finish(const char *guest, uint8_t ok_code, uint8_t fail_code);
+__attribute__((noreturn)) void debug_exit(uint8_t code);
+/* cli; hlt forever */
+__attribute__((noreturn)) void halt_forever(void);
+
+/*
+ * Traps (trap.c, trap32.S / trap64.S). Vectors 0-47 have stubs; the frame
+ * is what the stub and the CPU pushed.
+ */
+#ifdef __x86_64__
+struct trap_frame {
+	unsigned long r15, r14, r13, r12, r11, r10, r9, r8;
+	unsigned long rbp, rdi, rsi, rdx, rcx, rbx, rax;
+	unsigned long vector, error;
+	unsigned long ip, cs, flags, sp, ss;
+};
+#else
+struct trap_frame {
+	unsigned long edi, esi, ebp, esp_unused, ebx, edx, ecx, eax;
+	unsigned long vector, error;
+	unsigned long ip, cs, flags;
+};
+#endif
+
+#define TRAP_VECTORS 48
+
+/*
+ * A test that expects a fault stores the address to resume at in
+ * trap_expect.resume (from inline asm, so it can point just past the
+ * faulting instruction); the handler records what happened and resumes.
+ */
+struct trap_record {
+	unsigned long resume;	/* 0: no fault expected */
+	unsigned long vector, error, ip, cr2;
+	unsigned count;
+};
+extern volatile struct trap_record trap_expect;
+
+/* 32-bit only: return from traps with POPF + LRET instead of IRET. */
+extern uint8_t trap_return_lret;
+
+/* Called for vectors no test expects; returns true if it handled it. */
+extern bool (*trap_hook)(struct trap_frame *f);
+
+/* Loads an IDT with the stubs (32-bit: interrupt gates on selector cs). */
+void idt_init(uint16_t cs);
+void trap_dispatch(struct trap_frame *f);
+
+/* Multiboot v1 (Multiboot Specification 0.6.96, section 3.3) */
+#define MULTIBOOT_BOOT_MAGIC 0x2badb002u
+
+struct multiboot_info {
+	uint32_t flags;
+	uint32_t mem_lower, mem_upper;
+	uint32_t boot_device;
+	uint32_t cmdline;
+	uint32_t mods_count, mods_addr;
+	uint32_t syms[4];
+	uint32_t mmap_length, mmap_addr;
+	uint32_t drives_length, drives_addr;
+	uint32_t config_table;
+	uint32_t boot_loader_name;
+} __attribute__((packed));
+
+struct multiboot_mmap {
+	uint32_t size;		/* of the rest of the entry */
+	uint64_t addr, len;
+	uint32_t type;
+} __attribute__((packed));
+
+#endif
