@@ -227,6 +227,19 @@ static int kvm_map_memory(void *opaque, uint64_t gpa, uint64_t size, void *hva,
  * what this VMM does not provide (a local APIC and its x2APIC and
  * TSC-deadline modes, KVM's paravirtual leaves that assume one).
  */
+/* A brand string for hosts whose KVM reports the leaves but no text. */
+static void brand_string(struct kvm_cpuid_entry2 *e)
+{
+	static const char brand[48] = "Guesthouse Virtual CPU";
+	uint32_t regs[4];
+
+	memcpy(regs, brand + (e->function - 0x80000002) * 16, 16);
+	e->eax = regs[0];
+	e->ebx = regs[1];
+	e->ecx = regs[2];
+	e->edx = regs[3];
+}
+
 static int set_cpuid(struct kvm_vcpu *kv)
 {
 	struct kvm_cpuid2 *src = kv->kvm->cpuid;
@@ -250,6 +263,12 @@ static int set_cpuid(struct kvm_vcpu *kv)
 		case 0xb:
 		case 0x1f:
 			e.edx = kv->index;
+			break;
+		case 0x80000002:
+		case 0x80000003:
+		case 0x80000004:
+			if (!(e.eax | e.ebx | e.ecx | e.edx))
+				brand_string(&e);
 			break;
 		}
 		c->entries[n++] = e;
