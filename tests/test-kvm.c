@@ -56,6 +56,12 @@ static void probe_write(void *opaque, uint64_t off, uint64_t val,
 		gh_timer_mod(p->timer, gh_clock_ns(gh_vm_clock(p->vm)) +
 				       20000000);
 		break;
+	case 2:		/* 0xeb: startup IPI to CPU 1, vector 5 (0x5000) */
+		gh_vm_cpu_startup(p->vm, 1, 0x05);
+		break;
+	case 3:		/* 0xec: INIT to CPU 1 */
+		gh_vm_cpu_init(p->vm, 1);
+		break;
 	case 0xb:	/* 0xf4: done */
 		gh_vm_request_stop(p->vm, GH_STOP_DEBUG_EXIT,
 				   (int)((val << 1) | 1), "exit %u",
@@ -96,14 +102,15 @@ static bool have_kvm(void)
 	return true;
 }
 
-static struct gh_vm *new_vm(struct probe *p, bool no_reboot)
+static struct gh_vm *new_vm_cpus(struct probe *p, bool no_reboot,
+				 unsigned ncpus)
 {
 	/* null, flat 32-bit code at 0x08, flat data at 0x10 */
 	static const uint64_t gdt[] = {
 		0, 0x00cf9b000000ffffULL, 0x00cf93000000ffffULL,
 	};
 	struct gh_vm_config cfg = {
-		.ram_size = 16 << 20, .ncpus = 1, .accel = "kvm",
+		.ram_size = 16 << 20, .ncpus = ncpus, .accel = "kvm",
 		.no_reboot = no_reboot,
 	};
 	struct gh_error err = { 0 };
@@ -133,6 +140,11 @@ static struct gh_vm *new_vm(struct probe *p, bool no_reboot)
 			==, 0);
 	gh_vm_set_boot_state(vm, &s);
 	return vm;
+}
+
+static struct gh_vm *new_vm(struct probe *p, bool no_reboot)
+{
+	return new_vm_cpus(p, no_reboot, 1);
 }
 
 static void free_vm(struct probe *p)
@@ -342,6 +354,48 @@ static void test_reset(void)
 	free_vm(&p);
 }
 
+/*
+ * Two vCPUs: the AP waits for a startup IPI, runs real-mode code at the
+ * vector's page, and ignores a second SIPI while running; INIT stops it
+ * again and a third SIPI restarts it.
+ */
+static void test_startup_ipi(void)
+{
+	static const uint8_t bsp[] = {
+		0xe6, 0xeb,				/* out 0xeb: SIPI */
+		0x80, 0x3d, 0x00, 0x06, 0, 0, 0x01,	/* 1: cmp byte [0x600],1 */
+		0x75, 0xf7,				/* jne 1 */
+		0xe6, 0xeb,				/* out 0xeb: ignored */
+		0xe6, 0xec,				/* out 0xec: INIT */
+		0xc6, 0x05, 0x00, 0x06, 0, 0, 0x00,	/* mov byte [0x600],0 */
+		0xe6, 0xeb,				/* out 0xeb: SIPI again */
+		0x80, 0x3d, 0x00, 0x06, 0, 0, 0x01,	/* 2: cmp byte [0x600],1 */
+		0x75, 0xf7,				/* jne 2 */
+		0xb0, 0x11, 0xe6, 0xf4,			/* exit 0x11 */
+		0xf4,
+	};
+	static const uint8_t ap[] = {
+		0xb0, 'A', 0xe6, 0xe9,			/* out 'A' */
+		0xc6, 0x06, 0x00, 0x06, 0x01,		/* mov byte [0x600],1 */
+		0xeb, 0xfe,				/* jmp $ */
+	};
+	struct probe p;
+	struct gh_vm *vm;
+
+	if (!have_kvm())
+		return;
+	vm = new_vm_cpus(&p, true, 2);
+	put(vm, CODE, bsp, sizeof(bsp));
+	put(vm, 0x5000, ap, sizeof(ap));
+	run(vm);
+	g_test_message("stop: %s", gh_vm_stop_message(vm));
+	g_assert_cmpint(gh_vm_stop_reason(vm), ==, GH_STOP_DEBUG_EXIT);
+	g_assert_cmpint(gh_vm_stop_status(vm), ==, 0x23);
+	/* once per SIPI that started it: the ignored one printed nothing */
+	g_assert_cmpstr(p.out->str, ==, "AA");
+	free_vm(&p);
+}
+
 static void test_bad_config(void)
 {
 	struct gh_vm_config cfg = { .ram_size = 1ULL << 50, .ncpus = 1,
@@ -371,6 +425,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/kvm/pause-state", test_pause_state);
 	g_test_add_func("/kvm/triple-fault", test_triple_fault);
 	g_test_add_func("/kvm/reset", test_reset);
+	g_test_add_func("/kvm/startup-ipi", test_startup_ipi);
 	g_test_add_func("/kvm/bad-config", test_bad_config);
 	return g_test_run();
 }

@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "gh/cpu-state.h"
 #include "gh/error.h"
@@ -21,6 +22,8 @@ void gh_vcpu_join(struct gh_vcpu *vcpu);
 void gh_vcpu_set_pending_state(struct gh_vcpu *vcpu,
 			       const struct gh_cpu_state *s);
 void gh_vcpu_kick(struct gh_vcpu *vcpu);
+void gh_vcpu_init_signal(struct gh_vcpu *vcpu);
+void gh_vcpu_startup_ipi(struct gh_vcpu *vcpu, uint8_t vector);
 int gh_vcpu_get_state(struct gh_vcpu *vcpu, struct gh_cpu_state *s);
 
 /* vm.c, for vcpu.c: the control lock/cond and what they guard. */

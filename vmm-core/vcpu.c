@@ -91,8 +91,45 @@ void gh_vcpu_kick(struct gh_vcpu *vcpu)
 void gh_vcpu_set_pending_state(struct gh_vcpu *vcpu,
 			       const struct gh_cpu_state *s)
 {
+	struct gh_vm_ctl *ctl = gh_vm_ctl(vcpu->vm);
+
+	pthread_mutex_lock(&ctl->lock);
 	vcpu->pending_state = *s;
 	vcpu->have_pending_state = true;
+	ctl->intr_seq++;
+	pthread_cond_broadcast(&ctl->cond);
+	pthread_mutex_unlock(&ctl->lock);
+}
+
+/* SDM vol. 3A, 10.4.7.3 and 8.4.4: INIT and the startup IPI. */
+void gh_vcpu_init_signal(struct gh_vcpu *vcpu)
+{
+	struct gh_cpu_state s;
+
+	gh_cpu_state_reset(&s, vcpu->index == 0);
+	gh_vcpu_set_pending_state(vcpu, &s);
+	gh_vcpu_kick(vcpu);
+}
+
+void gh_vcpu_startup_ipi(struct gh_vcpu *vcpu, uint8_t vector)
+{
+	struct gh_vm_ctl *ctl = gh_vm_ctl(vcpu->vm);
+	struct gh_cpu_state s;
+	bool waiting;
+
+	/* Only a CPU waiting for SIPI takes one; others ignore it. */
+	pthread_mutex_lock(&ctl->lock);
+	waiting = vcpu->have_pending_state ? vcpu->pending_state.halted
+					   : vcpu->wait_sipi;
+	pthread_mutex_unlock(&ctl->lock);
+	if (!waiting || vcpu->index == 0)
+		return;
+	gh_cpu_state_reset(&s, false);
+	s.halted = false;
+	s.seg[GH_CS].selector = vector << 8;
+	s.seg[GH_CS].base = (uint64_t)vector << 12;
+	s.rip = 0;
+	gh_vcpu_set_pending_state(vcpu, &s);
 }
 
 int gh_vcpu_get_state(struct gh_vcpu *vcpu, struct gh_cpu_state *s)
@@ -109,6 +146,9 @@ static bool park_point(struct gh_vcpu *vcpu)
 	struct gh_vm_ctl *ctl = gh_vm_ctl(vcpu->vm);
 	bool go;
 
+	struct gh_cpu_state s;
+	bool apply;
+
 	pthread_mutex_lock(&ctl->lock);
 	while (ctl->park && !gh_vm_stopping(vcpu->vm)) {
 		ctl->nparked++;
@@ -117,11 +157,15 @@ static bool park_point(struct gh_vcpu *vcpu)
 		ctl->nparked--;
 	}
 	go = !gh_vm_stopping(vcpu->vm);
-	pthread_mutex_unlock(&ctl->lock);
-	if (go && vcpu->have_pending_state) {
+	apply = go && vcpu->have_pending_state;
+	if (apply) {
+		s = vcpu->pending_state;
 		vcpu->have_pending_state = false;
-		vcpu->wait_sipi = vcpu->pending_state.halted && vcpu->index;
-		if (vcpu->ops->set_state(vcpu->acc, &vcpu->pending_state) < 0) {
+		vcpu->wait_sipi = s.halted && vcpu->index;
+	}
+	pthread_mutex_unlock(&ctl->lock);
+	if (apply) {
+		if (vcpu->ops->set_state(vcpu->acc, &s) < 0) {
 			gh_vm_request_stop(vcpu->vm, GH_STOP_ERROR, 0,
 					   "cpu %u: the backend refused the "
 					   "initial register state", vcpu->index);
@@ -150,9 +194,11 @@ static void wait_for_wakeup(struct gh_vcpu *vcpu, bool if_flag)
 			return;
 		pthread_mutex_lock(&ctl->lock);
 		while (seq == ctl->intr_seq && !ctl->park &&
-		       !gh_vm_stopping(vcpu->vm))
+		       !vcpu->have_pending_state && !gh_vm_stopping(vcpu->vm))
 			pthread_cond_wait(&ctl->cond, &ctl->lock);
-		if (ctl->park || gh_vm_stopping(vcpu->vm)) {
+		/* INIT, SIPI or a reset left a new state to start from. */
+		if (ctl->park || gh_vm_stopping(vcpu->vm) ||
+		    vcpu->have_pending_state) {
 			pthread_mutex_unlock(&ctl->lock);
 			return;
 		}

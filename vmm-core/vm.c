@@ -498,6 +498,18 @@ void gh_vm_guest_shutdown(struct gh_vm *vm, unsigned cpu)
 	gh_vm_request_reset(vm);
 }
 
+void gh_vm_cpu_init(struct gh_vm *vm, unsigned cpu)
+{
+	if (cpu < vm->cfg.ncpus)
+		gh_vcpu_init_signal(vm->vcpus[cpu]);
+}
+
+void gh_vm_cpu_startup(struct gh_vm *vm, unsigned cpu, uint8_t vector)
+{
+	if (cpu < vm->cfg.ncpus)
+		gh_vcpu_startup_ipi(vm->vcpus[cpu], vector);
+}
+
 unsigned gh_vm_reset_count(struct gh_vm *vm)
 {
 	return vm->reset_count;

@@ -117,6 +117,16 @@ void gh_vm_request_stop(struct gh_vm *vm, enum gh_stop_reason reason,
 			int status, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/*
+ * INIT and startup IPIs, for the interrupt controller that delivers them
+ * (the local APIC). INIT puts a CPU in its power-on state (an AP then
+ * waits for a startup IPI); a startup IPI starts a waiting AP in real mode
+ * at vector << 12 and is ignored by a CPU that is not waiting. Any thread;
+ * out-of-range CPUs are ignored.
+ */
+void gh_vm_cpu_init(struct gh_vm *vm, unsigned cpu);
+void gh_vm_cpu_startup(struct gh_vm *vm, unsigned cpu, uint8_t vector);
+
 /* How many times the guest asked for a reset (tests). */
 unsigned gh_vm_reset_count(struct gh_vm *vm);
 
