@@ -70,6 +70,28 @@ static void probe_write(void *opaque, uint64_t off, uint64_t val,
 	}
 }
 
+/* An MMIO register file in the PCI hole: reads return offset-tagged data. */
+static uint64_t mmio_read(void *opaque, uint64_t off, unsigned size)
+{
+	struct probe *p = opaque;
+
+	g_string_append_printf(p->out, "r%u@%x;", size, (unsigned)off);
+	return 0x1122334455667788ULL + off;
+}
+
+static void mmio_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
+{
+	struct probe *p = opaque;
+
+	g_string_append_printf(p->out, "w%u@%x=%llx;", size, (unsigned)off,
+			       (unsigned long long)val);
+}
+
+static const struct gh_io_ops mmio_ops = {
+	.read = mmio_read,
+	.write = mmio_write,
+};
+
 static const struct gh_io_ops probe_ops = {
 	.read = probe_read,
 	.write = probe_write,
@@ -396,6 +418,42 @@ static void test_startup_ipi(void)
 	free_vm(&p);
 }
 
+/* Loads and stores to an address with no RAM reach the MMIO bus. */
+static void test_mmio(void)
+{
+	static const uint8_t code[] = {
+		0xa1, 0x08, 0x00, 0xd0, 0xfe,		/* mov eax,[0xfed00008] */
+		0xa3, 0x00, 0x06, 0x00, 0x00,		/* mov [0x600],eax */
+		0xc7, 0x05, 0x10, 0x00, 0xd0, 0xfe,	/* mov dword [0xfed00010], */
+		0xef, 0xbe, 0xad, 0xde,			/*   0xdeadbeef */
+		0x66, 0xc7, 0x05, 0x02, 0x00, 0xd0, 0xfe, /* mov word [0xfed00002], */
+		0x34, 0x12,				/*   0x1234 */
+		0xa0, 0x00, 0x10, 0xe0, 0xfe,		/* mov al,[0xfee01000]: nothing */
+		0xa2, 0x04, 0x06, 0x00, 0x00,		/* mov [0x604],al */
+		0xb0, 0x01, 0xe6, 0xf4, 0xf4,
+	};
+	struct probe p;
+	struct gh_vm *vm;
+	uint32_t v = 0;
+	uint8_t b = 0;
+
+	if (!have_kvm())
+		return;
+	vm = new_vm(&p, true);
+	g_assert_cmpint(gh_bus_map(gh_vm_mmio(vm), 0xfed00000, 0x1000, &mmio_ops,
+				   &p, "regs"), ==, 0);
+	put(vm, CODE, code, sizeof(code));
+	run(vm);
+	g_test_message("stop: %s", gh_vm_stop_message(vm));
+	g_assert_cmpint(gh_vm_stop_reason(vm), ==, GH_STOP_DEBUG_EXIT);
+	g_assert_cmpstr(p.out->str, ==, "r4@8;w4@10=deadbeef;w2@2=1234;");
+	g_assert_cmpint(gh_mem_read(gh_vm_memory(vm), 0x600, &v, 4), ==, 0);
+	g_assert_cmphex(v, ==, 0x55667790);
+	g_assert_cmpint(gh_mem_read(gh_vm_memory(vm), 0x604, &b, 1), ==, 0);
+	g_assert_cmphex(b, ==, 0xff);
+	free_vm(&p);
+}
+
 static void test_bad_config(void)
 {
 	struct gh_vm_config cfg = { .ram_size = 1ULL << 50, .ncpus = 1,
@@ -426,6 +484,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/kvm/triple-fault", test_triple_fault);
 	g_test_add_func("/kvm/reset", test_reset);
 	g_test_add_func("/kvm/startup-ipi", test_startup_ipi);
+	g_test_add_func("/kvm/mmio", test_mmio);
 	g_test_add_func("/kvm/bad-config", test_bad_config);
 	return g_test_run();
 }
