@@ -3,37 +3,20 @@
 
 #include <glib.h>
 
-#include "gh/bus.h"
+#include "devtest.h"
 #include "gh/chardev.h"
-#include "gh/device.h"
-#include "gh/vm.h"
-
-static struct gh_vm *new_vm(void)
-{
-	struct gh_vm_config cfg = {
-		.ram_size = 16 << 20, .ncpus = 0, .accel = NULL, .manual_clock = true,
-	};
-	struct gh_error err = { 0 };
-	struct gh_vm *vm;
-
-	g_assert_cmpint(gh_vm_new(&cfg, &vm, &err), ==, 0);
-	return vm;
-}
 
 static struct gh_device *new_dev(const struct gh_device_type *type,
 				 struct gh_vm *vm, uint64_t base)
 {
-	struct gh_device_cfg cfg = { .base = base, .irq = -1 };
-	struct gh_error err = { 0 };
-	struct gh_device *dev;
+	const struct gh_device_cfg cfg = { .base = base, .irq = -1 };
 
-	g_assert_cmpint(gh_device_new(type, vm, &cfg, &dev, &err), ==, 0);
-	return dev;
+	return dt_dev_new(vm, type, &cfg);
 }
 
 static void test_exit_status(void)
 {
-	struct gh_vm *vm = new_vm();
+	struct gh_vm *vm = dt_vm_new();
 	struct gh_device *dev = new_dev(&gh_debug_exit_type, vm, 0);
 	struct gh_bus *pio = gh_vm_pio(vm);
 
@@ -57,7 +40,7 @@ static void test_exit_status(void)
 
 static void test_exit_wide(void)
 {
-	struct gh_vm *vm = new_vm();
+	struct gh_vm *vm = dt_vm_new();
 	struct gh_device *dev = new_dev(&gh_debug_exit_type, vm, 0);
 
 	/* a one-byte port sees the low byte of a wider write */
@@ -70,7 +53,7 @@ static void test_exit_wide(void)
 
 static void test_exit_base(void)
 {
-	struct gh_vm *vm = new_vm();
+	struct gh_vm *vm = dt_vm_new();
 	struct gh_device *dev = new_dev(&gh_debug_exit_type, vm, 0x501);
 	struct gh_bus *pio = gh_vm_pio(vm);
 
@@ -86,7 +69,7 @@ static void test_exit_base(void)
 
 static void test_post(void)
 {
-	struct gh_vm *vm = new_vm();
+	struct gh_vm *vm = dt_vm_new();
 	struct gh_device *dev = new_dev(&gh_post_type, vm, 0);
 	struct gh_bus *pio = gh_vm_pio(vm);
 
@@ -111,7 +94,7 @@ static void test_post(void)
 
 static void test_debugcon(void)
 {
-	struct gh_vm *vm = new_vm();
+	struct gh_vm *vm = dt_vm_new();
 	struct gh_chardev *chr = gh_chardev_new_buffer();
 	struct gh_device *dev;
 	struct gh_bus *pio = gh_vm_pio(vm);
@@ -147,7 +130,7 @@ static void test_debugcon(void)
 
 static void test_debugcon_base(void)
 {
-	struct gh_vm *vm = new_vm();
+	struct gh_vm *vm = dt_vm_new();
 	struct gh_device *dev = new_dev(&gh_debugcon_type, vm, 0x500);
 	struct gh_bus *pio = gh_vm_pio(vm);
 
@@ -164,7 +147,7 @@ static void test_debugcon_base(void)
 
 static void test_taken(void)
 {
-	struct gh_vm *vm = new_vm();
+	struct gh_vm *vm = dt_vm_new();
 	struct gh_device *a = new_dev(&gh_post_type, vm, 0x402);
 	struct gh_device_cfg cfg = { .base = 0, .irq = -1 };
 	struct gh_error err = { 0 };

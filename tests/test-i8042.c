@@ -6,11 +6,8 @@
 
 #include <glib.h>
 
-#include "gh/bus.h"
-#include "gh/device.h"
+#include "devtest.h"
 #include "gh/input.h"
-#include "gh/irq.h"
-#include "gh/vm.h"
 
 #define DATA	0x60
 #define CMD	0x64
@@ -24,56 +21,28 @@
 struct fix {
 	struct gh_vm *vm;
 	struct gh_device *dev;
-	unsigned rises[GH_IRQ_MAX_GSI];
-	int level[GH_IRQ_MAX_GSI];
+	struct dt_edges edges;
 };
-
-static void count_edges(void *opaque, unsigned gsi, int level)
-{
-	struct fix *f = opaque;
-
-	if (gsi >= GH_IRQ_MAX_GSI)
-		return;
-	if (level && !f->level[gsi])
-		f->rises[gsi]++;
-	f->level[gsi] = level;
-}
 
 static void fix_setup(struct fix *f, gconstpointer data)
 {
-	struct gh_vm_config cfg = {
-		.ram_size = 16 << 20, .ncpus = 0, .accel = NULL,
-		.manual_clock = true,
-	};
 	struct gh_device_cfg dcfg = { .base = 0, .irq = 1, .index = 0 };
-	struct gh_error err = { 0 };
 
-	g_assert_cmpint(gh_vm_new(&cfg, &f->vm, &err), ==, 0);
-	g_assert_cmpint(gh_irq_add_sink(gh_vm_irq(f->vm), count_edges, f), ==, 0);
-	g_assert_cmpint(gh_device_new(&gh_i8042_type, f->vm, &dcfg, &f->dev, &err),
-			==, 0);
+	f->vm = dt_vm_new();
+	dt_edges_attach(&f->edges, f->vm);
+	f->dev = dt_dev_new(f->vm, &gh_i8042_type, &dcfg);
 }
 
 static void fix_teardown(struct fix *f, gconstpointer data)
 {
 	gh_device_free(f->dev);
-	gh_irq_remove_sink(gh_vm_irq(f->vm), count_edges, f);
+	dt_edges_detach(&f->edges);
 	gh_vm_free(f->vm);
-}
-
-static uint8_t inb(struct fix *f, uint16_t port)
-{
-	return (uint8_t)gh_bus_read(gh_vm_pio(f->vm), port, 1);
-}
-
-static void outb(struct fix *f, uint16_t port, uint8_t v)
-{
-	gh_bus_write(gh_vm_pio(f->vm), port, v, 1);
 }
 
 static uint8_t status(struct fix *f)
 {
-	return inb(f, CMD);
+	return dt_inb(f->vm, CMD);
 }
 
 /* Reads one byte that must be there, from the keyboard (aux false) or mouse. */
@@ -83,7 +52,7 @@ static uint8_t read_byte(struct fix *f, bool aux)
 
 	g_assert_cmphex(st & ST_OBF, ==, ST_OBF);
 	g_assert_cmphex(st & ST_AUXB, ==, aux ? ST_AUXB : 0);
-	return inb(f, DATA);
+	return dt_inb(f->vm, DATA);
 }
 
 static void expect(struct fix *f, bool aux, const uint8_t *bytes, size_t n)
@@ -116,13 +85,13 @@ static void expect_empty(struct fix *f)
 
 static void command(struct fix *f, uint8_t c)
 {
-	outb(f, CMD, c);
+	dt_outb(f->vm, CMD, c);
 }
 
 static void write_cb(struct fix *f, uint8_t v)
 {
 	command(f, 0x60);
-	outb(f, DATA, v);
+	dt_outb(f->vm, DATA, v);
 }
 
 static uint8_t read_cb(struct fix *f)
@@ -134,7 +103,7 @@ static uint8_t read_cb(struct fix *f)
 static void mouse_cmd(struct fix *f, uint8_t v)
 {
 	command(f, 0xd4);
-	outb(f, DATA, v);
+	dt_outb(f->vm, DATA, v);
 }
 
 static void key(struct fix *f, unsigned code, bool down)
@@ -174,7 +143,7 @@ static void test_self_test(struct fix *f, gconstpointer data)
 {
 	command(f, 0xaa);
 	g_assert_cmphex(status(f), ==, ST_OBF | ST_SYS | ST_UNL | ST_A2);
-	g_assert_cmphex(inb(f, DATA), ==, 0x55);
+	g_assert_cmphex(dt_inb(f->vm, DATA), ==, 0x55);
 	g_assert_cmphex(status(f) & ST_OBF, ==, 0);
 	/* re-initialised: keyboard interface off, system flag set */
 	g_assert_cmphex(read_cb(f), ==, 0x03 | 0x04 | 0x10);
@@ -198,9 +167,9 @@ static void test_command_byte(struct fix *f, gconstpointer data)
 
 	/* the rest of the controller RAM */
 	command(f, 0x61);
-	outb(f, DATA, 0xab);
+	dt_outb(f->vm, DATA, 0xab);
 	command(f, 0x7f);
-	outb(f, DATA, 0xcd);
+	dt_outb(f->vm, DATA, 0xcd);
 	command(f, 0x21);
 	g_assert_cmphex(read_byte(f, false), ==, 0xab);
 	command(f, 0x3f);
@@ -223,24 +192,24 @@ static void test_command_byte(struct fix *f, gconstpointer data)
 static void test_a20(struct fix *f, gconstpointer data)
 {
 	command(f, 0xd1);
-	outb(f, DATA, 0xdd);
+	dt_outb(f->vm, DATA, 0xdd);
 	g_assert_false(gh_vm_a20(f->vm));
 	command(f, 0xd0);
 	g_assert_cmphex(read_byte(f, false), ==, 0xcd);
-	g_assert_cmphex(inb(f, 0x92), ==, 0x00);
+	g_assert_cmphex(dt_inb(f->vm, 0x92), ==, 0x00);
 	command(f, 0xd1);
-	outb(f, DATA, 0xdf);
+	dt_outb(f->vm, DATA, 0xdf);
 	g_assert_true(gh_vm_a20(f->vm));
-	g_assert_cmphex(inb(f, 0x92), ==, 0x02);
+	g_assert_cmphex(dt_inb(f->vm, 0x92), ==, 0x02);
 
-	outb(f, 0x92, 0x00);
+	dt_outb(f->vm, 0x92, 0x00);
 	g_assert_false(gh_vm_a20(f->vm));
-	g_assert_cmphex(inb(f, 0x92), ==, 0x00);
+	g_assert_cmphex(dt_inb(f->vm, 0x92), ==, 0x00);
 	command(f, 0xd0);
 	g_assert_cmphex(read_byte(f, false) & 0x02, ==, 0x00);
-	outb(f, 0x92, 0x02);
+	dt_outb(f->vm, 0x92, 0x02);
 	g_assert_true(gh_vm_a20(f->vm));
-	g_assert_cmphex(inb(f, 0x92), ==, 0x02);
+	g_assert_cmphex(dt_inb(f->vm, 0x92), ==, 0x02);
 	g_assert_cmpuint(gh_vm_reset_count(f->vm), ==, 0);
 }
 
@@ -257,17 +226,17 @@ static void test_reset(struct fix *f, gconstpointer data)
 	g_assert_cmpuint(gh_vm_reset_count(f->vm), ==, 2);
 
 	/* port 0x92: bit 0 resets, reads back as 0, A20 follows bit 1 */
-	outb(f, 0x92, 0x03);
+	dt_outb(f->vm, 0x92, 0x03);
 	g_assert_cmpuint(gh_vm_reset_count(f->vm), ==, 3);
-	g_assert_cmphex(inb(f, 0x92), ==, 0x02);
+	g_assert_cmphex(dt_inb(f->vm, 0x92), ==, 0x02);
 
 	/* output port bit 0 low holds the CPU in reset */
 	command(f, 0xd1);
-	outb(f, DATA, 0xde);
+	dt_outb(f->vm, DATA, 0xde);
 	g_assert_cmpuint(gh_vm_reset_count(f->vm), ==, 4);
 	g_assert_true(gh_vm_a20(f->vm));
 	command(f, 0xd1);
-	outb(f, DATA, 0xdf);
+	dt_outb(f->vm, DATA, 0xdf);
 	g_assert_cmpuint(gh_vm_reset_count(f->vm), ==, 4);
 	expect_empty(f);
 }
@@ -275,14 +244,14 @@ static void test_reset(struct fix *f, gconstpointer data)
 static void test_write_obuf(struct fix *f, gconstpointer data)
 {
 	command(f, 0xd2);
-	outb(f, DATA, 0x42);
+	dt_outb(f->vm, DATA, 0x42);
 	g_assert_cmpint(gh_irq_level(gh_vm_irq(f->vm), 1), ==, 1);
 	g_assert_cmpint(gh_irq_level(gh_vm_irq(f->vm), 12), ==, 0);
 	g_assert_cmphex(read_byte(f, false), ==, 0x42);
 	g_assert_cmpint(gh_irq_level(gh_vm_irq(f->vm), 1), ==, 0);
 
 	command(f, 0xd3);
-	outb(f, DATA, 0x43);
+	dt_outb(f->vm, DATA, 0x43);
 	g_assert_cmpint(gh_irq_level(gh_vm_irq(f->vm), 1), ==, 0);
 	g_assert_cmpint(gh_irq_level(gh_vm_irq(f->vm), 12), ==, 1);
 	g_assert_cmphex(read_byte(f, true), ==, 0x43);
@@ -291,7 +260,7 @@ static void test_write_obuf(struct fix *f, gconstpointer data)
 	/* D2 data is not translated */
 	write_cb(f, 0x43);
 	command(f, 0xd2);
-	outb(f, DATA, 0x1c);
+	dt_outb(f->vm, DATA, 0x1c);
 	g_assert_cmphex(read_byte(f, false), ==, 0x1c);
 }
 
@@ -313,12 +282,12 @@ static void test_unknown_commands(struct fix *f, gconstpointer data)
 	command(f, 0x20);
 	g_assert_cmphex(read_byte(f, false), ==, 0x03);
 	/* and then a data byte goes to the keyboard: F2 is identify */
-	outb(f, DATA, 0xf2);
+	dt_outb(f->vm, DATA, 0xf2);
 	EXPECT_KBD(f, 0xfa, 0xab, 0x83);
 	g_assert_cmphex(read_cb(f), ==, 0x03);
 
 	/* reading an empty output buffer is harmless */
-	(void)inb(f, DATA);
+	(void)dt_inb(f->vm, DATA);
 	expect_empty(f);
 }
 
@@ -326,44 +295,44 @@ static void test_unknown_commands(struct fix *f, gconstpointer data)
 
 static void test_kbd_reset(struct fix *f, gconstpointer data)
 {
-	outb(f, DATA, 0xff);
+	dt_outb(f->vm, DATA, 0xff);
 	g_assert_cmphex(status(f) & ST_A2, ==, 0);
 	EXPECT_KBD(f, 0xfa, 0xaa);
-	outb(f, DATA, 0xee);
+	dt_outb(f->vm, DATA, 0xee);
 	EXPECT_KBD(f, 0xee);
-	outb(f, DATA, 0xed);
-	outb(f, DATA, 0x07);
+	dt_outb(f->vm, DATA, 0xed);
+	dt_outb(f->vm, DATA, 0x07);
 	EXPECT_KBD(f, 0xfa, 0xfa);
-	outb(f, DATA, 0xf3);
-	outb(f, DATA, 0x20);
+	dt_outb(f->vm, DATA, 0xf3);
+	dt_outb(f->vm, DATA, 0x20);
 	EXPECT_KBD(f, 0xfa, 0xfa);
 	/* resend: the last byte again */
-	outb(f, DATA, 0xfe);
+	dt_outb(f->vm, DATA, 0xfe);
 	EXPECT_KBD(f, 0xfa);
 	/* garbage gets a resend request */
-	outb(f, DATA, 0x01);
+	dt_outb(f->vm, DATA, 0x01);
 	EXPECT_KBD(f, 0xfe);
-	outb(f, DATA, 0xfb);
+	dt_outb(f->vm, DATA, 0xfb);
 	EXPECT_KBD(f, 0xfe);
 	/* a command byte where an argument was expected is a command */
-	outb(f, DATA, 0xed);
-	outb(f, DATA, 0xf2);
+	dt_outb(f->vm, DATA, 0xed);
+	dt_outb(f->vm, DATA, 0xf2);
 	EXPECT_KBD(f, 0xfa, 0xfa, 0xab, 0x83);
 }
 
 static void test_kbd_identify(struct fix *f, gconstpointer data)
 {
-	outb(f, DATA, 0xf2);
+	dt_outb(f->vm, DATA, 0xf2);
 	EXPECT_KBD(f, 0xfa, 0xab, 0x83);
 	write_cb(f, 0x43);
-	outb(f, DATA, 0xf2);
+	dt_outb(f->vm, DATA, 0xf2);
 	EXPECT_KBD(f, 0xfa, 0xab, 0x41);
 }
 
 static void test_kbd_set2(struct fix *f, gconstpointer data)
 {
-	outb(f, DATA, 0xf0);
-	outb(f, DATA, 0x00);
+	dt_outb(f->vm, DATA, 0xf0);
+	dt_outb(f->vm, DATA, 0x00);
 	EXPECT_KBD(f, 0xfa, 0xfa, 0x02);
 
 	tap(f, KEY_A);
@@ -394,11 +363,11 @@ static void test_kbd_set2(struct fix *f, gconstpointer data)
 
 static void test_kbd_set1(struct fix *f, gconstpointer data)
 {
-	outb(f, DATA, 0xf0);
-	outb(f, DATA, 0x01);
+	dt_outb(f->vm, DATA, 0xf0);
+	dt_outb(f->vm, DATA, 0x01);
 	EXPECT_KBD(f, 0xfa, 0xfa);
-	outb(f, DATA, 0xf0);
-	outb(f, DATA, 0x00);
+	dt_outb(f->vm, DATA, 0xf0);
+	dt_outb(f->vm, DATA, 0x00);
 	EXPECT_KBD(f, 0xfa, 0xfa, 0x01);
 
 	tap(f, KEY_A);
@@ -419,18 +388,18 @@ static void test_kbd_set1(struct fix *f, gconstpointer data)
 	EXPECT_KBD(f, 0xe0, 0x2a, 0xe0, 0x37, 0xe0, 0xb7, 0xe0, 0xaa);
 
 	/* set 3 is refused and the set is unchanged */
-	outb(f, DATA, 0xf0);
-	outb(f, DATA, 0x03);
+	dt_outb(f->vm, DATA, 0xf0);
+	dt_outb(f->vm, DATA, 0x03);
 	EXPECT_KBD(f, 0xfa, 0xfe);
-	outb(f, DATA, 0xf0);
-	outb(f, DATA, 0x7f);
+	dt_outb(f->vm, DATA, 0xf0);
+	dt_outb(f->vm, DATA, 0x7f);
 	EXPECT_KBD(f, 0xfa, 0xfe);
-	outb(f, DATA, 0xf0);
-	outb(f, DATA, 0x00);
+	dt_outb(f->vm, DATA, 0xf0);
+	dt_outb(f->vm, DATA, 0x00);
 	EXPECT_KBD(f, 0xfa, 0xfa, 0x01);
 
 	/* reset goes back to set 2 */
-	outb(f, DATA, 0xff);
+	dt_outb(f->vm, DATA, 0xff);
 	EXPECT_KBD(f, 0xfa, 0xaa);
 	tap(f, KEY_A);
 	EXPECT_KBD(f, 0x1c, 0xf0, 0x1c);
@@ -450,10 +419,10 @@ static void test_kbd_translated(struct fix *f, gconstpointer data)
 	tap(f, KEY_SYSRQ);
 	EXPECT_KBD(f, 0xe0, 0x2a, 0xe0, 0x37, 0xe0, 0xb7, 0xe0, 0xaa);
 	/* replies pass through the translation too */
-	outb(f, DATA, 0xf0);
-	outb(f, DATA, 0x00);
+	dt_outb(f->vm, DATA, 0xf0);
+	dt_outb(f->vm, DATA, 0x00);
 	EXPECT_KBD(f, 0xfa, 0xfa, 0x41);
-	outb(f, DATA, 0xff);
+	dt_outb(f->vm, DATA, 0xff);
 	EXPECT_KBD(f, 0xfa, 0xaa);
 }
 
@@ -464,15 +433,15 @@ static void test_kbd_irq(struct fix *f, gconstpointer data)
 	g_assert_cmpint(gh_irq_level(irq, 1), ==, 0);
 	key(f, KEY_RIGHTCTRL, false);	/* E0 F0 14 */
 	g_assert_cmpint(gh_irq_level(irq, 1), ==, 1);
-	g_assert_cmpuint(f->rises[1], ==, 1);
-	g_assert_cmphex(inb(f, DATA), ==, 0xe0);
+	g_assert_cmpuint(f->edges.rises[1], ==, 1);
+	g_assert_cmphex(dt_inb(f->vm, DATA), ==, 0xe0);
 	/* the next byte is there at once, with a new edge */
 	g_assert_cmpint(gh_irq_level(irq, 1), ==, 1);
-	g_assert_cmpuint(f->rises[1], ==, 2);
-	g_assert_cmphex(inb(f, DATA), ==, 0xf0);
-	g_assert_cmphex(inb(f, DATA), ==, 0x14);
+	g_assert_cmpuint(f->edges.rises[1], ==, 2);
+	g_assert_cmphex(dt_inb(f->vm, DATA), ==, 0xf0);
+	g_assert_cmphex(dt_inb(f->vm, DATA), ==, 0x14);
 	g_assert_cmpint(gh_irq_level(irq, 1), ==, 0);
-	g_assert_cmpuint(f->rises[1], ==, 3);
+	g_assert_cmpuint(f->edges.rises[1], ==, 3);
 	g_assert_cmpint(gh_irq_level(irq, 12), ==, 0);
 
 	/* with the keyboard interrupt disabled OBF is set, the line is not */
@@ -505,26 +474,26 @@ static void test_kbd_clock_disabled(struct fix *f, gconstpointer data)
 
 	/* sending to the keyboard releases its clock */
 	command(f, 0xad);
-	outb(f, DATA, 0xee);
+	dt_outb(f->vm, DATA, 0xee);
 	EXPECT_KBD(f, 0xee);
 	g_assert_cmphex(read_cb(f), ==, 0x03);
 }
 
 static void test_kbd_scanning(struct fix *f, gconstpointer data)
 {
-	outb(f, DATA, 0xf5);
+	dt_outb(f->vm, DATA, 0xf5);
 	EXPECT_KBD(f, 0xfa);
 	tap(f, KEY_A);
 	expect_empty(f);
-	outb(f, DATA, 0xf4);
+	dt_outb(f->vm, DATA, 0xf4);
 	EXPECT_KBD(f, 0xfa);
 	tap(f, KEY_A);
 	EXPECT_KBD(f, 0x1c, 0xf0, 0x1c);
 	/* F6: defaults (set 2) and scanning */
-	outb(f, DATA, 0xf0);
-	outb(f, DATA, 0x01);
+	dt_outb(f->vm, DATA, 0xf0);
+	dt_outb(f->vm, DATA, 0x01);
 	EXPECT_KBD(f, 0xfa, 0xfa);
-	outb(f, DATA, 0xf6);
+	dt_outb(f->vm, DATA, 0xf6);
 	EXPECT_KBD(f, 0xfa);
 	tap(f, KEY_A);
 	EXPECT_KBD(f, 0x1c, 0xf0, 0x1c);
@@ -537,7 +506,7 @@ static void test_kbd_overrun(struct fix *f, gconstpointer data)
 	for (int i = 0; i < 100; i++)
 		key(f, KEY_A, true);
 	while (status(f) & ST_OBF) {
-		uint8_t v = inb(f, DATA);
+		uint8_t v = dt_inb(f->vm, DATA);
 
 		/* one byte in the controller, 64 in the keyboard, overrun */
 		if (n < 65)
@@ -638,7 +607,7 @@ static void test_mouse_packets(struct fix *f, gconstpointer data)
 	/* extreme values neither crash nor run forever */
 	rel(f, G_MININT, G_MAXINT, G_MININT, 0);
 	while (status(f) & ST_OBF)
-		(void)inb(f, DATA);
+		(void)dt_inb(f->vm, DATA);
 
 	/* disabled reporting stops packets */
 	mouse_cmd(f, 0xf5);
@@ -718,7 +687,7 @@ static void test_mouse_queue_bound(struct fix *f, gconstpointer data)
 		rel(f, 1, 0, 0, 0);
 	while (status(f) & ST_OBF) {
 		g_assert_cmphex(status(f) & ST_AUXB, ==, ST_AUXB);
-		(void)inb(f, DATA);
+		(void)dt_inb(f->vm, DATA);
 		n++;
 	}
 	g_assert_cmpuint(n, ==, 240);
@@ -778,7 +747,7 @@ static void test_device_reset(struct fix *f, gconstpointer data)
 {
 	write_cb(f, 0x47);
 	command(f, 0xd1);
-	outb(f, DATA, 0xdd);
+	dt_outb(f->vm, DATA, 0xdd);
 	tap(f, KEY_A);
 	mouse_cmd(f, 0xf4);
 	g_assert_cmpint(gh_irq_level(gh_vm_irq(f->vm), 1), ==, 1);
@@ -805,9 +774,9 @@ static void test_garbage(struct fix *f, gconstpointer data)
 		port = ports[(x >> 16) % 3];
 		v = (uint8_t)(x >> 24);
 		if (x & 0x100)
-			(void)inb(f, port);
+			(void)dt_inb(f->vm, port);
 		else
-			outb(f, port, v);
+			dt_outb(f->vm, port, v);
 		if ((i & 63) == 0)
 			tap(f, KEY_A + (i & 7));
 		if ((i & 127) == 0)
@@ -816,7 +785,7 @@ static void test_garbage(struct fix *f, gconstpointer data)
 	gh_device_reset(f->dev);
 	command(f, 0xaa);
 	g_assert_cmphex(read_byte(f, false), ==, 0x55);
-	outb(f, DATA, 0xff);
+	dt_outb(f->vm, DATA, 0xff);
 	EXPECT_KBD(f, 0xfa, 0xaa);
 }
 

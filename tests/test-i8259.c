@@ -1,8 +1,5 @@
 /* Tests for the 8259A pair and the ELCR, driven through their ports as a guest does. */
-#include "gh/bus.h"
-#include "gh/device.h"
-#include "gh/irq.h"
-#include "gh/vm.h"
+#include "devtest.h"
 
 #include <glib.h>
 
@@ -18,17 +15,10 @@ struct fx {
 
 static void fx_setup(struct fx *f, gconstpointer data)
 {
-	struct gh_vm_config cfg = {
-		.ram_size = 16 << 20, .ncpus = 0, .accel = NULL,
-		.manual_clock = true,
-	};
-	struct gh_device_cfg dcfg = { .irq = -1 };
-	struct gh_error err = { 0 };
-
 	(void)data;
-	g_assert_cmpint(gh_vm_new(&cfg, &f->vm, &err), ==, 0);
-	g_assert_cmpint(gh_device_new(&gh_i8259_type, f->vm, &dcfg, &f->dev,
-				      &err), ==, 0);
+	f->vm = dt_vm_new();
+	f->dev = dt_dev_new(f->vm, &gh_i8259_type,
+			    &(struct gh_device_cfg){ .irq = -1 });
 	f->pio = gh_vm_pio(f->vm);
 	f->irq = gh_vm_irq(f->vm);
 }
@@ -38,16 +28,6 @@ static void fx_teardown(struct fx *f, gconstpointer data)
 	(void)data;
 	gh_device_free(f->dev);
 	gh_vm_free(f->vm);
-}
-
-static void out(struct fx *f, uint16_t port, uint8_t val)
-{
-	gh_bus_write(f->pio, port, val, 1);
-}
-
-static uint8_t in(struct fx *f, uint16_t port)
-{
-	return gh_bus_read(f->pio, port, 1);
 }
 
 static void set_line(struct fx *f, unsigned gsi, int level)
@@ -68,64 +48,64 @@ static int ack(struct fx *f)
 /* The sequence SeaBIOS and Linux use, with a choice of ICW4. */
 static void init_pics(struct fx *f, uint8_t micw4, uint8_t sicw4)
 {
-	out(f, 0x20, 0x11);
-	out(f, 0x21, MBASE);
-	out(f, 0x21, 0x04);
-	out(f, 0x21, micw4);
-	out(f, 0xa0, 0x11);
-	out(f, 0xa1, SBASE);
-	out(f, 0xa1, 0x02);
-	out(f, 0xa1, sicw4);
+	dt_outb(f->vm, 0x20, 0x11);
+	dt_outb(f->vm, 0x21, MBASE);
+	dt_outb(f->vm, 0x21, 0x04);
+	dt_outb(f->vm, 0x21, micw4);
+	dt_outb(f->vm, 0xa0, 0x11);
+	dt_outb(f->vm, 0xa1, SBASE);
+	dt_outb(f->vm, 0xa1, 0x02);
+	dt_outb(f->vm, 0xa1, sicw4);
 }
 
 static uint8_t read_isr(struct fx *f, uint16_t port)
 {
 	uint8_t v;
 
-	out(f, port, 0x0b);
-	v = in(f, port);
-	out(f, port, 0x0a);
+	dt_outb(f->vm, port, 0x0b);
+	v = dt_inb(f->vm, port);
+	dt_outb(f->vm, port, 0x0a);
 	return v;
 }
 
 static uint8_t read_irr(struct fx *f, uint16_t port)
 {
-	out(f, port, 0x0a);
-	return in(f, port);
+	dt_outb(f->vm, port, 0x0a);
+	return dt_inb(f->vm, port);
 }
 
 static void eoi(struct fx *f, uint16_t port)
 {
-	out(f, port, 0x20);
+	dt_outb(f->vm, port, 0x20);
 }
 
 static void test_power_on(struct fx *f, gconstpointer data)
 {
 	(void)data;
 	/* Masks clear, vector base 0, IRR selected for reads. */
-	g_assert_cmpuint(in(f, 0x21), ==, 0);
-	g_assert_cmpuint(in(f, 0xa1), ==, 0);
-	g_assert_cmpuint(in(f, 0x20), ==, 0);
-	g_assert_cmpuint(in(f, 0x4d0), ==, 0);
-	g_assert_cmpuint(in(f, 0x4d1), ==, 0);
+	g_assert_cmpuint(dt_inb(f->vm, 0x21), ==, 0);
+	g_assert_cmpuint(dt_inb(f->vm, 0xa1), ==, 0);
+	g_assert_cmpuint(dt_inb(f->vm, 0x20), ==, 0);
+	g_assert_cmpuint(dt_inb(f->vm, 0x4d0), ==, 0);
+	g_assert_cmpuint(dt_inb(f->vm, 0x4d1), ==, 0);
 	g_assert_false(pending(f));
 	set_line(f, 3, 1);
 	g_assert_true(pending(f));
-	g_assert_cmpuint(in(f, 0x20), ==, 0x08);
+	g_assert_cmpuint(dt_inb(f->vm, 0x20), ==, 0x08);
 	g_assert_cmpint(ack(f), ==, 3);
 	g_assert_cmpuint(read_isr(f, 0x20), ==, 0x08);
-	g_assert_cmpuint(in(f, 0x20), ==, 0);
+	g_assert_cmpuint(dt_inb(f->vm, 0x20), ==, 0);
 }
 
 static void test_init(struct fx *f, gconstpointer data)
 {
 	(void)data;
-	out(f, 0x21, 0xff);
-	out(f, 0xa1, 0xff);
+	dt_outb(f->vm, 0x21, 0xff);
+	dt_outb(f->vm, 0xa1, 0xff);
 	init_pics(f, 0x01, 0x01);
 	/* ICW1 clears the masks. */
-	g_assert_cmpuint(in(f, 0x21), ==, 0);
-	g_assert_cmpuint(in(f, 0xa1), ==, 0);
+	g_assert_cmpuint(dt_inb(f->vm, 0x21), ==, 0);
+	g_assert_cmpuint(dt_inb(f->vm, 0xa1), ==, 0);
 	set_line(f, 1, 1);
 	g_assert_cmpint(ack(f), ==, MBASE + 1);
 	eoi(f, 0x20);
@@ -136,34 +116,34 @@ static void test_init(struct fx *f, gconstpointer data)
 	g_assert_false(pending(f));
 
 	/* ICW2's low three bits are not part of the base. */
-	out(f, 0x20, 0x11);
-	out(f, 0x21, 0x27);
-	out(f, 0x21, 0x04);
-	out(f, 0x21, 0x01);
+	dt_outb(f->vm, 0x20, 0x11);
+	dt_outb(f->vm, 0x21, 0x27);
+	dt_outb(f->vm, 0x21, 0x04);
+	dt_outb(f->vm, 0x21, 0x01);
 	set_line(f, 1, 0);
 	set_line(f, 1, 1);
 	g_assert_cmpint(ack(f), ==, 0x21);
 	eoi(f, 0x20);
 
 	/* Single mode skips ICW3: the write after ICW4 is the mask. */
-	out(f, 0x20, 0x13);
-	out(f, 0x21, 0x40);
-	out(f, 0x21, 0x01);
-	out(f, 0x21, 0x5a);
-	g_assert_cmpuint(in(f, 0x21), ==, 0x5a);
+	dt_outb(f->vm, 0x20, 0x13);
+	dt_outb(f->vm, 0x21, 0x40);
+	dt_outb(f->vm, 0x21, 0x01);
+	dt_outb(f->vm, 0x21, 0x5a);
+	g_assert_cmpuint(dt_inb(f->vm, 0x21), ==, 0x5a);
 	/* Without IC4 there is no ICW4: ICW2, ICW3, then the mask. */
-	out(f, 0x20, 0x10);
-	g_assert_cmpuint(in(f, 0x21), ==, 0);
-	out(f, 0x21, 0x48);
-	out(f, 0x21, 0x04);
-	out(f, 0x21, 0xa5);
-	g_assert_cmpuint(in(f, 0x21), ==, 0xa5);
+	dt_outb(f->vm, 0x20, 0x10);
+	g_assert_cmpuint(dt_inb(f->vm, 0x21), ==, 0);
+	dt_outb(f->vm, 0x21, 0x48);
+	dt_outb(f->vm, 0x21, 0x04);
+	dt_outb(f->vm, 0x21, 0xa5);
+	g_assert_cmpuint(dt_inb(f->vm, 0x21), ==, 0xa5);
 	/* Single and no IC4: only ICW2. */
-	out(f, 0x20, 0x12);
-	out(f, 0x21, 0x50);
-	out(f, 0x21, 0x3c);
-	g_assert_cmpuint(in(f, 0x21), ==, 0x3c);
-	out(f, 0x21, 0xf7);
+	dt_outb(f->vm, 0x20, 0x12);
+	dt_outb(f->vm, 0x21, 0x50);
+	dt_outb(f->vm, 0x21, 0x3c);
+	g_assert_cmpuint(dt_inb(f->vm, 0x21), ==, 0x3c);
+	dt_outb(f->vm, 0x21, 0xf7);
 	set_line(f, 3, 1);
 	g_assert_cmpint(ack(f), ==, 0x53);
 }
@@ -239,32 +219,32 @@ static void test_masks(struct fx *f, gconstpointer data)
 {
 	(void)data;
 	init_pics(f, 0x01, 0x01);
-	out(f, 0x21, 0x08);
+	dt_outb(f->vm, 0x21, 0x08);
 	set_line(f, 3, 1);
 	g_assert_false(pending(f));
 	/* Masked requests are still recorded in IRR. */
 	g_assert_cmpuint(read_irr(f, 0x20), ==, 0x08);
-	out(f, 0x21, 0x00);
+	dt_outb(f->vm, 0x21, 0x00);
 	g_assert_true(pending(f));
 	g_assert_cmpint(ack(f), ==, MBASE + 3);
 	eoi(f, 0x20);
 
 	/* Masking IR2 on the master holds back the whole slave. */
-	out(f, 0x21, 0x04);
+	dt_outb(f->vm, 0x21, 0x04);
 	set_line(f, 9, 1);
 	g_assert_false(pending(f));
 	g_assert_cmpuint(read_irr(f, 0xa0), ==, 0x02);
-	out(f, 0x21, 0x00);
+	dt_outb(f->vm, 0x21, 0x00);
 	g_assert_cmpint(ack(f), ==, SBASE + 1);
 	eoi(f, 0xa0);
 	eoi(f, 0x20);
 	/* And a slave mask holds back its own line only. */
-	out(f, 0xa1, 0x10);
+	dt_outb(f->vm, 0xa1, 0x10);
 	set_line(f, 12, 1);
 	g_assert_false(pending(f));
 	set_line(f, 11, 1);
 	g_assert_cmpint(ack(f), ==, SBASE + 3);
-	g_assert_cmpuint(in(f, 0xa1), ==, 0x10);
+	g_assert_cmpuint(dt_inb(f->vm, 0xa1), ==, 0x10);
 }
 
 static void test_specific_eoi(struct fx *f, gconstpointer data)
@@ -276,13 +256,13 @@ static void test_specific_eoi(struct fx *f, gconstpointer data)
 	set_line(f, 1, 1);
 	g_assert_cmpint(ack(f), ==, MBASE + 1);
 	g_assert_cmpuint(read_isr(f, 0x20), ==, 0x22);
-	out(f, 0x20, 0x65);	/* specific EOI for IR5 */
+	dt_outb(f->vm, 0x20, 0x65);	/* specific EOI for IR5 */
 	g_assert_cmpuint(read_isr(f, 0x20), ==, 0x02);
-	out(f, 0x20, 0x63);	/* EOI for a level not in service: no effect */
+	dt_outb(f->vm, 0x20, 0x63);	/* EOI for a level not in service: no effect */
 	g_assert_cmpuint(read_isr(f, 0x20), ==, 0x02);
-	out(f, 0x20, 0x40);	/* OCW2 no-op */
+	dt_outb(f->vm, 0x20, 0x40);	/* OCW2 no-op */
 	g_assert_cmpuint(read_isr(f, 0x20), ==, 0x02);
-	out(f, 0x20, 0x61);
+	dt_outb(f->vm, 0x20, 0x61);
 	g_assert_cmpuint(read_isr(f, 0x20), ==, 0);
 	/* A non-specific EOI with nothing in service changes nothing. */
 	eoi(f, 0x20);
@@ -299,37 +279,38 @@ static void test_rotation(struct fx *f, gconstpointer data)
 {
 	(void)data;
 	init_pics(f, 0x01, 0x01);
-	out(f, 0x21, 0x04);	/* keep the cascade out of this */
+	dt_outb(f->vm, 0x21, 0x04);	/* keep the cascade out of this */
 	raise_edge(f, 3);
 	raise_edge(f, 5);
 	g_assert_cmpint(ack(f), ==, MBASE + 3);
-	out(f, 0x20, 0xa0);	/* rotate on non-specific EOI: 3 becomes lowest */
+	/* rotate on non-specific EOI: 3 becomes lowest */
+	dt_outb(f->vm, 0x20, 0xa0);
 	g_assert_cmpuint(read_isr(f, 0x20), ==, 0);
 	raise_edge(f, 3);
 	raise_edge(f, 1);
 	/* Priority is now 4 5 6 7 0 1 2 3. */
 	g_assert_cmpint(ack(f), ==, MBASE + 5);
-	out(f, 0x20, 0xa0);	/* 5 lowest: 6 7 0 1 2 3 4 5 */
+	dt_outb(f->vm, 0x20, 0xa0);	/* 5 lowest: 6 7 0 1 2 3 4 5 */
 	g_assert_cmpint(ack(f), ==, MBASE + 1);
-	out(f, 0x20, 0x20);
+	dt_outb(f->vm, 0x20, 0x20);
 	g_assert_cmpint(ack(f), ==, MBASE + 3);
 	/* Rotate on specific EOI for 3: 4 5 6 7 0 1 2 3. */
-	out(f, 0x20, 0xe3);
+	dt_outb(f->vm, 0x20, 0xe3);
 	g_assert_cmpuint(read_isr(f, 0x20), ==, 0);
 	raise_edge(f, 7);
 	raise_edge(f, 4);
 	g_assert_cmpint(ack(f), ==, MBASE + 4);
-	out(f, 0x20, 0x64);
+	dt_outb(f->vm, 0x20, 0x64);
 	/* Set priority: 6 lowest, so 7 is highest, ahead of 0. */
-	out(f, 0x20, 0xc6);
+	dt_outb(f->vm, 0x20, 0xc6);
 	raise_edge(f, 0);
 	g_assert_cmpint(ack(f), ==, MBASE + 7);
 	/* With 7 (highest) in service, 0 must wait. */
 	g_assert_false(pending(f));
-	out(f, 0x20, 0x20);
+	dt_outb(f->vm, 0x20, 0x20);
 	g_assert_cmpint(ack(f), ==, MBASE + 0);
 	/* ICW1 restores IR0 as the highest priority. */
-	out(f, 0x20, 0xc6);
+	dt_outb(f->vm, 0x20, 0xc6);
 	init_pics(f, 0x01, 0x01);
 	raise_edge(f, 7);
 	raise_edge(f, 0);
@@ -360,8 +341,8 @@ static void test_aeoi(struct fx *f, gconstpointer data)
 	g_assert_false(pending(f));
 
 	/* Rotate in AEOI mode: each acked IR becomes the lowest. */
-	out(f, 0x21, 0x04);
-	out(f, 0x20, 0x80);
+	dt_outb(f->vm, 0x21, 0x04);
+	dt_outb(f->vm, 0x20, 0x80);
 	raise_edge(f, 1);
 	raise_edge(f, 3);
 	g_assert_cmpint(ack(f), ==, MBASE + 1);
@@ -369,7 +350,7 @@ static void test_aeoi(struct fx *f, gconstpointer data)
 	g_assert_cmpint(ack(f), ==, MBASE + 3);
 	g_assert_cmpint(ack(f), ==, MBASE + 1);
 	/* Clearing it stops rotating: priority stays 2 3 ... 1. */
-	out(f, 0x20, 0x00);
+	dt_outb(f->vm, 0x20, 0x00);
 	raise_edge(f, 0);
 	raise_edge(f, 3);
 	g_assert_cmpint(ack(f), ==, MBASE + 3);
@@ -383,10 +364,10 @@ static void test_level_edge(struct fx *f, gconstpointer data)
 	(void)data;
 	init_pics(f, 0x01, 0x01);
 	/* IRQ 0, 1, 2, 8 and 13 cannot be level-triggered on PIIX. */
-	out(f, 0x4d0, 0xff);
-	out(f, 0x4d1, 0xff);
-	g_assert_cmpuint(in(f, 0x4d0), ==, 0xf8);
-	g_assert_cmpuint(in(f, 0x4d1), ==, 0xde);
+	dt_outb(f->vm, 0x4d0, 0xff);
+	dt_outb(f->vm, 0x4d1, 0xff);
+	g_assert_cmpuint(dt_inb(f->vm, 0x4d0), ==, 0xf8);
+	g_assert_cmpuint(dt_inb(f->vm, 0x4d1), ==, 0xde);
 	gh_bus_write(f->pio, 0x4d0, 0x0020, 2);
 	g_assert_cmpuint(gh_bus_read(f->pio, 0x4d0, 2), ==, 0x0020);
 
@@ -420,17 +401,17 @@ static void test_level_edge(struct fx *f, gconstpointer data)
 	g_assert_cmpint(ack(f), ==, MBASE + 6);
 	eoi(f, 0x20);
 	g_assert_false(pending(f));
-	out(f, 0x4d0, 0x40);
+	dt_outb(f->vm, 0x4d0, 0x40);
 	g_assert_cmpint(ack(f), ==, MBASE + 6);
 	eoi(f, 0x20);
-	out(f, 0x4d0, 0x00);
+	dt_outb(f->vm, 0x4d0, 0x00);
 	set_line(f, 6, 0);
 
 	/* ICW1's LTIM makes every input of that chip level-triggered. */
-	out(f, 0xa0, 0x19);
-	out(f, 0xa1, SBASE);
-	out(f, 0xa1, 0x02);
-	out(f, 0xa1, 0x01);
+	dt_outb(f->vm, 0xa0, 0x19);
+	dt_outb(f->vm, 0xa1, SBASE);
+	dt_outb(f->vm, 0xa1, 0x02);
+	dt_outb(f->vm, 0xa1, 0x01);
 	set_line(f, 8, 1);
 	g_assert_cmpint(ack(f), ==, SBASE + 0);
 	eoi(f, 0xa0);
@@ -446,8 +427,8 @@ static void test_spurious(struct fx *f, gconstpointer data)
 {
 	(void)data;
 	init_pics(f, 0x01, 0x01);
-	out(f, 0x4d0, 0x20);
-	out(f, 0x4d1, 0x04);
+	dt_outb(f->vm, 0x4d0, 0x20);
+	dt_outb(f->vm, 0x4d1, 0x04);
 
 	/* A level request that goes away before INTA. */
 	set_line(f, 5, 1);
@@ -460,10 +441,10 @@ static void test_spurious(struct fx *f, gconstpointer data)
 	/* A request masked between INTR and INTA. */
 	set_line(f, 3, 1);
 	g_assert_true(pending(f));
-	out(f, 0x21, 0x08);
+	dt_outb(f->vm, 0x21, 0x08);
 	g_assert_cmpint(ack(f), ==, MBASE + 7);
 	g_assert_cmpuint(read_isr(f, 0x20), ==, 0);
-	out(f, 0x21, 0x00);
+	dt_outb(f->vm, 0x21, 0x00);
 	g_assert_cmpint(ack(f), ==, MBASE + 3);
 	eoi(f, 0x20);
 
@@ -489,26 +470,26 @@ static void test_poll(struct fx *f, gconstpointer data)
 {
 	(void)data;
 	init_pics(f, 0x01, 0x01);
-	out(f, 0x20, 0x0c);
-	g_assert_cmpuint(in(f, 0x20), ==, 0x00);	/* nothing pending */
+	dt_outb(f->vm, 0x20, 0x0c);
+	g_assert_cmpuint(dt_inb(f->vm, 0x20), ==, 0x00);	/* nothing pending */
 	set_line(f, 4, 1);
 	set_line(f, 6, 1);
-	out(f, 0x20, 0x0c);
-	g_assert_cmpuint(in(f, 0x20), ==, 0x84);
+	dt_outb(f->vm, 0x20, 0x0c);
+	g_assert_cmpuint(dt_inb(f->vm, 0x20), ==, 0x84);
 	g_assert_cmpuint(read_isr(f, 0x20), ==, 0x10);
 	g_assert_cmpuint(read_irr(f, 0x20), ==, 0x40);
 	/* The poll was consumed: the next read is the IRR again. */
-	g_assert_cmpuint(in(f, 0x20), ==, 0x40);
+	g_assert_cmpuint(dt_inb(f->vm, 0x20), ==, 0x40);
 	eoi(f, 0x20);
 	/* A poll command applies to a read of the odd port too. */
-	out(f, 0x20, 0x0c);
-	g_assert_cmpuint(in(f, 0x21), ==, 0x86);
-	g_assert_cmpuint(in(f, 0x21), ==, 0x00);	/* back to the IMR */
+	dt_outb(f->vm, 0x20, 0x0c);
+	g_assert_cmpuint(dt_inb(f->vm, 0x21), ==, 0x86);
+	g_assert_cmpuint(dt_inb(f->vm, 0x21), ==, 0x00);	/* back to the IMR */
 	eoi(f, 0x20);
 	/* Polling the slave. */
 	set_line(f, 15, 1);
-	out(f, 0xa0, 0x0c);
-	g_assert_cmpuint(in(f, 0xa0), ==, 0x87);
+	dt_outb(f->vm, 0xa0, 0x0c);
+	g_assert_cmpuint(dt_inb(f->vm, 0xa0), ==, 0x87);
 	g_assert_cmpuint(read_isr(f, 0xa0), ==, 0x80);
 }
 
@@ -520,21 +501,21 @@ static void test_read_select(struct fx *f, gconstpointer data)
 	set_line(f, 7, 1);
 	g_assert_cmpint(ack(f), ==, MBASE + 1);
 	/* IRR by default after ICW1. */
-	g_assert_cmpuint(in(f, 0x20), ==, 0x80);
-	out(f, 0x20, 0x0b);
-	g_assert_cmpuint(in(f, 0x20), ==, 0x02);
-	g_assert_cmpuint(in(f, 0x20), ==, 0x02);	/* the choice sticks */
+	g_assert_cmpuint(dt_inb(f->vm, 0x20), ==, 0x80);
+	dt_outb(f->vm, 0x20, 0x0b);
+	g_assert_cmpuint(dt_inb(f->vm, 0x20), ==, 0x02);
+	g_assert_cmpuint(dt_inb(f->vm, 0x20), ==, 0x02);	/* the choice sticks */
 	/* OCW3 with RR clear changes nothing. */
-	out(f, 0x20, 0x08);
-	g_assert_cmpuint(in(f, 0x20), ==, 0x02);
-	out(f, 0x20, 0x0a);
-	g_assert_cmpuint(in(f, 0x20), ==, 0x80);
+	dt_outb(f->vm, 0x20, 0x08);
+	g_assert_cmpuint(dt_inb(f->vm, 0x20), ==, 0x02);
+	dt_outb(f->vm, 0x20, 0x0a);
+	g_assert_cmpuint(dt_inb(f->vm, 0x20), ==, 0x80);
 	/* ICW1 puts it back on the IRR. */
-	out(f, 0x20, 0x0b);
+	dt_outb(f->vm, 0x20, 0x0b);
 	init_pics(f, 0x01, 0x01);
 	set_line(f, 7, 0);
 	set_line(f, 7, 1);
-	g_assert_cmpuint(in(f, 0x20), ==, 0x80);
+	g_assert_cmpuint(dt_inb(f->vm, 0x20), ==, 0x80);
 }
 
 static void test_sfnm(struct fx *f, gconstpointer data)
@@ -552,7 +533,7 @@ static void test_sfnm(struct fx *f, gconstpointer data)
 		g_assert_cmpuint(read_isr(f, 0xa0), ==, 0x12);
 	}
 	/* ...but a lower master IR stays blocked either way. */
-	out(f, 0x21, 0x00);
+	dt_outb(f->vm, 0x21, 0x00);
 	set_line(f, 4, 1);
 	if (sfnm) {
 		g_assert_false(pending(f));
@@ -573,26 +554,26 @@ static void test_special_mask(struct fx *f, gconstpointer data)
 	set_line(f, 5, 1);
 	g_assert_false(pending(f));
 	/* The handler masks its own level and enters special mask mode. */
-	out(f, 0x21, 0x08);
-	out(f, 0x20, 0x68);
+	dt_outb(f->vm, 0x21, 0x08);
+	dt_outb(f->vm, 0x20, 0x68);
 	g_assert_true(pending(f));
 	g_assert_cmpint(ack(f), ==, MBASE + 5);
 	/* A level in service and not masked still holds itself back. */
 	set_line(f, 5, 0);
 	set_line(f, 5, 1);
 	g_assert_false(pending(f));
-	out(f, 0x20, 0x65);
+	dt_outb(f->vm, 0x20, 0x65);
 	g_assert_true(pending(f));
 	g_assert_cmpint(ack(f), ==, MBASE + 5);
-	out(f, 0x20, 0x65);
+	dt_outb(f->vm, 0x20, 0x65);
 	/* Leaving it restores the priority structure. */
 	set_line(f, 6, 1);
-	out(f, 0x20, 0x48);
+	dt_outb(f->vm, 0x20, 0x48);
 	g_assert_false(pending(f));
-	out(f, 0x20, 0x68);
+	dt_outb(f->vm, 0x20, 0x68);
 	g_assert_true(pending(f));
 	/* OCW3 with ESMM clear leaves the mode alone. */
-	out(f, 0x20, 0x28);
+	dt_outb(f->vm, 0x20, 0x28);
 	g_assert_true(pending(f));
 }
 
@@ -620,9 +601,9 @@ static void test_garbage(struct fx *f, gconstpointer data)
 		uint16_t port = ports[g_rand_int_range(r, 0, 6)];
 
 		if (g_rand_boolean(r))
-			out(f, port, g_rand_int_range(r, 0, 256));
+			dt_outb(f->vm, port, g_rand_int_range(r, 0, 256));
 		else
-			(void)in(f, port);
+			(void)dt_inb(f->vm, port);
 		if (i % 7 == 0)
 			set_line(f, g_rand_int_range(r, 0, 24),
 				 g_rand_boolean(r));
@@ -637,10 +618,10 @@ static void test_garbage(struct fx *f, gconstpointer data)
 	/* Whatever happened, a fresh init gives a working controller. */
 	for (i = 0; i < 16; i++)
 		set_line(f, i, 0);
-	out(f, 0x4d0, 0);
-	out(f, 0x4d1, 0);
+	dt_outb(f->vm, 0x4d0, 0);
+	dt_outb(f->vm, 0x4d1, 0);
 	init_pics(f, 0x01, 0x01);
-	out(f, 0x20, 0xc7);	/* undo any rotation */
+	dt_outb(f->vm, 0x20, 0xc7);	/* undo any rotation */
 	g_assert_false(pending(f));
 	g_assert_cmpuint(read_isr(f, 0x20), ==, 0);
 	set_line(f, 7, 1);
@@ -651,21 +632,21 @@ static void test_garbage(struct fx *f, gconstpointer data)
 	g_assert_cmpint(ack(f), ==, MBASE + 7);
 	g_assert_cmpuint(read_isr(f, 0x20), ==, 0x80);	/* real, not spurious */
 	/* OCW3 with reserved bit 7 set is logged, not fatal. */
-	out(f, 0x20, 0x8b);
-	g_assert_cmpuint(in(f, 0x20), ==, 0x80);
+	dt_outb(f->vm, 0x20, 0x8b);
+	g_assert_cmpuint(dt_inb(f->vm, 0x20), ==, 0x80);
 }
 
 static void test_reset(struct fx *f, gconstpointer data)
 {
 	(void)data;
 	init_pics(f, 0x03, 0x01);
-	out(f, 0x21, 0xf0);
-	out(f, 0x4d0, 0x20);
+	dt_outb(f->vm, 0x21, 0xf0);
+	dt_outb(f->vm, 0x4d0, 0x20);
 	set_line(f, 1, 1);
 	g_assert_cmpint(ack(f), ==, MBASE + 1);
 	gh_device_reset(f->dev);
-	g_assert_cmpuint(in(f, 0x21), ==, 0);
-	g_assert_cmpuint(in(f, 0x4d0), ==, 0);
+	g_assert_cmpuint(dt_inb(f->vm, 0x21), ==, 0);
+	g_assert_cmpuint(dt_inb(f->vm, 0x4d0), ==, 0);
 	g_assert_cmpuint(read_isr(f, 0x20), ==, 0);
 	g_assert_false(pending(f));
 	/* Vector base 0 until the BIOS programs one; no AEOI. */
@@ -676,19 +657,12 @@ static void test_reset(struct fx *f, gconstpointer data)
 
 static void test_unrealize(void)
 {
-	struct gh_vm_config cfg = {
-		.ram_size = 16 << 20, .ncpus = 0, .accel = NULL,
-		.manual_clock = true,
-	};
-	struct gh_device_cfg dcfg = { .irq = -1 };
-	struct gh_error err = { 0 };
+	const struct gh_device_cfg dcfg = { .irq = -1 };
+	struct gh_vm *vm = dt_vm_new();
 	struct gh_device *dev;
-	struct gh_vm *vm;
 
-	g_assert_cmpint(gh_vm_new(&cfg, &vm, &err), ==, 0);
 	gh_irq_set(gh_vm_irq(vm), 6, 1);
-	g_assert_cmpint(gh_device_new(&gh_i8259_type, vm, &dcfg, &dev, &err),
-			==, 0);
+	dev = dt_dev_new(vm, &gh_i8259_type, &dcfg);
 	/*
 	 * Power-on clears the edge latches, but the PIC knows the line is
 	 * high: made level-triggered, it requests at once.
@@ -704,8 +678,7 @@ static void test_unrealize(void)
 	g_assert_null(gh_bus_lookup(gh_vm_pio(vm), 0x20));
 	g_assert_null(gh_bus_lookup(gh_vm_pio(vm), 0x4d0));
 	/* The ports can be claimed again. */
-	g_assert_cmpint(gh_device_new(&gh_i8259_type, vm, &dcfg, &dev, &err),
-			==, 0);
+	dev = dt_dev_new(vm, &gh_i8259_type, &dcfg);
 	gh_device_free(dev);
 	gh_vm_free(vm);
 }

@@ -1,11 +1,7 @@
 /* Tests of the MC146818 RTC/CMOS, driven through ports 0x70/0x71 as a guest does. */
 #include <glib.h>
 
-#include "gh/bus.h"
-#include "gh/clock.h"
-#include "gh/device.h"
-#include "gh/irq.h"
-#include "gh/vm.h"
+#include "devtest.h"
 
 #define MS 1000000ULL
 #define US 1000ULL
@@ -21,17 +17,12 @@ struct fix {
 
 static void setup_ram(struct fix *f, uint64_t ram, const char *boot)
 {
-	struct gh_vm_config cfg = {
-		.ram_size = ram, .ncpus = 0, .accel = NULL, .manual_clock = true,
-	};
 	struct gh_device_cfg dcfg = { .base = 0, .irq = 8 };
-	struct gh_error err = { 0 };
 
-	g_assert_cmpint(gh_vm_new(&cfg, &f->vm, &err), ==, 0);
+	f->vm = dt_vm_new_ram(ram);
 	if (boot)
 		gh_vm_set_boot_order(f->vm, boot);
-	g_assert_cmpint(gh_device_new(&gh_mc146818_type, f->vm, &dcfg, &f->dev, &err),
-			==, 0);
+	f->dev = dt_dev_new(f->vm, &gh_mc146818_type, &dcfg);
 	f->pio = gh_vm_pio(f->vm);
 	f->clock = gh_vm_clock(f->vm);
 	f->irq = gh_vm_irq(f->vm);
@@ -50,19 +41,19 @@ static void teardown(struct fix *f)
 
 static uint8_t rd(struct fix *f, uint8_t idx)
 {
-	gh_bus_write(f->pio, 0x70, idx, 1);
-	return gh_bus_read(f->pio, 0x71, 1);
+	dt_outb(f->vm, 0x70, idx);
+	return dt_inb(f->vm, 0x71);
 }
 
 static void wr(struct fix *f, uint8_t idx, uint8_t val)
 {
-	gh_bus_write(f->pio, 0x70, idx, 1);
-	gh_bus_write(f->pio, 0x71, val, 1);
+	dt_outb(f->vm, 0x70, idx);
+	dt_outb(f->vm, 0x71, val);
 }
 
 static void advance(struct fix *f, uint64_t ns)
 {
-	gh_clock_advance(f->clock, ns);
+	dt_advance(f->vm, ns);
 }
 
 static int irq8(struct fix *f)
@@ -693,16 +684,11 @@ static void test_cmos_big(void)
 
 static void test_bad_cfg(void)
 {
-	struct gh_vm_config cfg = {
-		.ram_size = 16 << 20, .ncpus = 0, .accel = NULL, .manual_clock = true,
-	};
 	struct gh_device_cfg dcfg = { .base = 0, .irq = 8 };
-	struct gh_device *a, *b;
+	struct gh_vm *vm = dt_vm_new();
+	struct gh_device *a = dt_dev_new(vm, &gh_mc146818_type, &dcfg), *b;
 	struct gh_error err = { 0 };
-	struct gh_vm *vm;
 
-	g_assert_cmpint(gh_vm_new(&cfg, &vm, &err), ==, 0);
-	g_assert_cmpint(gh_device_new(&gh_mc146818_type, vm, &dcfg, &a, &err), ==, 0);
 	/* the ports are taken */
 	g_assert_cmpint(gh_device_new(&gh_mc146818_type, vm, &dcfg, &b, &err), <, 0);
 	g_assert_cmpint(err.code, <, 0);

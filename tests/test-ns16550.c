@@ -1,14 +1,10 @@
 /* Tests for the 16550A UART, driven through its ports as a guest driver would. */
-#include "gh/device.h"
+#include "devtest.h"
 
 #include <errno.h>
 #include <string.h>
 
-#include "gh/bus.h"
 #include "gh/chardev.h"
-#include "gh/clock.h"
-#include "gh/irq.h"
-#include "gh/vm.h"
 
 #define COM1 0x3f8
 #define RBR 0
@@ -37,23 +33,18 @@ struct uart {
 
 static void uart_setup(struct uart *u, unsigned index, bool with_chr)
 {
-	struct gh_vm_config vcfg = {
-		.ram_size = 16 << 20, .ncpus = 0, .accel = NULL, .manual_clock = true,
-	};
 	struct gh_device_cfg cfg = {
 		.base = 0, .irq = index & 1 ? 3 : 4, .index = index,
 	};
 	static const uint16_t bases[4] = { 0x3f8, 0x2f8, 0x3e8, 0x2e8 };
-	struct gh_error err = { 0 };
 
 	memset(u, 0, sizeof(*u));
-	g_assert_cmpint(gh_vm_new(&vcfg, &u->vm, &err), ==, 0);
+	u->vm = dt_vm_new();
 	if (with_chr) {
 		u->chr = gh_chardev_new_buffer();
 		gh_vm_set_serial(u->vm, index, u->chr);
 	}
-	g_assert_cmpint(gh_device_new(&gh_ns16550_type, u->vm, &cfg, &u->dev, &err),
-			==, 0);
+	u->dev = dt_dev_new(u->vm, &gh_ns16550_type, &cfg);
 	u->pio = gh_vm_pio(u->vm);
 	u->irq = gh_vm_irq(u->vm);
 	u->clock = gh_vm_clock(u->vm);
@@ -70,12 +61,12 @@ static void uart_teardown(struct uart *u)
 
 static uint8_t rd(struct uart *u, unsigned reg)
 {
-	return gh_bus_read(u->pio, u->base + reg, 1);
+	return dt_inb(u->vm, u->base + reg);
 }
 
 static void wr(struct uart *u, unsigned reg, uint8_t val)
 {
-	gh_bus_write(u->pio, u->base + reg, val, 1);
+	dt_outb(u->vm, u->base + reg, val);
 }
 
 static int line(struct uart *u)
