@@ -87,6 +87,7 @@ void gh_board_free(struct gh_board *b)
 {
 	if (!b)
 		return;
+	gh_vm_remove_reset_hook(b->vm, board_reset, b);
 	pthread_mutex_lock(gh_vm_lock(b->vm));
 	while (b->n)
 		gh_device_free(b->devs[--b->n]);

@@ -269,6 +269,51 @@ static void test_intc_no_notify(void)
 	gh_irq_free(irq);
 }
 
+/* A shared line is the OR of its sources; freeing a source lowers it. */
+static void test_shared_sources(void)
+{
+	struct gh_irq *irq = gh_irq_new(NULL, NULL);
+	struct sink s;
+	int a, b, i, n = 0;
+
+	sink_init(&s);
+	g_assert_cmpint(gh_irq_add_sink(irq, sink_fn, &s), ==, 0);
+	a = gh_irq_source_new(irq, 4);
+	b = gh_irq_source_new(irq, 4);
+	g_assert_cmpint(a, >, 0);
+	g_assert_cmpint(b, >, 0);
+	g_assert_cmpint(a, !=, b);
+	gh_irq_set_source(irq, 4, a, 1);
+	gh_irq_set_source(irq, 4, b, 0);	/* b idle: must not hide a */
+	g_assert_cmpint(gh_irq_level(irq, 4), ==, 1);
+	check_ev(&s, s.ev->len - 1, 4, 1);
+	gh_irq_set_source(irq, 4, b, 1);
+	gh_irq_set_source(irq, 4, a, 0);
+	g_assert_cmpint(gh_irq_level(irq, 4), ==, 1);
+	gh_irq_source_free(irq, 4, b);		/* releasing lowers it */
+	g_assert_cmpint(gh_irq_level(irq, 4), ==, 0);
+	check_ev(&s, s.ev->len - 1, 4, 0);
+	/* gh_irq_set is source 0 and ORs with the others too */
+	gh_irq_set(irq, 4, 1);
+	gh_irq_set_source(irq, 4, a, 0);
+	g_assert_cmpint(gh_irq_level(irq, 4), ==, 1);
+	gh_irq_set(irq, 4, 0);
+	g_assert_cmpint(gh_irq_level(irq, 4), ==, 0);
+	/* ids run out; bad GSIs and ids are refused or ignored */
+	for (i = 0; i < GH_IRQ_MAX_SOURCES; i++)
+		if (gh_irq_source_new(irq, 5) > 0)
+			n++;
+	g_assert_cmpint(n, ==, GH_IRQ_MAX_SOURCES - 1);
+	g_assert_cmpint(gh_irq_source_new(irq, 5), ==, -ENOSPC);
+	g_assert_cmpint(gh_irq_source_new(irq, GH_IRQ_MAX_GSI), ==, -EINVAL);
+	gh_irq_set_source(irq, 6, GH_IRQ_MAX_SOURCES, 1);
+	gh_irq_set_source(irq, 6, -1, 1);
+	g_assert_cmpint(gh_irq_level(irq, 6), ==, 0);
+	gh_irq_source_free(irq, 4, a);
+	sink_fini(&s);
+	gh_irq_free(irq);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -280,5 +325,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/irq/out-of-range", test_out_of_range);
 	g_test_add_func("/irq/intc", test_intc);
 	g_test_add_func("/irq/intc-no-notify", test_intc_no_notify);
+	g_test_add_func("/irq/shared-sources", test_shared_sources);
 	return g_test_run();
 }

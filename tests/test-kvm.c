@@ -359,19 +359,22 @@ static void test_reset(void)
 		0xb0, 0x03, 0xe6, 0xf4, 0xf4,
 	};
 	static const uint8_t empty_idt[6] = { 0 };
-	struct probe p;
+	struct probe p, gone = { 0 };
 	struct gh_vm *vm;
 
 	if (!have_kvm())
 		return;
 	vm = new_vm(&p, false);
+	g_assert_cmpint(gh_vm_add_reset_hook(vm, count_reset, &gone), ==, 0);
 	g_assert_cmpint(gh_vm_add_reset_hook(vm, count_reset, &p), ==, 0);
+	gh_vm_remove_reset_hook(vm, count_reset, &gone);
 	put(vm, CODE, code, sizeof(code));
 	put(vm, 0x500, empty_idt, sizeof(empty_idt));
 	run(vm);
 	g_assert_cmpint(gh_vm_stop_reason(vm), ==, GH_STOP_DEBUG_EXIT);
 	g_assert_cmpint(gh_vm_stop_status(vm), ==, 7);
 	g_assert_cmpint(p.resets, ==, 1);
+	g_assert_cmpint(gone.resets, ==, 0);	/* a removed hook is not run */
 	g_assert_cmpint(gh_vm_reset_count(vm), ==, 1);
 	free_vm(&p);
 }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <glib.h>
+#include <stdint.h>
 
 #define MAX_SINKS 4
 
@@ -12,7 +13,8 @@ struct sink {
 };
 
 struct gh_irq {
-	int level[GH_IRQ_MAX_GSI];
+	uint32_t level[GH_IRQ_MAX_GSI];		/* asserted sources */
+	uint32_t allocated[GH_IRQ_MAX_GSI];	/* source ids in use */
 	struct sink sinks[MAX_SINKS];
 	unsigned nsinks;
 	const struct gh_intc_ops *intc;
@@ -61,17 +63,49 @@ void gh_irq_remove_sink(struct gh_irq *irq, gh_irq_sink_fn *fn, void *opaque)
 	}
 }
 
-void gh_irq_set(struct gh_irq *irq, unsigned gsi, int level)
+void gh_irq_set_source(struct gh_irq *irq, unsigned gsi, int id, int level)
 {
 	unsigned i;
 
-	if (gsi >= GH_IRQ_MAX_GSI)
+	if (gsi >= GH_IRQ_MAX_GSI || id < 0 || id >= GH_IRQ_MAX_SOURCES)
 		return;
-	level = !!level;
-	irq->level[gsi] = level;
+	if (level)
+		irq->level[gsi] |= 1u << id;
+	else
+		irq->level[gsi] &= ~(1u << id);
+	level = irq->level[gsi] != 0;
 	/* Sinks do their own edge detection; repeated levels are harmless. */
 	for (i = 0; i < irq->nsinks; i++)
 		irq->sinks[i].fn(irq->sinks[i].opaque, gsi, level);
+}
+
+void gh_irq_set(struct gh_irq *irq, unsigned gsi, int level)
+{
+	gh_irq_set_source(irq, gsi, 0, level);
+}
+
+int gh_irq_source_new(struct gh_irq *irq, unsigned gsi)
+{
+	int id;
+
+	if (gsi >= GH_IRQ_MAX_GSI)
+		return -EINVAL;
+	for (id = 1; id < GH_IRQ_MAX_SOURCES; id++) {
+		if (!(irq->allocated[gsi] & (1u << id))) {
+			irq->allocated[gsi] |= 1u << id;
+			return id;
+		}
+	}
+	return -ENOSPC;
+}
+
+void gh_irq_source_free(struct gh_irq *irq, unsigned gsi, int id)
+{
+	if (gsi >= GH_IRQ_MAX_GSI || id <= 0 || id >= GH_IRQ_MAX_SOURCES)
+		return;
+	if (irq->level[gsi] & (1u << id))
+		gh_irq_set_source(irq, gsi, id, 0);
+	irq->allocated[gsi] &= ~(1u << id);
 }
 
 void gh_irq_pulse(struct gh_irq *irq, unsigned gsi)
@@ -82,7 +116,7 @@ void gh_irq_pulse(struct gh_irq *irq, unsigned gsi)
 
 int gh_irq_level(struct gh_irq *irq, unsigned gsi)
 {
-	return gsi < GH_IRQ_MAX_GSI ? irq->level[gsi] : 0;
+	return gsi < GH_IRQ_MAX_GSI ? irq->level[gsi] != 0 : 0;
 }
 
 void gh_irq_set_intc(struct gh_irq *irq, const struct gh_intc_ops *ops,

@@ -315,6 +315,21 @@ int gh_vm_add_reset_hook(struct gh_vm *vm, gh_reset_fn *fn, void *opaque)
 	return 0;
 }
 
+void gh_vm_remove_reset_hook(struct gh_vm *vm, gh_reset_fn *fn, void *opaque)
+{
+	unsigned i;
+
+	for (i = 0; i < vm->reset_hooks->len; i++) {
+		struct reset_hook *h =
+			&g_array_index(vm->reset_hooks, struct reset_hook, i);
+
+		if (h->fn == fn && h->opaque == opaque) {
+			g_array_remove_index(vm->reset_hooks, i);
+			return;
+		}
+	}
+}
+
 void gh_vm_set_a20(struct gh_vm *vm, bool enabled)
 {
 	/* KVM has no A20 mask; the software CPU will honour this. */

@@ -90,6 +90,7 @@ struct ns16550 {
 	uint64_t base;
 	bool mapped;
 	int gsi;		/* -1: not connected */
+	int irq_src;		/* our source on the (shared) line */
 	unsigned index;
 	int irq_out;		/* level last driven on the GSI */
 
@@ -155,7 +156,7 @@ static void update_irq(struct ns16550 *s)
 		return;
 	s->irq_out = level;
 	if (s->gsi >= 0)
-		gh_irq_set(s->irq, s->gsi, level);
+		gh_irq_set_source(s->irq, s->gsi, s->irq_src, level);
 }
 
 /* 4 character times at the current line settings, as in the datasheet's timeout rule. */
@@ -462,8 +463,8 @@ static void ns16550_unrealize(void *dev)
 		gh_bus_unmap(gh_vm_pio(s->vm), s->base);
 	if (s->timeout_timer)
 		gh_timer_free(s->timeout_timer);
-	if (s->irq_out && s->gsi >= 0)
-		gh_irq_set(s->irq, s->gsi, 0);
+	if (s->gsi >= 0)
+		gh_irq_source_free(s->irq, s->gsi, s->irq_src);
 }
 
 static int ns16550_realize(void *dev, struct gh_vm *vm, const struct gh_device_cfg *cfg,
@@ -492,6 +493,14 @@ static int ns16550_realize(void *dev, struct gh_vm *vm, const struct gh_device_c
 				    "serial port %u: port 0x%llx is out of range",
 				    cfg->index + 1, (unsigned long long)s->base);
 
+	/* COM1/COM3 and COM2/COM4 share their lines: each drives its own source. */
+	if (s->gsi >= 0) {
+		s->irq_src = gh_irq_source_new(s->irq, s->gsi);
+		if (s->irq_src < 0)
+			return gh_error_set(err, s->irq_src, "serial port %u: "
+					    "too many devices on IRQ %d",
+					    cfg->index + 1, s->gsi);
+	}
 	s->timeout_timer = gh_timer_new(s->clock, timeout_expired, s);
 	ret = gh_bus_map(gh_vm_pio(vm), s->base, 8, &uart_ops, s, port_names[cfg->index]);
 	if (ret < 0) {
@@ -511,6 +520,8 @@ static int ns16550_realize(void *dev, struct gh_vm *vm, const struct gh_device_c
 err_timer:
 	gh_timer_free(s->timeout_timer);
 	s->timeout_timer = NULL;
+	if (s->gsi >= 0)
+		gh_irq_source_free(s->irq, s->gsi, s->irq_src);
 	return ret;
 }
 

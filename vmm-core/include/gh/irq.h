@@ -29,11 +29,24 @@ __attribute__((warn_unused_result))
 int gh_irq_add_sink(struct gh_irq *irq, gh_irq_sink_fn *fn, void *opaque);
 void gh_irq_remove_sink(struct gh_irq *irq, gh_irq_sink_fn *fn, void *opaque);
 
-/* Line level from a device; out-of-range GSIs are ignored. */
+/*
+ * Line level from a device; out-of-range GSIs are ignored. A line's level is
+ * the OR of its sources: gh_irq_set() drives source 0, and devices that
+ * share a line (COM1 and COM3 on IRQ 4, PCI INTx later) each take a source
+ * of their own, so one lowering its output does not hide another's request.
+ */
 void gh_irq_set(struct gh_irq *irq, unsigned gsi, int level);
+
+#define GH_IRQ_MAX_SOURCES 32
+/* A new source on gsi: its id (> 0), -EINVAL or -ENOSPC. */
+__attribute__((warn_unused_result))
+int gh_irq_source_new(struct gh_irq *irq, unsigned gsi);
+/* Lowers and releases the source. */
+void gh_irq_source_free(struct gh_irq *irq, unsigned gsi, int id);
+void gh_irq_set_source(struct gh_irq *irq, unsigned gsi, int id, int level);
 /* Raise then lower: an edge for edge-triggered inputs. */
 void gh_irq_pulse(struct gh_irq *irq, unsigned gsi);
-/* Current level of a line as driven by devices (for tests). */
+/* Current level of a line: the OR of what its sources drive. */
 int gh_irq_level(struct gh_irq *irq, unsigned gsi);
 
 void gh_irq_set_intc(struct gh_irq *irq, const struct gh_intc_ops *ops,

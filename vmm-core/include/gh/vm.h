@@ -101,6 +101,7 @@ void gh_vm_set_boot_state(struct gh_vm *vm, const struct gh_cpu_state *s);
 typedef void gh_reset_fn(void *opaque);
 __attribute__((warn_unused_result))
 int gh_vm_add_reset_hook(struct gh_vm *vm, gh_reset_fn *fn, void *opaque);
+void gh_vm_remove_reset_hook(struct gh_vm *vm, gh_reset_fn *fn, void *opaque);
 
 __attribute__((warn_unused_result))
 int gh_vm_start(struct gh_vm *vm, struct gh_error *err);
