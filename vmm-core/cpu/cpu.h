@@ -1,0 +1,73 @@
+/*
+ * The software x86 CPU: an interpreter for real, protected, virtual-8086
+ * and long mode. It is self-contained: it reaches guest memory, port I/O
+ * and the interrupt controller only through the callbacks its backend hands
+ * it (accel/soft.c for the soft backend; the vmx backend will use it to
+ * emulate instructions that exit on MMIO).
+ *
+ * Status: the decoder (decode.h), the ALU with lazy flags (alu.h) and the
+ * MMU with its TLB (mmu.h) come first, each tested alone; the execution
+ * loop that binds them follows. This header is the contract the loop will
+ * implement.
+ */
+#ifndef GH_CPU_H
+#define GH_CPU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gh/cpu-state.h"
+
+struct gh_cpu;
+
+/* How the CPU reaches the machine. Every callback may be called from the
+ * vCPU's thread only; the backend takes the device lock inside them. */
+struct gh_cpu_bus {
+	void *opaque;
+	/*
+	 * Host pointer to the guest-physical 4 KiB page that holds gpa, or
+	 * NULL if no RAM/ROM is there (MMIO). *writable is false for ROM.
+	 */
+	uint8_t *(*page)(void *opaque, uint64_t gpa, bool *writable);
+	uint64_t (*mmio_read)(void *opaque, uint64_t gpa, unsigned size);
+	void (*mmio_write)(void *opaque, uint64_t gpa, uint64_t val,
+			   unsigned size);
+	uint32_t (*pio_in)(void *opaque, uint16_t port, unsigned size);
+	void (*pio_out)(void *opaque, uint16_t port, uint32_t val,
+			unsigned size);
+	/* the INTR pin and the INTA cycle (only called with IF=1) */
+	bool (*intr_pending)(void *opaque);
+	int (*intr_ack)(void *opaque);
+	/* the time-stamp counter's source: host-monotonic nanoseconds */
+	uint64_t (*now_ns)(void *opaque);
+};
+
+/* Why gh_cpu_run returned. */
+enum gh_cpu_stop {
+	GH_CPU_HLT,		/* HLT with nothing to wake it */
+	GH_CPU_SHUTDOWN,	/* triple fault */
+	GH_CPU_KICKED,		/* gh_cpu_kick() */
+	GH_CPU_BUDGET,		/* ran the instructions it was allowed */
+};
+
+struct gh_cpu *gh_cpu_new(const struct gh_cpu_bus *bus, unsigned index);
+void gh_cpu_free(struct gh_cpu *cpu);
+
+/* Runs at most max_insns instructions (0: no limit). */
+enum gh_cpu_stop gh_cpu_run(struct gh_cpu *cpu, uint64_t max_insns);
+/* Any thread: makes gh_cpu_run return GH_CPU_KICKED at the next block. */
+void gh_cpu_kick(struct gh_cpu *cpu);
+/* The INTR pin changed (any thread): wakes a halted CPU's next run. */
+void gh_cpu_intr_changed(struct gh_cpu *cpu);
+
+void gh_cpu_get_state(struct gh_cpu *cpu, struct gh_cpu_state *s);
+/* -EINVAL if s is not a state the CPU can be in (reserved CR bits...). */
+int gh_cpu_set_state(struct gh_cpu *cpu, const struct gh_cpu_state *s);
+
+/* Guest-physical memory changed behind the CPU's back (DMA, loader). */
+void gh_cpu_invalidate_code(struct gh_cpu *cpu, uint64_t gpa, uint64_t len);
+
+/* Instructions retired since creation (benchmarks, tests). */
+uint64_t gh_cpu_retired(struct gh_cpu *cpu);
+
+#endif
