@@ -29,32 +29,6 @@
 /* The physical-address width CPUID 0x80000008 reports for the soft CPU. */
 #define GH_MMU_MAXPHYADDR 40
 
-/* Control bits paging depends on (those gh/cpu-state.h does not name yet). */
-#ifndef GH_CR0_NW
-#define GH_CR0_NW (1ULL << 29)
-#endif
-#ifndef GH_CR0_CD
-#define GH_CR0_CD (1ULL << 30)
-#endif
-#ifndef GH_CR4_PSE
-#define GH_CR4_PSE (1ULL << 4)
-#endif
-#ifndef GH_CR4_PGE
-#define GH_CR4_PGE (1ULL << 7)
-#endif
-#ifndef GH_CR4_PCIDE
-#define GH_CR4_PCIDE (1ULL << 17)
-#endif
-#ifndef GH_CR4_SMEP
-#define GH_CR4_SMEP (1ULL << 20)
-#endif
-#ifndef GH_CR4_SMAP
-#define GH_CR4_SMAP (1ULL << 21)
-#endif
-#ifndef GH_EFER_NXE
-#define GH_EFER_NXE (1ULL << 11)
-#endif
-
 /* Paging-structure entry bits. */
 #define GH_PTE_P	(1ULL << 0)
 #define GH_PTE_RW	(1ULL << 1)
