@@ -116,6 +116,15 @@ bool check_eq(uint64_t got, uint64_t want, const char *name);
 /* Prints the summary and leaves through debug-exit; never returns. */
 __attribute__((noreturn)) void finish(const char *guest, uint8_t ok_code, uint8_t fail_code);
 __attribute__((noreturn)) void debug_exit(uint8_t code);
+/*
+ * "gh.ref=qemu" on the command line (set by the runner under QEMU): the
+ * reference run, where check_sdm() reports a failed check as an XFAIL line,
+ * a place where QEMU's TCG differs from the SDM. Everywhere else check_sdm()
+ * is check().
+ */
+extern bool qemu_ref;
+void guest_flags(uint32_t mbi);
+bool check_sdm(bool ok, const char *name);
 /* cli; hlt forever */
 __attribute__((noreturn)) void halt_forever(void);
 
@@ -161,6 +170,70 @@ extern bool (*trap_hook)(struct trap_frame *f);
 /* Loads an IDT with the stubs (32-bit: interrupt gates on selector cs). */
 void idt_init(uint16_t cs);
 void trap_dispatch(struct trap_frame *f);
+
+/* Sets one IDT gate (vector < TRAP_VECTORS): type is the access byte, e.g.
+ * 0x8e (present, DPL 0, interrupt gate), 0xee (DPL 3), 0x85 (task gate). */
+void idt_set_gate(unsigned vec, uintptr_t handler, uint16_t sel, uint8_t type, uint8_t ist);
+/* The library's entry stub for a vector, for giving it back its gate. */
+uintptr_t idt_stub(unsigned vec);
+
+/*
+ * Rings (ring.c, ring32.S / ring64.S; SDM vol. 3, 3.4.5, 5.8, 7.2): a GDT
+ * with user segments and a TSS, and a way to run code at CPL3. Call after
+ * idt_init(0x08). The layout suits SYSCALL/SYSRET (STAR 0x08 / 0x18) and
+ * SYSENTER/SYSEXIT (SYSENTER_CS 0x08) as they are.
+ */
+#define SEL_KCODE	0x08
+#define SEL_KDATA	0x10
+#define SEL_UCODE32	0x1b	/* DPL 3; compatibility mode in long mode */
+#define SEL_UDATA	0x23
+#define SEL_UCODE64	0x2b	/* 64-bit guests only */
+#define SEL_TSS		0x30	/* 16 bytes in long mode */
+#define GDT_FREE	8	/* first GDT index a guest may use for its own */
+#define GDT_ENTRIES	24
+#define USER_EXIT_VEC	0x2f	/* DPL 3 gate that user_run's code leaves through */
+#define IOPB_PORTS	2048	/* ports 0-2047 have a bit; others always fault */
+
+struct tss32 {
+	uint32_t link, esp0, ss0, esp1, ss1, esp2, ss2, cr3, eip, eflags;
+	uint32_t eax, ecx, edx, ebx, esp, ebp, esi, edi;
+	uint32_t es, cs, ss, ds, fs, gs, ldt;
+	uint16_t trap, iomap;
+} __attribute__((packed));
+
+struct tss64 {
+	uint32_t reserved0;
+	uint64_t rsp[3];
+	uint64_t reserved1;
+	uint64_t ist[7];
+	uint64_t reserved2;
+	uint16_t reserved3, iomap;
+} __attribute__((packed));
+
+struct ring_tss {
+#ifdef __x86_64__
+	struct tss64 t;
+#else
+	struct tss32 t;
+#endif
+	uint8_t iopb[IOPB_PORTS / 8 + 1];	/* 1 = denied; the last byte is 0xff */
+} __attribute__((packed));
+
+extern uint64_t ring_gdt[GDT_ENTRIES];
+extern struct ring_tss ring_tss;
+extern uint8_t ring0_stack_top[], user_stack_top[];
+void ring_init(void);
+uint64_t seg_desc(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags);
+/*
+ * Runs fn(arg) at CPL3 on the user stack with the caller's IF, entered by
+ * IRET (user_run) or by a far RET (user_run_retf); returns its result once
+ * it returns (through int USER_EXIT_VEC).
+ */
+unsigned long user_run(unsigned long (*fn)(unsigned long), unsigned long arg);
+unsigned long user_run_retf(unsigned long (*fn)(unsigned long), unsigned long arg);
+
+/* expected-fault helper: true if the last trap was vec with error err at ip */
+bool trap_was(unsigned vec, unsigned long err, unsigned long ip);
 
 /* Multiboot v1 (Multiboot Specification 0.6.96, section 3.3) */
 #define MULTIBOOT_BOOT_MAGIC 0x2badb002u

@@ -51,6 +51,40 @@ void idt_init(uint16_t cs)
 	__asm__ volatile("lidt %0" : : "m"(p));
 }
 
+void idt_set_gate(unsigned vec, uintptr_t handler, uint16_t sel, uint8_t type, uint8_t ist)
+{
+	if (vec >= TRAP_VECTORS)
+		return;
+	memset(&idt[vec], 0, sizeof(idt[vec]));
+	idt[vec].off_lo = (uint16_t)handler;
+	idt[vec].sel = sel;
+	idt[vec].type = type;
+#ifdef __x86_64__
+	idt[vec].ist = ist;
+	idt[vec].off_mid = (uint16_t)(handler >> 16);
+	idt[vec].off_hi = (uint32_t)(handler >> 32);
+#else
+	(void)ist;
+	idt[vec].off_hi = (uint16_t)(handler >> 16);
+#endif
+}
+
+uintptr_t idt_stub(unsigned vec)
+{
+	return vec < TRAP_VECTORS ? trap_stubs[vec] : 0;
+}
+
+bool trap_was(unsigned vec, unsigned long err, unsigned long ip)
+{
+	if (trap_expect.count == 1 && trap_expect.vector == vec && trap_expect.error == err &&
+	    trap_expect.ip == ip)
+		return true;
+	printf("  trap: count %u vector %lu error 0x%lx ip 0x%lx cr2 0x%lx (want vector %u "
+	       "error 0x%lx ip 0x%lx)\n", trap_expect.count, trap_expect.vector,
+	       trap_expect.error, trap_expect.ip, trap_expect.cr2, vec, err, ip);
+	return false;
+}
+
 void trap_dispatch(struct trap_frame *f)
 {
 	if (f->vector < 32 && trap_expect.resume) {
