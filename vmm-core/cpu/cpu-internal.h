@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cpu/alu.h"
 #include "cpu/cpu.h"
 #include "gh/cpu-state.h"
 #include "gh/log.h"
@@ -177,6 +178,14 @@ struct gh_cpu {
 	/* DR6 bits of a #DB trap due before the next instruction (the T bit
 	 * of a new task's TSS); the run loop delivers it */
 	uint32_t pending_dbg;
+
+	/* the interpreter (exec.c, exec.h) */
+	struct gh_lazy_flags lf;	/* arithmetic flags while executing */
+	bool end_block;			/* re-check before the next instruction */
+	bool intr_line;			/* the INTR pin as last sampled */
+	unsigned data_mode;		/* GH_TLB_* of operand accesses: CPL, SMAP/AC */
+	struct gh_tlb *tlb;
+	struct gh_exec_cache *cache;	/* decoded blocks */
 
 	struct gh_cpu_bus bus;
 	unsigned index;

@@ -1,0 +1,1 @@
+/* The interpreter's run loop: being written. */

@@ -1,0 +1,208 @@
+/*
+ * The interpreter's interface for instruction handlers: operand access,
+ * guest memory through the TLB, the stack, flags and control transfers.
+ *
+ * A handler runs one decoded instruction. When it starts, cpu->rip already
+ * points past the instruction and cpu->prev_rip at its start (what a fault
+ * reports). Faults are raised with gh_cpu_raise*() and unwind to the run
+ * loop; a handler must not change architectural state (registers, RSP,
+ * flags) before its last access that can fault.
+ *
+ * Handlers that change anything the decoded-code cache or the run loop
+ * depends on (CS, the mode, CR0/CR3/CR4/EFER, IF, TF, paging, the
+ * interrupt shadow, HLT) call gh_exec_end_block() so the loop re-checks
+ * before the next instruction.
+ */
+#ifndef GH_CPU_EXEC_H
+#define GH_CPU_EXEC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "cpu/alu.h"
+#include "cpu/cpu-internal.h"
+#include "cpu/decode.h"
+#include "cpu/mmu.h"
+
+typedef void gh_handler_fn(struct gh_cpu *cpu, const struct gh_x86_insn *i);
+
+/* One row of a handler table: which op a function executes. */
+struct gh_handler_bind {
+	uint16_t op;
+	gh_handler_fn *fn;
+};
+
+/*
+ * The handler groups (exec-*.c), each a table ending with { 0, NULL }.
+ * Ops no table names raise #UD.
+ */
+extern const struct gh_handler_bind gh_exec_alu_binds[];	/* exec-alu.c */
+extern const struct gh_handler_bind gh_exec_ctl_binds[];	/* exec-ctl.c */
+extern const struct gh_handler_bind gh_exec_sys_binds[];	/* exec-sys.c */
+
+/* ---- registers ---------------------------------------------------------- */
+
+/* A general register as an operand of size 1, 2, 4 or 8 bytes. For size 1,
+ * r is a ModRM register number and the AH..BH rule applies (needs i). */
+static inline uint64_t gh_reg_get(const struct gh_cpu *cpu, unsigned r, unsigned size)
+{
+	switch (size) {
+	case 2:
+		return cpu->gpr[r] & 0xffff;
+	case 4:
+		return (uint32_t)cpu->gpr[r];
+	default:
+		return cpu->gpr[r];
+	}
+}
+
+/* Writes size bytes: 32-bit writes zero-extend, 16-bit writes merge. */
+static inline void gh_reg_set(struct gh_cpu *cpu, unsigned r, unsigned size, uint64_t v)
+{
+	switch (size) {
+	case 2:
+		cpu->gpr[r] = (cpu->gpr[r] & ~0xffffULL) | (v & 0xffff);
+		break;
+	case 4:
+		cpu->gpr[r] = (uint32_t)v;
+		break;
+	default:
+		cpu->gpr[r] = v;
+		break;
+	}
+}
+
+static inline uint8_t gh_reg8_get(const struct gh_cpu *cpu, const struct gh_x86_insn *i,
+				  unsigned r)
+{
+	bool high;
+	unsigned g = gh_x86_byte_reg(i, r, &high);
+
+	return high ? cpu->gpr[g] >> 8 : cpu->gpr[g];
+}
+
+static inline void gh_reg8_set(struct gh_cpu *cpu, const struct gh_x86_insn *i, unsigned r,
+			       uint8_t v)
+{
+	bool high;
+	unsigned g = gh_x86_byte_reg(i, r, &high);
+
+	if (high)
+		cpu->gpr[g] = (cpu->gpr[g] & ~0xff00ULL) | ((uint64_t)v << 8);
+	else
+		cpu->gpr[g] = (cpu->gpr[g] & ~0xffULL) | v;
+}
+
+/* Operand size of an instruction in bytes: 1 for byte forms. */
+static inline unsigned gh_opsize(const struct gh_x86_insn *i)
+{
+	return (gh_x86_op_flags(i->op) & GH_X86_F_BYTE) ? 1 : i->opsize;
+}
+
+static inline uint64_t gh_size_mask(unsigned size)
+{
+	return size == 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
+}
+
+/* ---- memory -------------------------------------------------------------- */
+
+/* The offset of the ModRM memory operand, wrapped to the address size. */
+uint64_t gh_exec_ea(struct gh_cpu *cpu, const struct gh_x86_insn *i);
+
+/*
+ * Reads/writes size (1, 2, 4, 8, or up to 16 for *_buf) bytes at seg:off:
+ * segment checks (limit, type, null selector, canonical form in 64-bit
+ * mode: #GP(0), or #SS(0) for SS), then the TLB (fast path: RAM pages), or
+ * the slow path: page walk, MMIO, accesses that cross a page, writes to
+ * ROM (dropped) and to pages holding decoded code (invalidated first).
+ */
+uint64_t gh_mem_read_seg(struct gh_cpu *cpu, unsigned seg, uint64_t off, unsigned size);
+void gh_mem_write_seg(struct gh_cpu *cpu, unsigned seg, uint64_t off, unsigned size,
+		      uint64_t val);
+void gh_mem_read_buf(struct gh_cpu *cpu, unsigned seg, uint64_t off, void *buf,
+		     unsigned len);
+void gh_mem_write_buf(struct gh_cpu *cpu, unsigned seg, uint64_t off, const void *buf,
+		      unsigned len);
+/* Checks that a write of size bytes at seg:off would succeed (translating
+ * and setting A/D bits as the write would), without writing: for
+ * instructions that must fault before they change anything. */
+void gh_mem_probe_write(struct gh_cpu *cpu, unsigned seg, uint64_t off, unsigned size);
+
+/* The E (ModRM r/m) operand: a register or memory, of size bytes. */
+uint64_t gh_exec_read_E(struct gh_cpu *cpu, const struct gh_x86_insn *i, unsigned size);
+void gh_exec_write_E(struct gh_cpu *cpu, const struct gh_x86_insn *i, unsigned size,
+		     uint64_t val);
+
+/* ---- stack ---------------------------------------------------------------- */
+
+/* Pushes/pops size bytes on SS:rSP with the stack's address size (SS.B, or
+ * 64-bit in long mode); RSP is only updated after the access succeeded. */
+void gh_exec_push(struct gh_cpu *cpu, uint64_t val, unsigned size);
+uint64_t gh_exec_pop(struct gh_cpu *cpu, unsigned size);
+/* Reads the stack at rSP + off without popping. */
+uint64_t gh_exec_peek(struct gh_cpu *cpu, uint64_t off, unsigned size);
+/* The stack pointer's width in bytes (2, 4 or 8). */
+unsigned gh_exec_stack_size(const struct gh_cpu *cpu);
+
+/* ---- flags ---------------------------------------------------------------- */
+
+/*
+ * The arithmetic flags live in cpu->lf while the loop runs; cpu->rflags
+ * holds the others. These give and take the whole RFLAGS.
+ */
+static inline uint64_t gh_exec_rflags(const struct gh_cpu *cpu)
+{
+	return gh_flags_get(&cpu->lf, cpu->rflags);
+}
+
+/* Sets the bits of mask from val (arithmetic and system flags alike); the
+ * caller has applied the privilege rules (POPF, IRET...). */
+void gh_exec_set_rflags(struct gh_cpu *cpu, uint64_t val, uint64_t mask);
+
+/* cpu->rflags <-> cpu->lf around code that reads RFLAGS directly
+ * (exception delivery, IRET, task switches). */
+static inline void gh_exec_flags_out(struct gh_cpu *cpu)
+{
+	cpu->rflags = gh_flags_get(&cpu->lf, cpu->rflags);
+}
+
+static inline void gh_exec_flags_in(struct gh_cpu *cpu)
+{
+	gh_flags_set(&cpu->lf, cpu->rflags, GH_ALU_FLAGS);
+}
+
+/* ---- control ---------------------------------------------------------------- */
+
+/* Near jump to target: wraps to the operand size (IP, EIP), checks the CS
+ * limit (legacy modes) or canonical form (64-bit mode): #GP(0). */
+void gh_exec_jump(struct gh_cpu *cpu, uint64_t target, unsigned opsize);
+
+/* The loop re-checks mode, interrupts and the decoded-code cache before
+ * the next instruction. */
+static inline void gh_exec_end_block(struct gh_cpu *cpu)
+{
+	cpu->end_block = true;
+}
+
+/* After writes to CR0/CR3/CR4/EFER: flushes the TLB as the architecture
+ * says, reloads PDPTEs, recomputes the mode (old values given). */
+void gh_exec_control_changed(struct gh_cpu *cpu, uint64_t old_cr0, uint64_t old_cr4,
+			     uint64_t old_efer);
+/* INVLPG. */
+void gh_exec_invlpg(struct gh_cpu *cpu, uint64_t lin);
+
+/* Port I/O through the bus, with the TSS I/O permission bitmap checked
+ * first when CPL > IOPL or in V86 mode (#GP(0)). */
+uint32_t gh_exec_in(struct gh_cpu *cpu, uint16_t port, unsigned size);
+void gh_exec_out(struct gh_cpu *cpu, uint16_t port, unsigned size, uint32_t val);
+/* Just the permission check (string I/O checks once per iteration). */
+void gh_exec_io_check(struct gh_cpu *cpu, uint16_t port, unsigned size);
+
+/* The TSC as the guest reads it. */
+uint64_t gh_exec_tsc(struct gh_cpu *cpu);
+
+/* #UD for the current instruction. */
+__attribute__((noreturn)) void gh_exec_ud(struct gh_cpu *cpu);
+
+#endif
