@@ -381,10 +381,12 @@ static void test_state(void)
 	g_assert_cmpint(e->cpu->mode, ==, GH_MODE_V86);
 	g_assert_cmpuint(e->cpu->cpl, ==, 3);
 
-	/* run stub: kick, halt and shutdown are reported */
+	/* the run loop reports a kick, and a halt with IF=0, retiring nothing */
 	gh_cpu_kick(e->cpu);
 	g_assert_cmpint(gh_cpu_run(e->cpu, 10), ==, GH_CPU_KICKED);
-	g_assert_cmpint(gh_cpu_run(e->cpu, 10), ==, GH_CPU_BUDGET);
+	e->cpu->halted = true;
+	e->cpu->rflags &= ~(uint64_t)GH_FL_IF;
+	g_assert_cmpint(gh_cpu_run(e->cpu, 10), ==, GH_CPU_HLT);
 	g_assert_cmpuint(gh_cpu_retired(e->cpu), ==, 0);
 	env_free(e);
 }

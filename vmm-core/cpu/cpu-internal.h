@@ -200,6 +200,18 @@ struct gh_descriptor {
 	uint64_t raw[2]; /* 16 bytes for long-mode system descriptors */
 };
 
+/* The interpreter's part of the CPU (exec.c). */
+void gh_exec_init(struct gh_cpu *cpu);
+void gh_exec_fini(struct gh_cpu *cpu);
+/* Mode, CPL or RFLAGS.AC changed: recompute what accesses depend on. */
+void gh_exec_mode_changed(struct gh_cpu *cpu);
+/* Whether the guest-physical page holds decoded code (writes must
+ * invalidate it first). */
+bool gh_exec_is_code_page(struct gh_cpu *cpu, uint64_t gpa_page);
+struct gh_mmu_ctx;
+/* The paging context of the CPU's current state, at privilege cpl. */
+void gh_cpu_mmu_ctx(struct gh_cpu *cpu, struct gh_mmu_ctx *ctx, unsigned cpl);
+
 /* Raising faults: never returns. */
 __attribute__((noreturn)) void gh_cpu_raise(struct gh_cpu *cpu, unsigned vector,
 					    uint32_t error);

@@ -126,8 +126,12 @@ static bool mmu_cmpxchg_pte(void *opaque, uint64_t gpa, unsigned size, uint64_t 
 static void *mmu_page(void *opaque, uint64_t gpa_page, bool *writable)
 {
 	struct gh_cpu *cpu = opaque;
+	void *p = cpu->bus.page(cpu->bus.opaque, gpa_page, writable);
 
-	return cpu->bus.page(cpu->bus.opaque, gpa_page, writable);
+	/* pages holding decoded code take the slow path for writes */
+	if (p && *writable && gh_exec_is_code_page(cpu, gpa_page))
+		*writable = false;
+	return p;
 }
 
 static const struct gh_mmu_ops cpu_mmu_ops = {
@@ -136,7 +140,7 @@ static const struct gh_mmu_ops cpu_mmu_ops = {
     .page = mmu_page,
 };
 
-static void mmu_ctx(struct gh_cpu *cpu, struct gh_mmu_ctx *ctx, unsigned cpl)
+void gh_cpu_mmu_ctx(struct gh_cpu *cpu, struct gh_mmu_ctx *ctx, unsigned cpl)
 {
 	*ctx = (struct gh_mmu_ctx){
 	    .cr0 = cpu->cr0,
@@ -167,7 +171,7 @@ static uint64_t translate(struct gh_cpu *cpu, uint64_t lin, bool write, int pl)
 		return lin;
 	if (pl < 0)
 		access |= GH_MMU_IMPLICIT;
-	mmu_ctx(cpu, &ctx, pl < 0 ? 0 : (unsigned)pl);
+	gh_cpu_mmu_ctx(cpu, &ctx, pl < 0 ? 0 : (unsigned)pl);
 	if (gh_mmu_translate(&ctx, lin, access, &r) != GH_MMU_OK)
 		gh_cpu_raise_pf(cpu, lin, r.error_code);
 	return r.gpa;
@@ -180,11 +184,12 @@ void gh_cpu_mem_cr3_loaded(struct gh_cpu *cpu)
 	/*
 	 * PAE paging caches the four PDPTEs at CR3 load. A reserved bit makes
 	 * MOV to CR3 #GP; a task switch has no such check here yet.
-	 * The run loop's TLB, once it has one, is flushed here too.
+	 * Non-global TLB entries go with the old CR3.
 	 */
+	gh_tlb_flush_nonglobal(cpu->tlb);
 	if ((cpu->cr0 & GH_CR0_PG) && (cpu->cr4 & GH_CR4_PAE) &&
 	    !(cpu->efer & GH_EFER_LMA)) {
-		mmu_ctx(cpu, &ctx, 0);
+		gh_cpu_mmu_ctx(cpu, &ctx, 0);
 		if (gh_mmu_load_pdptes(&ctx, cpu->cr3) == GH_MMU_OK)
 			memcpy(cpu->pdpte, ctx.pdpte, sizeof(cpu->pdpte));
 	}

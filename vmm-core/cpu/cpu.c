@@ -23,6 +23,7 @@ struct gh_cpu *gh_cpu_new(const struct gh_cpu_bus *bus, unsigned index)
 	cpu->bus = *bus;
 	cpu->index = index;
 	cpu->delivering = -1;
+	gh_exec_init(cpu);
 	gh_cpu_state_reset(s, index == 0);
 	ret = gh_cpu_set_state(cpu, s);
 	g_assert(ret == 0); /* the reset state is always valid */
@@ -32,25 +33,10 @@ struct gh_cpu *gh_cpu_new(const struct gh_cpu_bus *bus, unsigned index)
 
 void gh_cpu_free(struct gh_cpu *cpu)
 {
+	if (!cpu)
+		return;
+	gh_exec_fini(cpu);
 	g_free(cpu);
-}
-
-/*
- * No run loop yet: the interpreter that binds the decoder, the ALU, the MMU
- * and the handlers arrives in the next session. Until then the CPU reports
- * the events it can already be in and otherwise claims its budget is spent,
- * retiring nothing.
- */
-enum gh_cpu_stop gh_cpu_run(struct gh_cpu *cpu, uint64_t max_insns)
-{
-	(void)max_insns;
-	if (cpu->shutdown)
-		return GH_CPU_SHUTDOWN;
-	if (g_atomic_int_compare_and_exchange(&cpu->kick, 1, 0))
-		return GH_CPU_KICKED;
-	if (cpu->halted && !g_atomic_int_get(&cpu->intr_poke) && !cpu->nmi_pending)
-		return GH_CPU_HLT;
-	return GH_CPU_BUDGET;
 }
 
 void gh_cpu_kick(struct gh_cpu *cpu)
@@ -61,14 +47,6 @@ void gh_cpu_kick(struct gh_cpu *cpu)
 void gh_cpu_intr_changed(struct gh_cpu *cpu)
 {
 	g_atomic_int_set(&cpu->intr_poke, 1);
-}
-
-void gh_cpu_invalidate_code(struct gh_cpu *cpu, uint64_t gpa, uint64_t len)
-{
-	/* No decoded-code cache exists yet: nothing to drop. */
-	(void)cpu;
-	(void)gpa;
-	(void)len;
 }
 
 uint64_t gh_cpu_retired(struct gh_cpu *cpu)
@@ -89,6 +67,7 @@ void gh_cpu_update_mode(struct gh_cpu *cpu)
 	} else {
 		cpu->mode = GH_MODE_PROT;
 	}
+	gh_exec_mode_changed(cpu);
 }
 
 static uint64_t host_ns(struct gh_cpu *cpu)
@@ -173,7 +152,7 @@ void gh_cpu_get_state(struct gh_cpu *cpu, struct gh_cpu_state *s)
 	memset(s, 0, sizeof(*s));
 	memcpy(s->gpr, cpu->gpr, sizeof(s->gpr));
 	s->rip = cpu->rip;
-	s->rflags = cpu->rflags;
+	s->rflags = gh_flags_get(&cpu->lf, cpu->rflags);
 	memcpy(s->seg, cpu->seg, sizeof(s->seg));
 	s->ldt = cpu->ldtr;
 	s->tr = cpu->tr;
@@ -265,6 +244,7 @@ int gh_cpu_set_state(struct gh_cpu *cpu, const struct gh_cpu_state *s)
 	cpu->rip = s->rip;
 	cpu->prev_rip = s->rip;
 	cpu->rflags = s->rflags | GH_RFLAGS_FIXED;
+	gh_flags_set(&cpu->lf, cpu->rflags, GH_ALU_FLAGS);
 	memcpy(cpu->seg, s->seg, sizeof(cpu->seg));
 	cpu->ldtr = s->ldt;
 	cpu->tr = s->tr;

@@ -1,1 +1,859 @@
-/* The interpreter's run loop: being written. */
+/*
+ * The interpreter's run loop and the services exec.h gives handlers.
+ *
+ * Decode once, execute many times: instructions are decoded into blocks
+ * (straight-line runs that end at an unconditional transfer or a page end),
+ * bound to a handler each, and kept in a direct-mapped cache keyed by the
+ * host address of their first byte and the code size. Blocks do not depend
+ * on the linear address they run at: RIP-relative operands and branch
+ * targets are computed from RIP at run time.
+ *
+ * Guest pages that hold decoded code lose their fast write path in the
+ * TLB; a write that reaches one drops the page's blocks first, so
+ * self-modifying code and code loaded by the guest run as written.
+ * Interrupts, kicks and the instruction budget are checked between blocks.
+ */
+#include "cpu/exec.h"
+
+#include <errno.h>
+#include <glib.h>
+
+#define BLOCK_TABLE_SIZE 16384
+#define BLOCK_MAX_INSNS 64
+#define PAGE_MASK 0xfffULL
+
+struct block_entry {
+	gh_handler_fn *fn;
+	struct gh_x86_insn insn;
+};
+
+struct block {
+	uintptr_t host;		/* host address of the first byte */
+	uint8_t bits;		/* code size the block was decoded for */
+	uint64_t pfn[2];	/* guest pages its bytes come from */
+	uint32_t span;		/* bytes from the first to past the last */
+	uint32_t n;
+	struct block_entry e[];
+};
+
+struct gh_exec_cache {
+	gh_handler_fn *handlers[GH_X86_NR_OPS];
+	struct block *table[BLOCK_TABLE_SIZE];
+	GHashTable *code_pages;	/* pfn -> number of blocks using it */
+	uint64_t budget_end;
+	struct block *owned;	/* an uncacheable block being run */
+};
+
+/* ---- handler binding ------------------------------------------------------ */
+
+static void h_ud(struct gh_cpu *cpu, const struct gh_x86_insn *i)
+{
+	gh_exec_ud(cpu);
+}
+
+static void h_gp_too_long(struct gh_cpu *cpu, const struct gh_x86_insn *i)
+{
+	gh_cpu_raise(cpu, GH_EXC_GP, 0);
+}
+
+void gh_exec_ud(struct gh_cpu *cpu)
+{
+	gh_cpu_raise_noerr(cpu, GH_EXC_UD);
+}
+
+static void bind(struct gh_exec_cache *c, const struct gh_handler_bind *t)
+{
+	for (; t->fn; t++)
+		if (t->op < GH_X86_NR_OPS)
+			c->handlers[t->op] = t->fn;
+}
+
+void gh_exec_init(struct gh_cpu *cpu)
+{
+	struct gh_exec_cache *c = g_new0(struct gh_exec_cache, 1);
+	unsigned op;
+
+	for (op = 0; op < GH_X86_NR_OPS; op++)
+		c->handlers[op] = h_ud;
+	bind(c, gh_exec_alu_binds);
+	bind(c, gh_exec_ctl_binds);
+	bind(c, gh_exec_sys_binds);
+	c->code_pages = g_hash_table_new(g_direct_hash, g_direct_equal);
+	cpu->cache = c;
+	cpu->tlb = g_new0(struct gh_tlb, 1);
+	gh_tlb_flush_all(cpu->tlb);
+}
+
+#define PFN_KEY(pfn) GSIZE_TO_POINTER((gsize)(pfn))
+
+static void drop_block(struct gh_exec_cache *c, unsigned idx)
+{
+	struct block *b = c->table[idx];
+	unsigned k;
+
+	if (!b)
+		return;
+	for (k = 0; k < 2; k++) {
+		unsigned n;
+
+		if (k == 1 && b->pfn[1] == b->pfn[0])
+			break;
+		n = GPOINTER_TO_UINT(g_hash_table_lookup(c->code_pages, PFN_KEY(b->pfn[k])));
+		if (n <= 1)
+			g_hash_table_remove(c->code_pages, PFN_KEY(b->pfn[k]));
+		else
+			g_hash_table_replace(c->code_pages, PFN_KEY(b->pfn[k]),
+					     GUINT_TO_POINTER(n - 1));
+	}
+	c->table[idx] = NULL;
+	g_free(b);
+}
+
+void gh_exec_fini(struct gh_cpu *cpu)
+{
+	struct gh_exec_cache *c = cpu->cache;
+	unsigned i;
+
+	for (i = 0; i < BLOCK_TABLE_SIZE; i++)
+		drop_block(c, i);
+	g_free(c->owned);
+	g_hash_table_destroy(c->code_pages);
+	g_free(c);
+	g_free(cpu->tlb);
+}
+
+/* ---- code pages ------------------------------------------------------------ */
+
+bool gh_exec_is_code_page(struct gh_cpu *cpu, uint64_t gpa_page)
+{
+	return g_hash_table_contains(cpu->cache->code_pages, PFN_KEY(gpa_page >> 12));
+}
+
+static void add_code_page(struct gh_cpu *cpu, uint64_t pfn)
+{
+	struct gh_exec_cache *c = cpu->cache;
+	unsigned n = GPOINTER_TO_UINT(g_hash_table_lookup(c->code_pages, PFN_KEY(pfn)));
+
+	if (!n)
+		gh_tlb_protect_code(cpu->tlb, pfn << 12);
+	g_hash_table_replace(c->code_pages, PFN_KEY(pfn), GUINT_TO_POINTER(n + 1));
+}
+
+/* Drops every block with bytes in the page (a write reached it). */
+static void invalidate_page(struct gh_cpu *cpu, uint64_t pfn)
+{
+	struct gh_exec_cache *c = cpu->cache;
+	unsigned i;
+
+	if (!g_hash_table_contains(c->code_pages, PFN_KEY(pfn)))
+		return;
+	for (i = 0; i < BLOCK_TABLE_SIZE; i++) {
+		struct block *b = c->table[i];
+
+		if (b && (b->pfn[0] == pfn || b->pfn[1] == pfn))
+			drop_block(c, i);
+	}
+	g_hash_table_remove(c->code_pages, PFN_KEY(pfn));
+	/* the current block may be one of them */
+	cpu->end_block = true;
+}
+
+void gh_cpu_invalidate_code(struct gh_cpu *cpu, uint64_t gpa, uint64_t len)
+{
+	uint64_t pfn, last;
+
+	if (!len)
+		return;
+	last = (gpa + len - 1) >> 12;
+	for (pfn = gpa >> 12; pfn <= last; pfn++)
+		invalidate_page(cpu, pfn);
+}
+
+/* ---- modes and flags ------------------------------------------------------- */
+
+void gh_exec_mode_changed(struct gh_cpu *cpu)
+{
+	if (cpu->cpl == 3)
+		cpu->data_mode = GH_TLB_USER;
+	else if ((cpu->cr4 & GH_CR4_SMAP) && (cpu->rflags & GH_FL_AC))
+		cpu->data_mode = GH_TLB_SUP_AC;
+	else
+		cpu->data_mode = GH_TLB_SUP;
+	cpu->end_block = true;
+}
+
+void gh_exec_set_rflags(struct gh_cpu *cpu, uint64_t val, uint64_t mask)
+{
+	uint64_t sys = mask & ~(uint64_t)GH_ALU_FLAGS;
+	uint64_t old = cpu->rflags;
+
+	gh_flags_set(&cpu->lf, val, mask & GH_ALU_FLAGS);
+	cpu->rflags = (cpu->rflags & ~sys) | (val & sys) | GH_RFLAGS_FIXED;
+	if ((old ^ cpu->rflags) & (GH_FL_VM | GH_FL_AC))
+		gh_cpu_update_mode(cpu);
+	if ((old ^ cpu->rflags) & (GH_FL_IF | GH_FL_TF | GH_FL_VM | GH_FL_AC))
+		cpu->end_block = true;
+}
+
+uint64_t gh_exec_tsc(struct gh_cpu *cpu)
+{
+	uint64_t ns = cpu->bus.now_ns ? cpu->bus.now_ns(cpu->bus.opaque) : 0;
+
+	return ns + (uint64_t)cpu->tsc_offset;
+}
+
+/* ---- linear addresses ------------------------------------------------------ */
+
+static bool long64(const struct gh_cpu *cpu)
+{
+	return cpu->mode == GH_MODE_LONG;
+}
+
+__attribute__((noreturn)) static void seg_fault(struct gh_cpu *cpu, unsigned seg)
+{
+	gh_cpu_raise(cpu, seg == GH_SS ? GH_EXC_SS : GH_EXC_GP, 0);
+}
+
+/*
+ * seg:off -> linear, with the checks of SDM vol. 3A 5.3 (limits) and 5.5
+ * (types) in legacy modes, and the canonical check in 64-bit mode.
+ */
+static uint64_t seg_lin(struct gh_cpu *cpu, unsigned seg, uint64_t off, unsigned size,
+			bool write)
+{
+	const struct gh_segment *s = &cpu->seg[seg];
+	uint64_t lin, last;
+
+	if (long64(cpu)) {
+		lin = off;
+		if (seg >= GH_FS)
+			lin += s->base;
+		last = lin + size - 1;
+		if (!gh_cpu_canonical(lin) || !gh_cpu_canonical(last))
+			seg_fault(cpu, seg);
+		return lin;
+	}
+	if (cpu->mode != GH_MODE_REAL && cpu->mode != GH_MODE_V86) {
+		if (s->unusable || !s->present)
+			seg_fault(cpu, seg);
+		if (s->type & 8) {	/* code: readable, never writable */
+			if (write || !(s->type & 2))
+				seg_fault(cpu, seg);
+		} else if (write && !(s->type & 2)) {
+			seg_fault(cpu, seg);
+		}
+	}
+	last = off + size - 1;
+	if (!(s->type & 8) && (s->type & 4)) {	/* expand-down data */
+		uint64_t top = s->db ? 0xffffffffULL : 0xffffULL;
+
+		if (off <= s->limit || last > top)
+			seg_fault(cpu, seg);
+	} else if (last > s->limit || last < off) {
+		seg_fault(cpu, seg);
+	}
+	return (s->base + off) & 0xffffffffULL;
+}
+
+uint64_t gh_exec_ea(struct gh_cpu *cpu, const struct gh_x86_insn *i)
+{
+	const struct gh_x86_mem *m = &i->mem;
+	uint64_t a = (uint64_t)m->disp;
+
+	if (m->base != GH_X86_REG_NONE)
+		a += cpu->gpr[m->base];
+	if (m->index != GH_X86_REG_NONE)
+		a += cpu->gpr[m->index] * m->scale;
+	if (m->rip_rel)
+		a += cpu->rip;
+	return a & gh_size_mask(i->addrsize);
+}
+
+/* ---- guest memory: the slow path ------------------------------------------- */
+
+struct piece {
+	uint64_t gpa;
+	uint8_t *host;		/* NULL: MMIO */
+	bool writable;		/* host may be written (RAM that is not ROM) */
+	unsigned len;
+};
+
+/*
+ * Translates the part of [lin, lin+len) that lies in lin's page. A page
+ * fault is raised, or with quiet, reported by returning false with no
+ * other effect.
+ */
+static bool translate_q(struct gh_cpu *cpu, uint64_t lin, unsigned len, unsigned access,
+			struct piece *p, bool quiet)
+{
+	struct gh_mmu_ctx ctx;
+	struct gh_mmu_result r;
+
+	gh_cpu_mmu_ctx(cpu, &ctx, cpu->cpl);
+	if (access != GH_MMU_EXEC && cpu->data_mode == GH_TLB_SUP_AC)
+		ctx.ac = true;
+	if (gh_mmu_access(&ctx, cpu->tlb, lin, access, &r) != GH_MMU_OK) {
+		if (quiet)
+			return false;
+		gh_cpu_raise_pf(cpu, r.linear, r.error_code);
+	}
+	p->gpa = r.gpa;
+	p->host = r.host;
+	p->writable = r.host_writable;
+	p->len = MIN(len, 0x1000 - (unsigned)(lin & PAGE_MASK));
+	if (access == GH_MMU_WRITE && p->host && !p->writable) {
+		/* a page of decoded code (or ROM): drop the code, then ask again */
+		if (gh_exec_is_code_page(cpu, p->gpa & ~PAGE_MASK)) {
+			bool w = false;
+
+			invalidate_page(cpu, p->gpa >> 12);
+			cpu->bus.page(cpu->bus.opaque, p->gpa & ~PAGE_MASK, &w);
+			p->writable = w;
+		}
+	}
+	return true;
+}
+
+static void translate(struct gh_cpu *cpu, uint64_t lin, unsigned len, unsigned access,
+		      struct piece *p)
+{
+	translate_q(cpu, lin, len, access, p, false);
+}
+
+static void mmio_read(struct gh_cpu *cpu, uint64_t gpa, uint8_t *buf, unsigned len)
+{
+	uint64_t v;
+
+	if (len == 1 || len == 2 || len == 4 || len == 8) {
+		v = cpu->bus.mmio_read(cpu->bus.opaque, gpa, len);
+		memcpy(buf, &v, len);
+	} else {
+		unsigned k;
+
+		for (k = 0; k < len; k++)
+			buf[k] = cpu->bus.mmio_read(cpu->bus.opaque, gpa + k, 1);
+	}
+	cpu->intr_poke = 1;
+}
+
+static void mmio_write(struct gh_cpu *cpu, uint64_t gpa, const uint8_t *buf,
+		       unsigned len)
+{
+	uint64_t v = 0;
+
+	if (len == 1 || len == 2 || len == 4 || len == 8) {
+		memcpy(&v, buf, len);
+		cpu->bus.mmio_write(cpu->bus.opaque, gpa, v, len);
+	} else {
+		unsigned k;
+
+		for (k = 0; k < len; k++)
+			cpu->bus.mmio_write(cpu->bus.opaque, gpa + k, buf[k], 1);
+	}
+	cpu->intr_poke = 1;
+}
+
+static void slow_read(struct gh_cpu *cpu, uint64_t lin, void *buf, unsigned len,
+		      unsigned access)
+{
+	struct piece p[2];
+	unsigned n = 0, done = 0;
+
+	/* translate every page first: a fault leaves nothing half done */
+	while (done < len) {
+		translate(cpu, (lin + done) & (long64(cpu) ? ~0ULL : 0xffffffffULL),
+			  len - done, access, &p[n]);
+		done += p[n++].len;
+	}
+	for (done = 0, n = 0; done < len; done += p[n++].len) {
+		if (p[n].host)
+			memcpy((uint8_t *)buf + done, p[n].host, p[n].len);
+		else
+			mmio_read(cpu, p[n].gpa, (uint8_t *)buf + done, p[n].len);
+	}
+}
+
+static void slow_write(struct gh_cpu *cpu, uint64_t lin, const void *buf, unsigned len,
+		       bool probe_only)
+{
+	struct piece p[2];
+	unsigned n = 0, done = 0;
+
+	while (done < len) {
+		translate(cpu, (lin + done) & (long64(cpu) ? ~0ULL : 0xffffffffULL),
+			  len - done, GH_MMU_WRITE, &p[n]);
+		done += p[n++].len;
+	}
+	if (probe_only)
+		return;
+	for (done = 0, n = 0; done < len; done += p[n++].len) {
+		if (p[n].host) {
+			if (p[n].writable)
+				memcpy(p[n].host, (const uint8_t *)buf + done, p[n].len);
+			/* else ROM: the write is dropped, as on a PC */
+		} else {
+			mmio_write(cpu, p[n].gpa, (const uint8_t *)buf + done, p[n].len);
+		}
+	}
+}
+
+/* ---- guest memory: the entry points ------------------------------------------ */
+
+uint64_t gh_mem_read_seg(struct gh_cpu *cpu, unsigned seg, uint64_t off, unsigned size)
+{
+	uint64_t lin = seg_lin(cpu, seg, off, size, false);
+	uint64_t v = 0;
+	void *h;
+
+	if ((lin & PAGE_MASK) + size <= 0x1000 &&
+	    (h = gh_tlb_lookup_read(cpu->tlb, lin, cpu->data_mode))) {
+		memcpy(&v, h, size);
+		return v;
+	}
+	slow_read(cpu, lin, &v, size, GH_MMU_READ);
+	return v;
+}
+
+void gh_mem_write_seg(struct gh_cpu *cpu, unsigned seg, uint64_t off, unsigned size,
+		      uint64_t val)
+{
+	uint64_t lin = seg_lin(cpu, seg, off, size, true);
+	void *h;
+
+	if ((lin & PAGE_MASK) + size <= 0x1000 &&
+	    (h = gh_tlb_lookup_write(cpu->tlb, lin, cpu->data_mode))) {
+		memcpy(h, &val, size);
+		return;
+	}
+	slow_write(cpu, lin, &val, size, false);
+}
+
+void gh_mem_read_buf(struct gh_cpu *cpu, unsigned seg, uint64_t off, void *buf,
+		     unsigned len)
+{
+	slow_read(cpu, seg_lin(cpu, seg, off, len, false), buf, len, GH_MMU_READ);
+}
+
+void gh_mem_write_buf(struct gh_cpu *cpu, unsigned seg, uint64_t off, const void *buf,
+		      unsigned len)
+{
+	slow_write(cpu, seg_lin(cpu, seg, off, len, true), buf, len, false);
+}
+
+void gh_mem_probe_write(struct gh_cpu *cpu, unsigned seg, uint64_t off, unsigned size)
+{
+	uint64_t lin = seg_lin(cpu, seg, off, size, true);
+
+	if ((lin & PAGE_MASK) + size <= 0x1000 &&
+	    gh_tlb_lookup_write(cpu->tlb, lin, cpu->data_mode))
+		return;
+	slow_write(cpu, lin, NULL, size, true);
+}
+
+uint64_t gh_exec_read_E(struct gh_cpu *cpu, const struct gh_x86_insn *i, unsigned size)
+{
+	if (!i->has_mem)
+		return size == 1 ? gh_reg8_get(cpu, i, i->rm) : gh_reg_get(cpu, i->rm, size);
+	return gh_mem_read_seg(cpu, i->seg, gh_exec_ea(cpu, i), size);
+}
+
+void gh_exec_write_E(struct gh_cpu *cpu, const struct gh_x86_insn *i, unsigned size,
+		     uint64_t val)
+{
+	if (!i->has_mem) {
+		if (size == 1)
+			gh_reg8_set(cpu, i, i->rm, val);
+		else
+			gh_reg_set(cpu, i->rm, size, val);
+		return;
+	}
+	gh_mem_write_seg(cpu, i->seg, gh_exec_ea(cpu, i), size, val);
+}
+
+/* ---- stack ---------------------------------------------------------------------- */
+
+unsigned gh_exec_stack_size(const struct gh_cpu *cpu)
+{
+	if (cpu->mode == GH_MODE_LONG)
+		return 8;
+	return cpu->seg[GH_SS].db ? 4 : 2;
+}
+
+void gh_exec_push(struct gh_cpu *cpu, uint64_t val, unsigned size)
+{
+	unsigned ss = gh_exec_stack_size(cpu);
+	uint64_t sp = (cpu->gpr[GH_RSP] - size) & gh_size_mask(ss);
+
+	gh_mem_write_seg(cpu, GH_SS, sp, size, val);
+	gh_reg_set(cpu, GH_RSP, ss, sp);
+}
+
+uint64_t gh_exec_pop(struct gh_cpu *cpu, unsigned size)
+{
+	unsigned ss = gh_exec_stack_size(cpu);
+	uint64_t sp = cpu->gpr[GH_RSP] & gh_size_mask(ss);
+	uint64_t v = gh_mem_read_seg(cpu, GH_SS, sp, size);
+
+	gh_reg_set(cpu, GH_RSP, ss, sp + size);
+	return v;
+}
+
+uint64_t gh_exec_peek(struct gh_cpu *cpu, uint64_t off, unsigned size)
+{
+	unsigned ss = gh_exec_stack_size(cpu);
+
+	return gh_mem_read_seg(cpu, GH_SS, (cpu->gpr[GH_RSP] + off) & gh_size_mask(ss), size);
+}
+
+/* ---- control ----------------------------------------------------------------------- */
+
+void gh_exec_jump(struct gh_cpu *cpu, uint64_t target, unsigned opsize)
+{
+	target &= gh_size_mask(opsize);
+	if (long64(cpu)) {
+		if (!gh_cpu_canonical(target))
+			gh_cpu_raise(cpu, GH_EXC_GP, 0);
+	} else if (target > cpu->seg[GH_CS].limit) {
+		gh_cpu_raise(cpu, GH_EXC_GP, 0);
+	}
+	cpu->rip = target;
+	cpu->end_block = true;
+}
+
+void gh_exec_control_changed(struct gh_cpu *cpu, uint64_t old_cr0, uint64_t old_cr4,
+			     uint64_t old_efer)
+{
+	gh_tlb_control_changed(cpu->tlb, old_cr0, old_cr4, old_efer, cpu->cr0, cpu->cr4,
+			       cpu->efer);
+	if (gh_mmu_pdptes_needed(old_cr0, old_cr4, cpu->cr0, cpu->cr4, cpu->efer))
+		gh_cpu_mem_cr3_loaded(cpu);
+	gh_cpu_update_mode(cpu);
+	cpu->end_block = true;
+}
+
+void gh_exec_invlpg(struct gh_cpu *cpu, uint64_t lin)
+{
+	gh_tlb_flush_page(cpu->tlb, lin);
+}
+
+/* SDM vol. 1, 19.5.2: the I/O permission bitmap of a 32-bit TSS. */
+void gh_exec_io_check(struct gh_cpu *cpu, uint16_t port, unsigned size)
+{
+	unsigned iopl = (cpu->rflags & GH_FL_IOPL) >> GH_FL_IOPL_SHIFT;
+	const struct gh_segment *tr = &cpu->tr;
+	uint16_t base, bits;
+	uint32_t at;
+
+	if (cpu->mode == GH_MODE_REAL ||
+	    (cpu->mode != GH_MODE_V86 && cpu->cpl <= iopl))
+		return;
+	if (!tr->present || (tr->type != 9 && tr->type != 11) || tr->limit < 103)
+		gh_cpu_raise(cpu, GH_EXC_GP, 0);
+	gh_cpu_read_sys(cpu, tr->base + 102, &base, 2);
+	at = base + port / 8u;
+	if (at + 1 > tr->limit)
+		gh_cpu_raise(cpu, GH_EXC_GP, 0);
+	gh_cpu_read_sys(cpu, tr->base + at, &bits, 2);
+	if ((bits >> (port & 7)) & ((1u << size) - 1))
+		gh_cpu_raise(cpu, GH_EXC_GP, 0);
+}
+
+uint32_t gh_exec_in(struct gh_cpu *cpu, uint16_t port, unsigned size)
+{
+	uint32_t v;
+
+	gh_exec_io_check(cpu, port, size);
+	v = cpu->bus.pio_in(cpu->bus.opaque, port, size);
+	cpu->intr_poke = 1;	/* a read can lower a device's interrupt */
+	return v;
+}
+
+void gh_exec_out(struct gh_cpu *cpu, uint16_t port, unsigned size, uint32_t val)
+{
+	gh_exec_io_check(cpu, port, size);
+	cpu->bus.pio_out(cpu->bus.opaque, port, val, size);
+	cpu->intr_poke = 1;
+	cpu->end_block = true;	/* the PIC may have something for us now */
+}
+
+/* ---- decoding blocks ------------------------------------------------------------------ */
+
+static unsigned code_bits(const struct gh_cpu *cpu)
+{
+	if (cpu->mode == GH_MODE_LONG)
+		return 64;
+	if (cpu->mode == GH_MODE_REAL || cpu->mode == GH_MODE_V86)
+		return 16;
+	return cpu->seg[GH_CS].db ? 32 : 16;
+}
+
+static uint64_t code_lin(const struct gh_cpu *cpu, uint64_t rip)
+{
+	uint64_t lin = cpu->seg[GH_CS].base + rip;
+
+	return long64(cpu) ? lin : lin & 0xffffffffULL;
+}
+
+/* Instructions after which a block cannot go on straight. */
+static bool ends_block(const struct gh_x86_insn *i)
+{
+	if (i->map == 0) {
+		switch (i->opcode) {
+		case 0xc2: case 0xc3: case 0xca: case 0xcb: case 0xcc: case 0xcd:
+		case 0xce: case 0xcf: case 0xe8: case 0xe9: case 0xea: case 0xeb:
+		case 0xf4: case 0xfa: case 0xfb: case 0x9d: case 0x8e: case 0x17:
+		case 0x9a:
+			return true;
+		case 0xff:
+			return i->reg >= 2 && i->reg <= 5;
+		}
+		return false;
+	}
+	/* the 0F map: SYSCALL, SYSRET, SYSENTER, SYSEXIT, UD2, system groups,
+	 * MOV CR/DR, RDMSR/WRMSR, CPUID */
+	if (i->map == 1)
+		switch (i->opcode) {
+		case 0x00: case 0x01: case 0x05: case 0x06: case 0x07: case 0x0b:
+		case 0x20: case 0x21: case 0x22: case 0x23: case 0x30: case 0x32:
+		case 0x34: case 0x35: case 0xa2:
+			return true;
+		}
+	return false;
+}
+
+/*
+ * Fetches the instruction bytes at linear lin for decoding: the rest of its
+ * page in place, or (cross) 15 bytes across two pages copied into buf.
+ * Returns NULL when quiet and a page cannot be fetched.
+ */
+static const uint8_t *fetch(struct gh_cpu *cpu, uint64_t lin, uint8_t *buf, size_t *avail,
+			    uint64_t *gpa, bool cross, bool quiet)
+{
+	struct piece p, q;
+	unsigned in_page = 0x1000 - (unsigned)(lin & PAGE_MASK);
+
+	if (!translate_q(cpu, lin, GH_X86_MAX_LEN, GH_MMU_EXEC, &p, quiet))
+		return NULL;
+	gpa[0] = gpa[1] = p.gpa;
+	if (!cross && p.host) {
+		*avail = in_page;
+		return p.host;
+	}
+	if (cross && in_page < GH_X86_MAX_LEN) {
+		uint64_t lin2 = long64(cpu) ? lin + in_page : (lin + in_page) & 0xffffffffULL;
+
+		if (!translate_q(cpu, lin2, GH_X86_MAX_LEN - in_page, GH_MMU_EXEC, &q, quiet))
+			return NULL;
+		if (q.host)
+			memcpy(buf + in_page, q.host, GH_X86_MAX_LEN - in_page);
+		else
+			mmio_read(cpu, q.gpa, buf + in_page, GH_X86_MAX_LEN - in_page);
+		gpa[1] = q.gpa;
+	}
+	if (p.host)
+		memcpy(buf, p.host, MIN(in_page, GH_X86_MAX_LEN));
+	else
+		mmio_read(cpu, p.gpa, buf, MIN(in_page, GH_X86_MAX_LEN));
+	*avail = cross ? GH_X86_MAX_LEN : MIN(in_page, GH_X86_MAX_LEN);
+	return buf;
+}
+
+/*
+ * Decodes a block at the current RIP. Faults on fetching the first
+ * instruction are raised; later instructions that cannot be fetched
+ * simply end the block (they fault when they are reached).
+ */
+static struct block *build_block(struct gh_cpu *cpu, bool *cacheable)
+{
+	struct gh_exec_cache *c = cpu->cache;
+	struct block *b = g_malloc(sizeof(*b) + BLOCK_MAX_INSNS * sizeof(b->e[0]));
+	unsigned bits = code_bits(cpu);
+	uint64_t ipmask = bits == 64 ? ~0ULL : bits == 32 ? 0xffffffffULL : 0xffffULL;
+	uint64_t rip = cpu->rip, limit = cpu->seg[GH_CS].limit;
+	uint8_t buf[2 * GH_X86_MAX_LEN];
+	uint64_t gpa[2];
+
+	b->n = 0;
+	b->span = 0;
+	b->bits = bits;
+	*cacheable = true;
+	for (;;) {
+		struct block_entry *e = &b->e[b->n];
+		uint64_t lin = code_lin(cpu, rip);
+		bool quiet = b->n > 0;
+		const uint8_t *bytes;
+		size_t avail;
+		int ret;
+
+		bytes = fetch(cpu, lin, buf, &avail, gpa, false, quiet);
+		if (!bytes)
+			break;
+		if (!b->n) {
+			b->host = (uintptr_t)bytes;
+			b->pfn[0] = b->pfn[1] = gpa[0] >> 12;
+			if (bytes == buf)
+				*cacheable = false;	/* code in MMIO */
+		} else if (bytes == buf) {
+			break;
+		}
+		ret = gh_x86_decode(bytes, avail, bits, &e->insn);
+		if (ret == GH_DECODE_MORE) {
+			bytes = fetch(cpu, lin, buf, &avail, gpa, true, quiet);
+			if (!bytes)
+				break;
+			ret = gh_x86_decode(bytes, avail, bits, &e->insn);
+			b->pfn[1] = gpa[1] >> 12;
+		}
+		if (ret == GH_DECODE_UD)
+			e->fn = h_ud;
+		else if (ret == GH_DECODE_GP || ret == GH_DECODE_MORE)
+			e->fn = h_gp_too_long;
+		else
+			e->fn = c->handlers[e->insn.op];
+		if (!e->insn.len)
+			e->insn.len = 1;
+		/* an instruction past the CS limit faults when it is reached */
+		if (bits != 64 && rip + e->insn.len - 1 > limit)
+			e->fn = h_gp_too_long;
+		b->n++;
+		b->span += e->insn.len;
+		rip = (rip + e->insn.len) & ipmask;
+		if (ret || ends_block(&e->insn) || b->n == BLOCK_MAX_INSNS ||
+		    b->pfn[1] != b->pfn[0] || ((code_lin(cpu, rip) & PAGE_MASK) == 0))
+			break;
+	}
+	return g_realloc(b, sizeof(*b) + b->n * sizeof(b->e[0]));
+}
+
+static unsigned block_index(uintptr_t host, unsigned bits)
+{
+	return (unsigned)((host >> 0) ^ (host >> 13) ^ bits) & (BLOCK_TABLE_SIZE - 1);
+}
+
+/* The block at RIP: from the cache when its bytes are unchanged. */
+static struct block *find_block(struct gh_cpu *cpu)
+{
+	struct gh_exec_cache *c = cpu->cache;
+	uint64_t lin = code_lin(cpu, cpu->rip);
+	unsigned bits = code_bits(cpu);
+	struct block *b;
+	bool cacheable;
+	uint8_t *h;
+	unsigned idx;
+
+	h = gh_tlb_lookup_exec(cpu->tlb, lin, cpu->cpl == 3 ? GH_TLB_USER : GH_TLB_SUP);
+	if (!h) {
+		struct piece p;
+
+		translate(cpu, lin, 1, GH_MMU_EXEC, &p);
+		h = p.host;
+	}
+	if (h) {
+		idx = block_index((uintptr_t)h, bits);
+		b = c->table[idx];
+		if (b && b->host == (uintptr_t)h && b->bits == bits &&
+		    (bits == 64 || cpu->rip + b->span - 1 <= cpu->seg[GH_CS].limit))
+			return b;
+	}
+	b = build_block(cpu, &cacheable);
+	if (!cacheable) {
+		g_free(c->owned);
+		c->owned = b;
+		return b;
+	}
+	idx = block_index(b->host, bits);
+	drop_block(c, idx);
+	c->table[idx] = b;
+	add_code_page(cpu, b->pfn[0]);
+	if (b->pfn[1] != b->pfn[0])
+		add_code_page(cpu, b->pfn[1]);
+	return b;
+}
+
+/* ---- the run loop ----------------------------------------------------------------------- */
+
+/* Between blocks: #DB traps, NMI, INTR. Returns false if the CPU stays halted. */
+static bool take_events(struct gh_cpu *cpu)
+{
+	if (cpu->pending_dbg) {
+		uint32_t dr6 = cpu->pending_dbg;
+
+		cpu->pending_dbg = 0;
+		cpu->dr[6] |= dr6;
+		gh_exec_flags_out(cpu);
+		gh_cpu_deliver(cpu, GH_EXC_DB, GH_EVENT_EXCEPTION, false, 0);
+		gh_exec_flags_in(cpu);
+	}
+	if (__atomic_exchange_n(&cpu->intr_poke, 0, __ATOMIC_ACQ_REL) && cpu->bus.intr_pending)
+		cpu->intr_line = cpu->bus.intr_pending(cpu->bus.opaque);
+	if (cpu->intr_line && (cpu->rflags & GH_FL_IF) && !cpu->interrupt_shadow) {
+		int vector = cpu->bus.intr_ack(cpu->bus.opaque);
+
+		cpu->intr_line = cpu->bus.intr_pending(cpu->bus.opaque);
+		if (vector >= 0) {
+			cpu->halted = false;
+			cpu->prev_rip = cpu->rip;
+			gh_exec_flags_out(cpu);
+			gh_cpu_deliver(cpu, vector & 0xff, GH_EVENT_EXTERNAL, false, 0);
+			gh_exec_flags_in(cpu);
+		}
+	}
+	return !cpu->halted;
+}
+
+enum gh_cpu_stop gh_cpu_run(struct gh_cpu *cpu, uint64_t max_insns)
+{
+	struct gh_exec_cache *c = cpu->cache;
+	jmp_buf jb;
+
+	c->budget_end = max_insns ? cpu->retired + max_insns : UINT64_MAX;
+	cpu->jmp = &jb;
+	if (setjmp(jb)) {
+		/* an instruction or an event delivery raised an exception */
+		gh_exec_flags_out(cpu);
+		gh_cpu_handle_exception(cpu);
+		gh_exec_flags_in(cpu);
+		cpu->jmp = &jb;
+		cpu->end_block = false;
+		cpu->interrupt_shadow = false;
+	}
+	for (;;) {
+		struct block *b;
+		bool single;
+		uint64_t ipmask;
+		uint32_t k;
+
+		if (cpu->shutdown)
+			return GH_CPU_SHUTDOWN;
+		if (__atomic_exchange_n(&cpu->kick, 0, __ATOMIC_ACQ_REL))
+			return GH_CPU_KICKED;
+		if (cpu->retired >= c->budget_end)
+			return GH_CPU_BUDGET;
+		if (!take_events(cpu))
+			return GH_CPU_HLT;
+
+		b = find_block(cpu);
+		ipmask = b->bits == 64 ? ~0ULL : b->bits == 32 ? 0xffffffffULL : 0xffffULL;
+		/* one instruction at a time under an interrupt shadow or TF */
+		single = cpu->interrupt_shadow || (cpu->rflags & GH_FL_TF);
+		for (k = 0; k < b->n; k++) {
+			const struct block_entry *e = &b->e[k];
+			bool tf = cpu->rflags & GH_FL_TF;
+
+			cpu->prev_rip = cpu->rip;
+			cpu->rip = (cpu->rip + e->insn.len) & ipmask;
+			if (single)
+				cpu->interrupt_shadow = false;
+			e->fn(cpu, &e->insn);
+			cpu->retired++;
+			if (tf) {
+				cpu->pending_dbg |= GH_DR6_BS;
+				cpu->end_block = true;
+			}
+			if (cpu->end_block || single) {
+				cpu->end_block = false;
+				break;
+			}
+		}
+	}
+}
