@@ -85,6 +85,20 @@ void *gh_mem_map(struct gh_memory *mem, uint64_t gpa, uint64_t len)
 	return (uint8_t *)r->hva + off;
 }
 
+void *gh_mem_map_page(struct gh_memory *mem, uint64_t gpa, bool *writable)
+{
+	const struct gh_mem_region *r;
+	uint64_t page = gpa & ~0xfffULL;
+
+	r = find(mem, page);
+	if (!r || r->size - (page - r->gpa) < 0x1000) {
+		*writable = false;
+		return NULL;
+	}
+	*writable = r->kind == GH_MEM_RAM;
+	return (uint8_t *)r->hva + (page - r->gpa);
+}
+
 bool gh_mem_is_ram(struct gh_memory *mem, uint64_t gpa)
 {
 	return find(mem, gpa) != NULL;

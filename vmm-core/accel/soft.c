@@ -1,19 +1,209 @@
 /*
- * The software x86 CPU backend. The interpreter (vmm-core/cpu/) is the
- * next piece of work; until it exists this backend says so when probed.
+ * The soft backend: the software x86 CPU (vmm-core/cpu/) as an execution
+ * backend. The CPU reaches memory, ports and the PIC through the callbacks
+ * below; port I/O and MMIO are dispatched from inside the interpreter, so
+ * the only exits the shared vCPU loop sees are HLT, shutdown and kicks.
  */
 #include "accel/accel.h"
 
 #include <errno.h>
+#include <time.h>
 
+#include <glib.h>
+
+#include "cpu/cpu.h"
+#include "gh/bus.h"
+#include "gh/memory.h"
+#include "gh/vm.h"
+
+/* Instructions per gh_cpu_run call: bounds nothing the guest can see, only
+ * how often the loop looks up from the interpreter without a kick. */
+#define SOFT_SLICE 50000000ULL
+
+struct soft_vcpu {
+	struct gh_vm *vm;
+	struct gh_vcpu *vcpu;
+	struct gh_cpu *cpu;
+};
+
+/*
+ * Until the instruction handlers cover what guests use, the backend is
+ * only offered when asked for explicitly by developers.
+ */
 static int soft_probe(struct gh_error *err)
 {
+	if (g_getenv("GH_SOFT_EXPERIMENTAL"))
+		return 0;
 	return gh_error_set(err, -ENOSYS,
 			    "the soft backend is not available: the software "
-			    "CPU is not implemented yet");
+			    "CPU's instruction set is not complete yet");
+}
+
+static int soft_vm_init(struct gh_vm *vm, void **out, struct gh_error *err)
+{
+	*out = vm;
+	return 0;
+}
+
+static void soft_vm_destroy(void *opaque)
+{
+}
+
+static int soft_map_memory(void *opaque, uint64_t gpa, uint64_t size, void *hva,
+			   bool readonly, struct gh_error *err)
+{
+	/* the CPU looks pages up in the VM's memory map as it goes */
+	return 0;
+}
+
+static uint8_t *bus_page(void *opaque, uint64_t gpa, bool *writable)
+{
+	struct soft_vcpu *s = opaque;
+
+	return gh_mem_map_page(gh_vm_memory(s->vm), gpa, writable);
+}
+
+static uint64_t bus_mmio_read(void *opaque, uint64_t gpa, unsigned size)
+{
+	struct soft_vcpu *s = opaque;
+	uint64_t v;
+
+	pthread_mutex_lock(gh_vm_lock(s->vm));
+	v = gh_bus_read(gh_vm_mmio(s->vm), gpa, size);
+	pthread_mutex_unlock(gh_vm_lock(s->vm));
+	return v;
+}
+
+static void bus_mmio_write(void *opaque, uint64_t gpa, uint64_t val, unsigned size)
+{
+	struct soft_vcpu *s = opaque;
+
+	pthread_mutex_lock(gh_vm_lock(s->vm));
+	gh_bus_write(gh_vm_mmio(s->vm), gpa, val, size);
+	pthread_mutex_unlock(gh_vm_lock(s->vm));
+}
+
+static uint32_t bus_pio_in(void *opaque, uint16_t port, unsigned size)
+{
+	struct soft_vcpu *s = opaque;
+
+	return (uint32_t)gh_vm_pio_read(s->vm, port, size);
+}
+
+static void bus_pio_out(void *opaque, uint16_t port, uint32_t val, unsigned size)
+{
+	struct soft_vcpu *s = opaque;
+
+	gh_vm_pio_write(s->vm, port, val, size);
+}
+
+static bool bus_intr_pending(void *opaque)
+{
+	struct soft_vcpu *s = opaque;
+
+	return gh_vcpu_intr_pending(s->vcpu);
+}
+
+static int bus_intr_ack(void *opaque)
+{
+	struct soft_vcpu *s = opaque;
+
+	return gh_vcpu_intr_ack(s->vcpu);
+}
+
+static uint64_t bus_now_ns(void *opaque)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static int soft_vcpu_init(void *opaque, struct gh_vcpu *vcpu, unsigned index,
+			  void **out, struct gh_error *err)
+{
+	struct soft_vcpu *s = g_new0(struct soft_vcpu, 1);
+	struct gh_cpu_bus bus = {
+		.opaque = s,
+		.page = bus_page,
+		.mmio_read = bus_mmio_read,
+		.mmio_write = bus_mmio_write,
+		.pio_in = bus_pio_in,
+		.pio_out = bus_pio_out,
+		.intr_pending = bus_intr_pending,
+		.intr_ack = bus_intr_ack,
+		.now_ns = bus_now_ns,
+	};
+
+	s->vm = opaque;
+	s->vcpu = vcpu;
+	s->cpu = gh_cpu_new(&bus, index);
+	*out = s;
+	return 0;
+}
+
+static void soft_vcpu_destroy(void *opaque)
+{
+	struct soft_vcpu *s = opaque;
+
+	gh_cpu_free(s->cpu);
+	g_free(s);
+}
+
+static int soft_vcpu_run(void *opaque, struct gh_exit *e)
+{
+	struct soft_vcpu *s = opaque;
+
+	/* the PIC may have changed while we were away: sample INTR again */
+	gh_cpu_intr_changed(s->cpu);
+	switch (gh_cpu_run(s->cpu, SOFT_SLICE)) {
+	case GH_CPU_HLT:
+		e->reason = GH_EXIT_HLT;
+		e->hlt.if_flag = gh_cpu_interrupts_enabled(s->cpu);
+		break;
+	case GH_CPU_SHUTDOWN:
+		e->reason = GH_EXIT_SHUTDOWN;
+		break;
+	case GH_CPU_KICKED:
+	case GH_CPU_BUDGET:
+		e->reason = GH_EXIT_KICK;
+		break;
+	}
+	return 0;
+}
+
+static int soft_get_state(void *opaque, struct gh_cpu_state *st)
+{
+	struct soft_vcpu *s = opaque;
+
+	gh_cpu_get_state(s->cpu, st);
+	return 0;
+}
+
+static int soft_set_state(void *opaque, const struct gh_cpu_state *st)
+{
+	struct soft_vcpu *s = opaque;
+
+	return gh_cpu_set_state(s->cpu, st);
+}
+
+static void soft_kick(void *opaque)
+{
+	struct soft_vcpu *s = opaque;
+
+	gh_cpu_kick(s->cpu);
 }
 
 const struct gh_accel_ops gh_accel_soft = {
 	.name = "soft",
 	.probe = soft_probe,
+	.vm_init = soft_vm_init,
+	.vm_destroy = soft_vm_destroy,
+	.map_memory = soft_map_memory,
+	.vcpu_init = soft_vcpu_init,
+	.vcpu_destroy = soft_vcpu_destroy,
+	.vcpu_run = soft_vcpu_run,
+	.get_state = soft_get_state,
+	.set_state = soft_set_state,
+	.kick = soft_kick,
 };

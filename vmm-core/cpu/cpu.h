@@ -5,10 +5,9 @@
  * it (accel/soft.c for the soft backend; the vmx backend will use it to
  * emulate instructions that exit on MMIO).
  *
- * Status: the decoder (decode.h), the ALU with lazy flags (alu.h) and the
- * MMU with its TLB (mmu.h) come first, each tested alone; the execution
- * loop that binds them follows. This header is the contract the loop will
- * implement.
+ * Parts: the decoder (decode.h), the ALU with lazy flags (alu.h), the MMU
+ * and TLB (mmu.h), segmentation and events (seg.c, except.c, task.c), the
+ * run loop (exec.c) and the instruction handlers (exec-*.c).
  */
 #ifndef GH_CPU_H
 #define GH_CPU_H
@@ -63,6 +62,9 @@ void gh_cpu_intr_changed(struct gh_cpu *cpu);
 void gh_cpu_get_state(struct gh_cpu *cpu, struct gh_cpu_state *s);
 /* -EINVAL if s is not a state the CPU can be in (reserved CR bits...). */
 int gh_cpu_set_state(struct gh_cpu *cpu, const struct gh_cpu_state *s);
+
+/* RFLAGS.IF: whether a halted CPU can be woken by INTR. */
+bool gh_cpu_interrupts_enabled(struct gh_cpu *cpu);
 
 /* Guest-physical memory changed behind the CPU's back (DMA, loader). */
 void gh_cpu_invalidate_code(struct gh_cpu *cpu, uint64_t gpa, uint64_t len);

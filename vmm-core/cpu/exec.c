@@ -857,3 +857,8 @@ enum gh_cpu_stop gh_cpu_run(struct gh_cpu *cpu, uint64_t max_insns)
 		}
 	}
 }
+
+bool gh_cpu_interrupts_enabled(struct gh_cpu *cpu)
+{
+	return cpu->rflags & GH_FL_IF;
+}

@@ -53,6 +53,9 @@ const struct gh_mem_region *gh_memory_region(const struct gh_memory *mem,
 /* Host pointer for [gpa, gpa+len) if it lies wholly in one RAM or ROM region. */
 void *gh_mem_map(struct gh_memory *mem, uint64_t gpa, uint64_t len);
 
+/* The 4 KiB page holding gpa, and whether guests may write it (not ROM). */
+void *gh_mem_map_page(struct gh_memory *mem, uint64_t gpa, bool *writable);
+
 /* Copies; -EFAULT if any byte is outside RAM/ROM. gh_mem_write refuses ROM. */
 int gh_mem_read(struct gh_memory *mem, uint64_t gpa, void *buf, size_t len);
 int gh_mem_write(struct gh_memory *mem, uint64_t gpa, const void *buf, size_t len);
