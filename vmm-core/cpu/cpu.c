@@ -4,6 +4,7 @@
  * (control registers, EFER, the modes they imply), mode and CPL tracking.
  */
 #include "cpu/cpu-internal.h"
+#include "cpu/mmu.h"
 
 #include <errno.h>
 #include <string.h>
@@ -124,6 +125,21 @@ static bool msr_slot(struct gh_cpu *cpu, uint32_t index, uint64_t **slot)
 	case GH_MSR_GS_BASE:
 		*slot = &cpu->seg[GH_GS].base;
 		break;
+	case 0x2ff: /* IA32_MTRR_DEF_TYPE */
+		*slot = &cpu->mtrr_def_type;
+		break;
+	case 0x250: /* IA32_MTRR_FIX64K_00000 */
+		*slot = &cpu->mtrr_fixed[0];
+		break;
+	case 0x258 ... 0x259: /* IA32_MTRR_FIX16K_* */
+		*slot = &cpu->mtrr_fixed[1 + index - 0x258];
+		break;
+	case 0x268 ... 0x26f: /* IA32_MTRR_FIX4K_* */
+		*slot = &cpu->mtrr_fixed[3 + index - 0x268];
+		break;
+	case 0x200 ... 0x20f: /* IA32_MTRR_PHYSBASE0/PHYSMASK0 ... 7 */
+		*slot = &cpu->mtrr_var[index - 0x200];
+		break;
 	default:
 		return false;
 	}
@@ -143,6 +159,11 @@ static const uint32_t state_msrs[] = {
     GH_MSR_SFMASK,
     GH_MSR_KERNEL_GS_BASE,
     GH_MSR_TSC_AUX,
+    0x2ff,
+    0x250, 0x258, 0x259,
+    0x268, 0x269, 0x26a, 0x26b, 0x26c, 0x26d, 0x26e, 0x26f,
+    0x200, 0x201, 0x202, 0x203, 0x204, 0x205, 0x206, 0x207,
+    0x208, 0x209, 0x20a, 0x20b, 0x20c, 0x20d, 0x20e, 0x20f,
 };
 
 void gh_cpu_get_state(struct gh_cpu *cpu, struct gh_cpu_state *s)
@@ -245,6 +266,8 @@ int gh_cpu_set_state(struct gh_cpu *cpu, const struct gh_cpu_state *s)
 	cpu->prev_rip = s->rip;
 	cpu->rflags = s->rflags | GH_RFLAGS_FIXED;
 	gh_flags_set(&cpu->lf, cpu->rflags, GH_ALU_FLAGS);
+	/* whatever was cached belongs to the old state */
+	gh_tlb_flush_all(cpu->tlb);
 	memcpy(cpu->seg, s->seg, sizeof(cpu->seg));
 	cpu->ldtr = s->ldt;
 	cpu->tr = s->tr;

@@ -441,6 +441,8 @@ static void iret_real_v86(struct gh_cpu *cpu, unsigned opsize)
 	gh_cpu_load_seg_real(cpu, GH_CS, sel);
 	cpu->rip = ip;
 	cpu->rflags = fl | GH_RFLAGS_FIXED;
+	/* the interpreter keeps arithmetic flags lazily: load them there too */
+	gh_flags_set(&cpu->lf, cpu->rflags, GH_ALU_FLAGS);
 }
 
 /* IRET from CPL 0 to virtual-8086 mode (SDM vol. 2, IRET: RETURN-TO-V86). */
@@ -460,6 +462,8 @@ static void iret_to_v86(struct gh_cpu *cpu, struct gh_stack *st, uint64_t ip,
 		gh_cpu_raise(cpu, GH_EXC_GP, 0);
 
 	cpu->rflags = (fl & 0x3f7fd5) | GH_RFLAGS_FIXED;
+	/* the interpreter keeps arithmetic flags lazily: load them there too */
+	gh_flags_set(&cpu->lf, cpu->rflags, GH_ALU_FLAGS);
 	cpu->cpl = 3;
 	gh_cpu_update_mode(cpu);
 	gh_cpu_load_seg_real(cpu, GH_CS, csel);
@@ -533,6 +537,8 @@ void gh_cpu_iret(struct gh_cpu *cpu, unsigned opsize)
 
 	fl = iret_flags(cpu, cpu->rflags, fl, opsize) & ~(uint64_t)GH_FL_VM;
 	cpu->rflags = fl;
+	/* the interpreter keeps arithmetic flags lazily: load them there too */
+	gh_flags_set(&cpu->lf, cpu->rflags, GH_ALU_FLAGS);
 	if (pop_ss) {
 		struct gh_stack nst;
 

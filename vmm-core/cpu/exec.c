@@ -836,6 +836,7 @@ enum gh_cpu_stop gh_cpu_run(struct gh_cpu *cpu, uint64_t max_insns)
 		ipmask = b->bits == 64 ? ~0ULL : b->bits == 32 ? 0xffffffffULL : 0xffffULL;
 		/* one instruction at a time under an interrupt shadow or TF */
 		single = cpu->interrupt_shadow || (cpu->rflags & GH_FL_TF);
+		cpu->end_block = false;
 		for (k = 0; k < b->n; k++) {
 			const struct block_entry *e = &b->e[k];
 			bool tf = cpu->rflags & GH_FL_TF;

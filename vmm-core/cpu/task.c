@@ -272,6 +272,8 @@ void gh_cpu_task_switch(struct gh_cpu *cpu, uint16_t sel, const struct gh_descri
 	if (reason == GH_TASK_CALL || reason == GH_TASK_INT)
 		flags |= GH_FL_NT;
 	cpu->rflags = (flags & 0x3f7fd5) | GH_RFLAGS_FIXED;
+	/* the interpreter keeps arithmetic flags lazily: load them there too */
+	gh_flags_set(&cpu->lf, cpu->rflags, GH_ALU_FLAGS);
 	/* until loaded, the hidden parts describe nothing */
 	for (i = 0; i < GH_NR_SEGS; i++) {
 		struct gh_segment *seg = &cpu->seg[i];
