@@ -150,6 +150,10 @@ struct gh_cpu {
 	uint64_t msr_kernel_gs_base, msr_tsc_aux, msr_pat;
 	uint64_t msr_sysenter_cs, msr_sysenter_esp, msr_sysenter_eip;
 	uint64_t msr_misc_enable;
+	/* MTRRs (SDM 11.11), stored only: no memory types are modelled */
+	uint64_t mtrr_def_type;
+	uint64_t mtrr_fixed[11]; /* 0x250, 0x258-0x259, 0x268-0x26f */
+	uint64_t mtrr_var[16];   /* PHYSBASE0, PHYSMASK0, ... (0x200-0x20f) */
 	int64_t tsc_offset; /* TSC = now_ns + offset: a 1 GHz TSC */
 
 	enum gh_cpu_mode mode;
