@@ -31,6 +31,9 @@ case $line in
 "$accel: available"*) ;;
 *) skip "$line" ;;
 esac
+case $line in
+*"no x87/SSE"*) skip "$line" ;;
+esac
 if [ "$accel" = kvm ]; then
 	case $line in
 	"kvm: available, fast"*) [ "${GH_SLOW_KVM:-0}" = 1 ] &&

@@ -1382,7 +1382,7 @@ static void test_long_faults(void)
 	idt64_set(e, 0x40, S_CODE64, 0x5000, 0x86, 0); /* 16-bit type */
 	assert_fault(cpu,
 		     TRY(cpu, gh_cpu_deliver(cpu, 0x40, GH_EVENT_EXTERNAL, false, 0)),
-		     GH_EXC_GP, 0x40 * 16 + 3);
+		     GH_EXC_GP, 0x40 * 8 + 3);
 	/* a gate to 32-bit code */
 	idt64_set(e, 0x40, S_CODE0, 0x5000, 0x8e, 0);
 	assert_fault(cpu,
@@ -1397,13 +1397,13 @@ static void test_long_faults(void)
 	idt64_set(e, 0x40, S_CODE64, 0x5000, 0x8e, 0);
 	assert_fault(cpu,
 		     TRY(cpu, gh_cpu_deliver(cpu, 0x40, GH_EVENT_SOFTWARE, false, 0)),
-		     GH_EXC_GP, 0x40 * 16 + 2);
+		     GH_EXC_GP, 0x40 * 8 + 2);
 	/* beyond the IDT limit */
 	e->s.idt.limit = 0x40 * 16 + 14;
 	env_apply(e);
 	assert_fault(cpu,
 		     TRY(cpu, gh_cpu_deliver(cpu, 0x40, GH_EVENT_EXTERNAL, false, 0)),
-		     GH_EXC_GP, 0x40 * 16 + 3);
+		     GH_EXC_GP, 0x40 * 8 + 3);
 	/* an IDT in unmapped memory: #PF with CR2, supervisor read */
 	e->s.idt.base = 0x400000;
 	e->s.idt.limit = 0xfff;

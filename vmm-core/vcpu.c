@@ -55,6 +55,12 @@ struct gh_vm *gh_vcpu_vm(struct gh_vcpu *vcpu)
 	return vcpu->vm;
 }
 
+bool gh_vcpu_should_exit(struct gh_vcpu *vcpu)
+{
+	return gh_vm_stopping(vcpu->vm) ||
+	       __atomic_load_n(&gh_vm_ctl(vcpu->vm)->park, __ATOMIC_ACQUIRE);
+}
+
 /* Only the boot CPU's INTR pin is wired to the PIC (no local APIC yet). */
 bool gh_vcpu_intr_pending(struct gh_vcpu *vcpu)
 {

@@ -58,8 +58,7 @@ static int choose_auto(struct gh_accel_choice *out, struct gh_error *err)
 		out->name = "kvm";
 		snprintf(out->why, sizeof(out->why),
 			 "kvm is slow here: guest supervisor code runs at "
-			 "%.1f MIPS (emulated, not hardware speed), and the "
-			 "software CPU is not implemented yet", mips);
+			 "%.1f MIPS (emulated, not hardware speed)", mips);
 		return 0;
 	}
 	return gh_error_set(err, -ENODEV, "no accelerator can run here: %s; "
@@ -101,8 +100,10 @@ void gh_accel_describe(GString *out)
 			continue;
 		}
 		if (backends[i] != &gh_accel_kvm) {
-			g_string_append_printf(out, "%s: available\n",
-					       backends[i]->name);
+			g_string_append_printf(out, "%s: available%s%s\n",
+					       backends[i]->name,
+					       backends[i]->note ? ", " : "",
+					       backends[i]->note ? backends[i]->note : "");
 			continue;
 		}
 		if (gh_kvm_measure_mips(&mips, &why) < 0)

@@ -55,6 +55,7 @@ struct gh_exit {
 
 struct gh_accel_ops {
 	const char *name;
+	const char *note;	/* a limitation worth stating, or NULL */
 	/* 0 if the backend can run here; else why not, in err */
 	int (*probe)(struct gh_error *err);
 	int (*vm_init)(struct gh_vm *vm, void **accel_vm, struct gh_error *err);
@@ -90,5 +91,8 @@ const struct gh_accel_ops *gh_accel_find(const char *name);
 bool gh_vcpu_intr_pending(struct gh_vcpu *vcpu);
 int gh_vcpu_intr_ack(struct gh_vcpu *vcpu);
 struct gh_vm *gh_vcpu_vm(struct gh_vcpu *vcpu);
+/* The VM is stopping, pausing or resetting: the vCPU should return to the
+ * loop now (for backends that dispatch I/O from inside their run). */
+bool gh_vcpu_should_exit(struct gh_vcpu *vcpu);
 
 #endif

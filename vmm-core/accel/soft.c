@@ -26,17 +26,9 @@ struct soft_vcpu {
 	struct gh_cpu *cpu;
 };
 
-/*
- * Until the instruction handlers cover what guests use, the backend is
- * only offered when asked for explicitly by developers.
- */
 static int soft_probe(struct gh_error *err)
 {
-	if (g_getenv("GH_SOFT_EXPERIMENTAL"))
-		return 0;
-	return gh_error_set(err, -ENOSYS,
-			    "the soft backend is not available: the software "
-			    "CPU's instruction set is not complete yet");
+	return 0;
 }
 
 static int soft_vm_init(struct gh_vm *vm, void **out, struct gh_error *err)
@@ -81,6 +73,8 @@ static void bus_mmio_write(void *opaque, uint64_t gpa, uint64_t val, unsigned si
 	pthread_mutex_lock(gh_vm_lock(s->vm));
 	gh_bus_write(gh_vm_mmio(s->vm), gpa, val, size);
 	pthread_mutex_unlock(gh_vm_lock(s->vm));
+	if (gh_vcpu_should_exit(s->vcpu))
+		gh_cpu_kick(s->cpu);
 }
 
 static uint32_t bus_pio_in(void *opaque, uint16_t port, unsigned size)
@@ -95,6 +89,9 @@ static void bus_pio_out(void *opaque, uint16_t port, uint32_t val, unsigned size
 	struct soft_vcpu *s = opaque;
 
 	gh_vm_pio_write(s->vm, port, val, size);
+	/* a write can stop or reset the machine (debug-exit, the i8042) */
+	if (gh_vcpu_should_exit(s->vcpu))
+		gh_cpu_kick(s->cpu);
 }
 
 static bool bus_intr_pending(void *opaque)
@@ -196,6 +193,7 @@ static void soft_kick(void *opaque)
 
 const struct gh_accel_ops gh_accel_soft = {
 	.name = "soft",
+	.note = "integer instruction set only: no x87/SSE yet, which Linux needs",
 	.probe = soft_probe,
 	.vm_init = soft_vm_init,
 	.vm_destroy = soft_vm_destroy,

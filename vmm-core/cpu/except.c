@@ -298,7 +298,7 @@ static void deliver_prot(struct gh_cpu *cpu, unsigned vector, enum gh_event_kind
 static void deliver_long(struct gh_cpu *cpu, unsigned vector, enum gh_event_kind kind,
 			 bool has_error, uint32_t error)
 {
-	uint32_t idt_err = vector * 16 + 2 + cpu->err_ext;
+	uint32_t idt_err = vector * 8 + 2 + cpu->err_ext;	/* the index is the vector (SDM 6.13) */
 	struct gh_descriptor g, cd;
 	struct gh_segment cs, ss;
 	struct gh_stack st;

@@ -832,6 +832,8 @@ enum gh_cpu_stop gh_cpu_run(struct gh_cpu *cpu, uint64_t max_insns)
 		if (!take_events(cpu))
 			return GH_CPU_HLT;
 
+		/* a fault fetching the block reports its own first byte */
+		cpu->prev_rip = cpu->rip;
 		b = find_block(cpu);
 		ipmask = b->bits == 64 ? ~0ULL : b->bits == 32 ? 0xffffffffULL : 0xffffULL;
 		/* one instruction at a time under an interrupt shadow or TF */
