@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <glib-unix.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -251,6 +252,17 @@ static int exit_status(struct run *r, enum gh_stop_reason reason)
 	}
 }
 
+/* For bench/soft-cpu.py: the soft CPU counts what it runs, KVM does not. */
+static void report_retired(struct run *r)
+{
+	uint64_t n;
+	unsigned i;
+
+	for (i = 0; i < gh_vm_ncpus(r->vm); i++)
+		if (gh_vm_cpu_retired(r->vm, i, &n) == 0)
+			fail("cpu %u: %" PRIu64 " instructions retired", i, n);
+}
+
 int gh_run(const struct gh_run_options *o)
 {
 	struct run r = { .o = o };
@@ -324,6 +336,8 @@ int gh_run(const struct gh_run_options *o)
 		goto out;
 	}
 	status = exit_status(&r, gh_vm_run_main_loop(r.vm));
+	if (o->verbose)
+		report_retired(&r);
 out:
 	gh_board_free(r.board);
 	gh_vm_free(r.vm);

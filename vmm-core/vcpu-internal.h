@@ -25,6 +25,8 @@ void gh_vcpu_kick(struct gh_vcpu *vcpu);
 void gh_vcpu_init_signal(struct gh_vcpu *vcpu);
 void gh_vcpu_startup_ipi(struct gh_vcpu *vcpu, uint8_t vector);
 int gh_vcpu_get_state(struct gh_vcpu *vcpu, struct gh_cpu_state *s);
+/* -ENOTSUP where the backend does not count instructions. */
+int gh_vcpu_retired(struct gh_vcpu *vcpu, uint64_t *count);
 
 /* vm.c, for vcpu.c: the control lock/cond and what they guard. */
 struct gh_vm_ctl {

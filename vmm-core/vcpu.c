@@ -143,6 +143,14 @@ int gh_vcpu_get_state(struct gh_vcpu *vcpu, struct gh_cpu_state *s)
 	return vcpu->ops->get_state(vcpu->acc, s);
 }
 
+int gh_vcpu_retired(struct gh_vcpu *vcpu, uint64_t *count)
+{
+	if (!vcpu->ops->retired)
+		return -ENOTSUP;
+	*count = vcpu->ops->retired(vcpu->acc);
+	return 0;
+}
+
 /*
  * Waits while the VM is paused or resetting. Returns false when the VM
  * stops. Applies a state the main thread left while we were parked.

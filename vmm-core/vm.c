@@ -605,6 +605,13 @@ int gh_vm_get_cpu_state(struct gh_vm *vm, unsigned cpu, struct gh_cpu_state *s)
 	return gh_vcpu_get_state(vm->vcpus[cpu], s);
 }
 
+int gh_vm_cpu_retired(struct gh_vm *vm, unsigned cpu, uint64_t *count)
+{
+	if (cpu >= vm->cfg.ncpus)
+		return -EINVAL;
+	return gh_vcpu_retired(vm->vcpus[cpu], count);
+}
+
 uint64_t gh_vm_pio_read(struct gh_vm *vm, uint16_t port, unsigned size)
 {
 	uint64_t val;

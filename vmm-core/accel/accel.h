@@ -78,6 +78,9 @@ struct gh_accel_ops {
 	int (*set_state)(void *accel_vcpu, const struct gh_cpu_state *s);
 	/* From any thread: make vcpu_run return GH_EXIT_KICK soon. */
 	void (*kick)(void *accel_vcpu);
+	/* Optional: guest instructions retired so far (benchmarks); the vCPU
+	 * is not running. NULL where the hardware does the counting. */
+	uint64_t (*retired)(void *accel_vcpu);
 };
 
 extern const struct gh_accel_ops gh_accel_kvm;

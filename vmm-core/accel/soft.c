@@ -191,6 +191,13 @@ static void soft_kick(void *opaque)
 	gh_cpu_kick(s->cpu);
 }
 
+static uint64_t soft_retired(void *opaque)
+{
+	struct soft_vcpu *s = opaque;
+
+	return gh_cpu_retired(s->cpu);
+}
+
 const struct gh_accel_ops gh_accel_soft = {
 	.name = "soft",
 	.note = "integer instruction set only: no x87/SSE yet, which Linux needs",
@@ -204,4 +211,5 @@ const struct gh_accel_ops gh_accel_soft = {
 	.get_state = soft_get_state,
 	.set_state = soft_set_state,
 	.kick = soft_kick,
+	.retired = soft_retired,
 };

@@ -146,6 +146,9 @@ bool gh_vm_a20(struct gh_vm *vm);
 
 /* Reads a vCPU's state (VM paused or stopped). */
 int gh_vm_get_cpu_state(struct gh_vm *vm, unsigned cpu, struct gh_cpu_state *s);
+/* Guest instructions a vCPU has retired (VM paused or stopped); -ENOTSUP
+ * where the backend does not count them (KVM), -EINVAL for no such CPU. */
+int gh_vm_cpu_retired(struct gh_vm *vm, unsigned cpu, uint64_t *count);
 
 /* Dispatch with the device lock, as the vCPU loop does. */
 uint64_t gh_vm_pio_read(struct gh_vm *vm, uint16_t port, unsigned size);
