@@ -10,6 +10,7 @@
 
 struct gh_run_options {
 	char *kernel;
+	char *firmware;		/* "seabios", or NULL for direct kernel boot */
 	char *initrd;
 	char *append;
 	uint64_t ram_size;

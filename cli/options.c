@@ -66,6 +66,7 @@ void gh_run_options_clear(struct gh_run_options *o)
 	unsigned i;
 
 	g_free(o->kernel);
+	g_free(o->firmware);
 	g_free(o->initrd);
 	g_free(o->append);
 	g_free(o->accel);
@@ -102,6 +103,9 @@ int gh_run_parse(int argc, char **argv, struct gh_run_options *o,
 	GOptionEntry entries[] = {
 		{ "kernel", 0, 0, G_OPTION_ARG_FILENAME, &o->kernel,
 		  "Boot this Linux bzImage or Multiboot kernel directly", "FILE" },
+		{ "firmware", 0, 0, G_OPTION_ARG_STRING, &o->firmware,
+		  "Boot firmware: seabios (Debian's SeaBIOS), or none (default; "
+		  "needs --kernel)", "NAME" },
 		{ "initrd", 0, 0, G_OPTION_ARG_FILENAME, &o->initrd,
 		  "Linux initrd; for Multiboot, modules as \"FILE ARGS,FILE2\"",
 		  "FILE" },
@@ -203,10 +207,27 @@ int gh_run_parse(int argc, char **argv, struct gh_run_options *o,
 			goto out;
 		}
 	}
-	if (!o->kernel) {
-		ret = gh_error_set(err, -EINVAL, "no --kernel given (booting "
-				   "from firmware and disks is not supported "
-				   "yet)");
+	if (o->firmware && !strcmp(o->firmware, "none"))
+		g_clear_pointer(&o->firmware, g_free);
+	if (o->firmware && !strcmp(o->firmware, "ovmf")) {
+		ret = gh_error_set(err, -EINVAL, "--firmware ovmf is not "
+				   "supported yet (use seabios)");
+		goto out;
+	}
+	if (o->firmware && strcmp(o->firmware, "seabios")) {
+		ret = gh_error_set(err, -EINVAL, "invalid --firmware '%s' (use "
+				   "seabios or none)", o->firmware);
+		goto out;
+	}
+	if (o->firmware && o->kernel) {
+		ret = gh_error_set(err, -EINVAL, "--kernel with --firmware is "
+				   "not supported yet (firmware-mediated kernel "
+				   "boot needs fw_cfg)");
+		goto out;
+	}
+	if (!o->kernel && !o->firmware) {
+		ret = gh_error_set(err, -EINVAL, "nothing to boot: give --kernel, "
+				   "or --firmware seabios");
 		goto out;
 	}
 	if ((o->initrd || o->append) && !o->kernel) {

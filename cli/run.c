@@ -27,7 +27,11 @@ struct run {
 	char **module_specs;
 	unsigned nmodules;
 	struct gh_boot_args args;
+	GBytes *bios_image;
+	struct gh_bios bios;
 };
+
+#define SEABIOS_IMAGE "/usr/share/seabios/bios-256k.bin"
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void fail(const char *fmt, ...)
@@ -275,8 +279,14 @@ int gh_run(const struct gh_run_options *o)
 	int status = 1;
 	unsigned i;
 
-	if (read_kernel(&r) < 0)
+	if (o->kernel && read_kernel(&r) < 0)
 		goto out;
+	if (o->firmware) {
+		r.bios_image = read_file("SeaBIOS image (Debian package seabios)",
+					 SEABIOS_IMAGE);
+		if (!r.bios_image)
+			goto out;
+	}
 	if (gh_accel_choose(o->accel, &choice, &err) < 0) {
 		fail("%s", err.msg);
 		goto out;
@@ -295,6 +305,7 @@ int gh_run(const struct gh_run_options *o)
 		.ncpus = o->ncpus,
 		.accel = choice.name,
 		.no_reboot = o->no_reboot,
+		.firmware = o->firmware != NULL,
 	};
 	if (gh_vm_new(&cfg, &r.vm, &err) < 0) {
 		fail("%s", err.msg);
@@ -307,8 +318,18 @@ int gh_run(const struct gh_run_options *o)
 		fail("%s", err.msg);
 		goto out;
 	}
-	if (prepare_kernel(&r) < 0)
+	if (o->kernel && prepare_kernel(&r) < 0)
 		goto out;
+	if (r.bios_image) {
+		gsize len;
+		const void *img = g_bytes_get_data(r.bios_image, &len);
+
+		/* the CPUs start at the reset vector, in the BIOS */
+		if (gh_x86_load_bios(r.vm, img, len, SEABIOS_IMAGE, &r.bios, &err) < 0) {
+			fail("%s", err.msg);
+			goto out;
+		}
+	}
 
 	ctx = gh_vm_main_context(r.vm);
 	for (i = 0; i < o->nserial; i++) {
@@ -341,6 +362,9 @@ int gh_run(const struct gh_run_options *o)
 out:
 	gh_board_free(r.board);
 	gh_vm_free(r.vm);
+	gh_x86_bios_free(&r.bios);
+	if (r.bios_image)
+		g_bytes_unref(r.bios_image);
 	for (i = 0; i < GH_VM_MAX_SERIAL; i++)
 		if (r.serial[i])
 			gh_chardev_free(r.serial[i]);

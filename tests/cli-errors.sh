@@ -51,9 +51,11 @@ open(sys.argv[1], "wb").write(img)
 PY
 mkdir "$tmp/dir"
 
-echo "1..17"
+echo "1..19"
 expect "unknown option" run --frobnicate
-expect "kernel" run
+expect "nothing to boot" run
+expect "firmware" run --firmware ovmf
+expect "firmware" run --firmware bogus
 expect "no such file" run --kernel "$tmp/missing"
 expect "directory" run --kernel "$tmp/dir"
 expect "not a" run --kernel "$tmp/text" --accel kvm

@@ -58,6 +58,7 @@ struct gh_vm {
 	enum gh_stop_reason stop_reason;
 	int stop_status;
 	char stop_msg[256];
+	struct gh_ratelimit rl;
 };
 
 static void intr_notify(void *opaque)
@@ -103,8 +104,9 @@ static int map_region(struct gh_vm *vm, uint64_t gpa, uint64_t size, void *hva,
 
 /*
  * The PC layout: RAM up to 640 KiB, the VGA window 0xA0000-0xBFFFF left to
- * MMIO, RAM from 0xC0000 (ROM shadow and BIOS areas, reserved in e820) to
- * the PCI hole at 3 GiB, and the rest above 4 GiB.
+ * MMIO, RAM from 0xC0000 (ROM shadow and BIOS areas, reserved in e820; left
+ * to the firmware's ROM when there is firmware) to the PCI hole at 3 GiB,
+ * and the rest above 4 GiB.
  */
 static int map_ram(struct gh_vm *vm, struct gh_error *err)
 {
@@ -121,7 +123,10 @@ static int map_ram(struct gh_vm *vm, struct gh_error *err)
 				    g_strerror(errno));
 	vm->ram = ram;
 	ret = map_region(vm, 0, 0xa0000, ram, false, "ram-low", err);
-	if (!ret)
+	if (!ret && vm->cfg.firmware)
+		ret = map_region(vm, 0x100000, low - 0x100000, ram + 0x100000,
+				 false, "ram", err);
+	else if (!ret)
 		ret = map_region(vm, 0xc0000, low - 0xc0000, ram + 0xc0000,
 				 false, "ram", err);
 	if (!ret && size > low)
@@ -509,7 +514,7 @@ void gh_vm_guest_shutdown(struct gh_vm *vm, unsigned cpu)
 				   "cpu %u triple-faulted", cpu);
 		return;
 	}
-	g_message("cpu %u triple-faulted; resetting the machine", cpu);
+	gh_log_guest(&vm->rl, "cpu %u triple-faulted; resetting the machine", cpu);
 	gh_vm_request_reset(vm);
 }
 

@@ -52,6 +52,8 @@ struct gh_vm_config {
 	bool manual_clock;
 	/* a guest reset stops the VM (GH_STOP_RESET) instead of restarting it */
 	bool no_reboot;
+	/* leave 0xC0000-0xFFFFF to firmware and option ROMs instead of RAM */
+	bool firmware;
 };
 
 __attribute__((warn_unused_result))

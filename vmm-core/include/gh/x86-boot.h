@@ -64,4 +64,22 @@ int gh_x86_load_multiboot(struct gh_memory *mem,
 			  const struct gh_boot_args *args,
 			  struct gh_cpu_state *cpu, struct gh_error *err);
 
+struct gh_vm;
+
+/* A BIOS image mapped as ROM (gh_x86_load_bios); freed after the VM. */
+struct gh_bios {
+	void *rom;
+	size_t size;
+};
+
+/*
+ * Maps a legacy BIOS image below 4 GiB with its last 128 KiB aliased at
+ * 0xE0000 (the VM must be created with cfg.firmware). The CPU starts at the
+ * reset vector.
+ */
+__attribute__((warn_unused_result))
+int gh_x86_load_bios(struct gh_vm *vm, const void *image, size_t size, const char *name,
+		     struct gh_bios *out, struct gh_error *err);
+void gh_x86_bios_free(struct gh_bios *bios);
+
 #endif
