@@ -27,8 +27,17 @@ struct block_entry {
 	struct gh_x86_insn insn;
 };
 
+/* A block that followed this one before, for skipping the lookup. */
+struct chain {
+	uint64_t lin;		/* linear address it started at */
+	struct block *b;
+	uint64_t tlb_gen;	/* valid while the TLB and the cache are unchanged */
+	uint64_t cache_gen;
+};
+
 struct block {
 	uintptr_t host;		/* host address of the first byte */
+	struct chain next[2];	/* two successors: fall-through and taken */
 	uint8_t bits;		/* code size the block was decoded for */
 	uint64_t pfn[2];	/* guest pages its bytes come from */
 	uint32_t span;		/* bytes from the first to past the last */
@@ -42,6 +51,9 @@ struct gh_exec_cache {
 	GHashTable *code_pages;	/* pfn -> number of blocks using it */
 	uint64_t budget_end;
 	struct block *owned;	/* an uncacheable block being run */
+	uint64_t gen;		/* bumped when blocks are dropped or the mode changes */
+	struct block *prev;	/* the cached block that ran last (for chaining) */
+	uint64_t prev_gen;	/* gen when prev ran: if it moved, prev may be freed */
 };
 
 /* ---- handler binding ------------------------------------------------------ */
@@ -106,6 +118,7 @@ static void drop_block(struct gh_exec_cache *c, unsigned idx)
 					     GUINT_TO_POINTER(n - 1));
 	}
 	c->table[idx] = NULL;
+	c->gen++;
 	g_free(b);
 }
 
@@ -173,6 +186,8 @@ void gh_cpu_invalidate_code(struct gh_cpu *cpu, uint64_t gpa, uint64_t len)
 
 void gh_exec_mode_changed(struct gh_cpu *cpu)
 {
+	if (cpu->cache)
+		cpu->cache->gen++;
 	if (cpu->cpl == 3)
 		cpu->data_mode = GH_TLB_USER;
 	else if ((cpu->cr4 & GH_CR4_SMAP) && (cpu->rflags & GH_FL_AC))
@@ -399,17 +414,67 @@ static void slow_write(struct gh_cpu *cpu, uint64_t lin, const void *buf, unsign
 
 /* ---- guest memory: the entry points ------------------------------------------ */
 
+/* 64-bit mode, no FS/GS: the linear address is the offset if canonical. */
+static inline uint64_t fast_lin(struct gh_cpu *cpu, unsigned seg, uint64_t off,
+				unsigned size, bool write)
+{
+	if (__builtin_expect(cpu->mode == GH_MODE_LONG && seg < GH_FS, 1) &&
+	    gh_cpu_canonical(off) && gh_cpu_canonical(off + size - 1))
+		return off;
+	return seg_lin(cpu, seg, off, size, write);
+}
+
+static inline uint64_t load_host(const void *h, unsigned size)
+{
+	uint16_t v16;
+	uint32_t v32;
+	uint64_t v64;
+
+	switch (size) {
+	case 1:
+		return *(const uint8_t *)h;
+	case 2:
+		memcpy(&v16, h, 2);
+		return v16;
+	case 4:
+		memcpy(&v32, h, 4);
+		return v32;
+	default:
+		memcpy(&v64, h, 8);
+		return v64;
+	}
+}
+
+static inline void store_host(void *h, unsigned size, uint64_t val)
+{
+	uint16_t v16 = val;
+	uint32_t v32 = val;
+
+	switch (size) {
+	case 1:
+		*(uint8_t *)h = val;
+		break;
+	case 2:
+		memcpy(h, &v16, 2);
+		break;
+	case 4:
+		memcpy(h, &v32, 4);
+		break;
+	default:
+		memcpy(h, &val, 8);
+		break;
+	}
+}
+
 uint64_t gh_mem_read_seg(struct gh_cpu *cpu, unsigned seg, uint64_t off, unsigned size)
 {
-	uint64_t lin = seg_lin(cpu, seg, off, size, false);
+	uint64_t lin = fast_lin(cpu, seg, off, size, false);
 	uint64_t v = 0;
 	void *h;
 
 	if ((lin & PAGE_MASK) + size <= 0x1000 &&
-	    (h = gh_tlb_lookup_read(cpu->tlb, lin, cpu->data_mode))) {
-		memcpy(&v, h, size);
-		return v;
-	}
+	    (h = gh_tlb_lookup_read(cpu->tlb, lin, cpu->data_mode)))
+		return load_host(h, size);
 	slow_read(cpu, lin, &v, size, GH_MMU_READ);
 	return v;
 }
@@ -417,12 +482,12 @@ uint64_t gh_mem_read_seg(struct gh_cpu *cpu, unsigned seg, uint64_t off, unsigne
 void gh_mem_write_seg(struct gh_cpu *cpu, unsigned seg, uint64_t off, unsigned size,
 		      uint64_t val)
 {
-	uint64_t lin = seg_lin(cpu, seg, off, size, true);
+	uint64_t lin = fast_lin(cpu, seg, off, size, true);
 	void *h;
 
 	if ((lin & PAGE_MASK) + size <= 0x1000 &&
 	    (h = gh_tlb_lookup_write(cpu->tlb, lin, cpu->data_mode))) {
-		memcpy(h, &val, size);
+		store_host(h, size, val);
 		return;
 	}
 	slow_write(cpu, lin, &val, size, false);
@@ -676,6 +741,7 @@ static struct block *build_block(struct gh_cpu *cpu, bool *cacheable)
 	b->n = 0;
 	b->span = 0;
 	b->bits = bits;
+	memset(b->next, 0, sizeof(b->next));
 	*cacheable = true;
 	for (;;) {
 		struct block_entry *e = &b->e[b->n];
@@ -770,6 +836,43 @@ static struct block *find_block(struct gh_cpu *cpu)
 	return b;
 }
 
+/*
+ * The block at RIP, through the previous block's chain when nothing that
+ * could change the answer happened since (a TLB flush, a dropped block, a
+ * mode change): most blocks end in a branch to a block seen before.
+ */
+static struct block *next_block(struct gh_cpu *cpu)
+{
+	struct gh_exec_cache *c = cpu->cache;
+	struct block *prev = c->prev_gen == c->gen ? c->prev : NULL, *b;
+	uint64_t lin = code_lin(cpu, cpu->rip);
+	struct chain *ch = NULL;
+	uint64_t gen;
+
+	if (prev) {
+		ch = &prev->next[(lin ^ (lin >> 4)) & 1];
+		if (ch->lin == lin && ch->b && ch->tlb_gen == cpu->tlb->generation &&
+		    ch->cache_gen == c->gen && ch->b->bits == code_bits(cpu) &&
+		    (ch->b->bits == 64 ||
+		     cpu->rip + ch->b->span - 1 <= cpu->seg[GH_CS].limit)) {
+			c->prev = ch->b;
+			return ch->b;	/* prev_gen is still right */
+		}
+	}
+	gen = c->gen;
+	b = find_block(cpu);
+	if (b == c->owned) {
+		c->prev = NULL;
+		return b;
+	}
+	/* link prev to it, unless find_block dropped blocks (prev may be gone) */
+	if (ch && c->gen == gen)
+		*ch = (struct chain){ lin, b, cpu->tlb->generation, gen };
+	c->prev = b;
+	c->prev_gen = c->gen;
+	return b;
+}
+
 /* ---- the run loop ----------------------------------------------------------------------- */
 
 /* Between blocks: #DB traps, NMI, INTR. Returns false if the CPU stays halted. */
@@ -784,7 +887,8 @@ static bool take_events(struct gh_cpu *cpu)
 		gh_cpu_deliver(cpu, GH_EXC_DB, GH_EVENT_EXCEPTION, false, 0);
 		gh_exec_flags_in(cpu);
 	}
-	if (__atomic_exchange_n(&cpu->intr_poke, 0, __ATOMIC_ACQ_REL) && cpu->bus.intr_pending)
+	if (__atomic_load_n(&cpu->intr_poke, __ATOMIC_RELAXED) &&
+	    __atomic_exchange_n(&cpu->intr_poke, 0, __ATOMIC_ACQ_REL) && cpu->bus.intr_pending)
 		cpu->intr_line = cpu->bus.intr_pending(cpu->bus.opaque);
 	if (cpu->intr_line && (cpu->rflags & GH_FL_IF) && !cpu->interrupt_shadow) {
 		int vector = cpu->bus.intr_ack(cpu->bus.opaque);
@@ -808,8 +912,10 @@ enum gh_cpu_stop gh_cpu_run(struct gh_cpu *cpu, uint64_t max_insns)
 
 	c->budget_end = max_insns ? cpu->retired + max_insns : UINT64_MAX;
 	cpu->jmp = &jb;
+	c->prev = NULL;
 	if (setjmp(jb)) {
 		/* an instruction or an event delivery raised an exception */
+		c->prev = NULL;
 		gh_exec_flags_out(cpu);
 		gh_cpu_handle_exception(cpu);
 		gh_exec_flags_in(cpu);
@@ -825,7 +931,9 @@ enum gh_cpu_stop gh_cpu_run(struct gh_cpu *cpu, uint64_t max_insns)
 
 		if (cpu->shutdown)
 			return GH_CPU_SHUTDOWN;
-		if (__atomic_exchange_n(&cpu->kick, 0, __ATOMIC_ACQ_REL))
+		/* plain loads first: the locked exchange only when something is set */
+		if (__atomic_load_n(&cpu->kick, __ATOMIC_RELAXED) &&
+		    __atomic_exchange_n(&cpu->kick, 0, __ATOMIC_ACQ_REL))
 			return GH_CPU_KICKED;
 		if (cpu->retired >= c->budget_end)
 			return GH_CPU_BUDGET;
@@ -834,30 +942,36 @@ enum gh_cpu_stop gh_cpu_run(struct gh_cpu *cpu, uint64_t max_insns)
 
 		/* a fault fetching the block reports its own first byte */
 		cpu->prev_rip = cpu->rip;
-		b = find_block(cpu);
+		b = next_block(cpu);
 		ipmask = b->bits == 64 ? ~0ULL : b->bits == 32 ? 0xffffffffULL : 0xffffULL;
 		/* one instruction at a time under an interrupt shadow or TF */
 		single = cpu->interrupt_shadow || (cpu->rflags & GH_FL_TF);
 		cpu->end_block = false;
+		if (__builtin_expect(single, 0)) {
+			const struct block_entry *e = &b->e[0];
+			bool tf = cpu->rflags & GH_FL_TF;
+
+			cpu->rip = (cpu->rip + e->insn.len) & ipmask;
+			cpu->interrupt_shadow = false;
+			e->fn(cpu, &e->insn);
+			cpu->retired++;
+			/* the single-step trap after an instruction begun with TF */
+			if (tf)
+				cpu->pending_dbg |= GH_DR6_BS;
+			continue;
+		}
 		for (k = 0; k < b->n; k++) {
 			const struct block_entry *e = &b->e[k];
-			bool tf = cpu->rflags & GH_FL_TF;
 
 			cpu->prev_rip = cpu->rip;
 			cpu->rip = (cpu->rip + e->insn.len) & ipmask;
-			if (single)
-				cpu->interrupt_shadow = false;
 			e->fn(cpu, &e->insn);
-			cpu->retired++;
-			if (tf) {
-				cpu->pending_dbg |= GH_DR6_BS;
-				cpu->end_block = true;
-			}
-			if (cpu->end_block || single) {
-				cpu->end_block = false;
+			if (__builtin_expect(cpu->end_block, 0)) {
+				k++;
 				break;
 			}
 		}
+		cpu->retired += k;
 	}
 }
 

@@ -388,6 +388,7 @@ int gh_mmu_access(struct gh_mmu_ctx *ctx, struct gh_tlb *tlb, uint64_t linear,
 
 void gh_tlb_flush_all(struct gh_tlb *tlb)
 {
+	tlb->generation++;
 	memset(tlb->e, 0, sizeof(tlb->e));
 	memset(tlb->info, 0, sizeof(tlb->info));
 	tlb->large_shifts = 0;
@@ -399,6 +400,7 @@ void gh_tlb_flush_nonglobal(struct gh_tlb *tlb)
 {
 	unsigned i;
 
+	tlb->generation++;
 	tlb->large_shifts = 0;
 	for (i = 0; i < GH_TLB_SIZE; i++) {
 		const struct gh_tlb_info *in = &tlb->info[i];
@@ -417,6 +419,7 @@ void gh_tlb_flush_page(struct gh_tlb *tlb, uint64_t linear)
 	unsigned idx = (linear >> 12) & (GH_TLB_SIZE - 1);
 	unsigned s;
 
+	tlb->generation++;
 	if ((tlb->info[idx].flags & GH_TLB_F_VALID) &&
 	    (tlb->e[idx].tag & GH_TLB_PAGE_MASK) == (linear & GH_TLB_PAGE_MASK))
 		drop(tlb, idx);

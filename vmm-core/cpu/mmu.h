@@ -223,6 +223,8 @@ struct gh_tlb {
 	uint32_t large_shifts;	/* bit s: pieces of 2^s-byte pages are cached */
 	uint64_t large_lo;	/* linear range covered by those pages */
 	uint64_t large_hi;	/* (inclusive) */
+	uint64_t generation;	/* bumped by every flush: cached translations
+				 * made from entries (block chains) check it */
 };
 
 static inline void *gh_tlb_lookup(const struct gh_tlb *tlb, uint64_t linear,
