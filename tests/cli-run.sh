@@ -2,14 +2,15 @@
 # How `guesthouse run` ends, with tiny Multiboot kernels made here: the
 # debug-exit status, --timeout, SIGTERM, --no-reboot after a keyboard-
 # controller reset, serial output to a file, a pty, and Ctrl-A x on stdio.
-# Usage: cli-run.sh GUESTHOUSE
+# Usage: cli-run.sh GUESTHOUSE ACCEL
 set -u
 gh=$1
+accel=${2:-kvm}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-if ! "$gh" info 2>/dev/null | grep -q '^kvm: available'; then
-	echo "1..0 # SKIP no backend can run guests here"
+if ! "$gh" info 2>/dev/null | grep -q "^$accel: available"; then
+	echo "1..0 # SKIP the $accel backend cannot run here"
 	exit 0
 fi
 
@@ -44,7 +45,7 @@ check() {
 	fi
 }
 run() {
-	"$gh" run --accel kvm "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
+	"$gh" run --accel "$accel" "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
 }
 
 echo "1..9"
@@ -61,7 +62,7 @@ run --kernel "$tmp/hello" --serial "file:$tmp/com1" --timeout 1
 check $? 124 "a spinning guest stops at --timeout with 124"
 check "$(cat "$tmp/com1")" "ok" "COM1 output reaches --serial file:"
 
-"$gh" run --accel kvm --kernel "$tmp/hello" --serial none </dev/null \
+"$gh" run --accel "$accel" --kernel "$tmp/hello" --serial none </dev/null \
 	>/dev/null 2>"$tmp/err" &
 pid=$!
 sleep 1
@@ -69,7 +70,7 @@ kill -TERM $pid
 wait $pid
 check $? 143 "SIGTERM stops the VM with 128+15"
 
-"$gh" run --accel kvm --kernel "$tmp/hello" --serial pty --timeout 3 \
+"$gh" run --accel "$accel" --kernel "$tmp/hello" --serial pty --timeout 3 \
 	</dev/null >/dev/null 2>"$tmp/err" &
 pid=$!
 pts=""
@@ -84,7 +85,7 @@ wait $pid
 # stdio on a terminal: Ctrl-A x quits with status 0 (script(1) gives a tty).
 if command -v script >/dev/null 2>&1; then
 	( sleep 1; printf '\001x' ) | script -qec \
-		"$gh run --accel kvm --kernel $tmp/hello --timeout 20" \
+		"$gh run --accel $accel --kernel $tmp/hello --timeout 20" \
 		/dev/null >"$tmp/tty" 2>&1
 	check $? 0 "Ctrl-A x on the stdio console quits with 0"
 	check "$(grep -c ok "$tmp/tty")" 1 "the guest's output reached the terminal"

@@ -181,6 +181,12 @@ static int soft_set_state(void *opaque, const struct gh_cpu_state *st)
 {
 	struct soft_vcpu *s = opaque;
 
+	/*
+	 * A new state is a start or a reset, after which a loader may have
+	 * rewritten guest memory behind the CPU: decode everything afresh.
+	 * (Device DMA will need gh_cpu_invalidate_code on its own path.)
+	 */
+	gh_cpu_flush_code(s->cpu);
 	return gh_cpu_set_state(s->cpu, st);
 }
 

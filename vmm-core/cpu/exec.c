@@ -171,6 +171,17 @@ static void invalidate_page(struct gh_cpu *cpu, uint64_t pfn)
 	cpu->end_block = true;
 }
 
+void gh_cpu_flush_code(struct gh_cpu *cpu)
+{
+	unsigned i;
+
+	for (i = 0; i < BLOCK_TABLE_SIZE; i++)
+		drop_block(cpu->cache, i);
+	g_hash_table_remove_all(cpu->cache->code_pages);
+	/* pages lose their code protection: refill the TLB */
+	gh_tlb_flush_all(cpu->tlb);
+}
+
 void gh_cpu_invalidate_code(struct gh_cpu *cpu, uint64_t gpa, uint64_t len)
 {
 	uint64_t pfn, last;
