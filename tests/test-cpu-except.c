@@ -6,6 +6,7 @@
  */
 #include "cpu/cpu-internal.h"
 #include "cpu/mmu.h"
+#include "cputest.h"
 
 #include <errno.h>
 #include <glib.h>
@@ -14,8 +15,8 @@
 
 #define RAM_SIZE (2u << 20)
 
-#define GDT_BASE 0x1000
-#define IDT_BASE 0x2000
+#define GDT_BASE CT_GDT_BASE
+#define IDT_BASE CT_IDT_BASE
 #define TSS1 0x3000
 #define TSS2 0x3100
 #define TSS16 0x3200
@@ -56,81 +57,7 @@ static uint8_t *fake_page(void *opaque, uint64_t gpa, bool *writable)
 	struct env *e = opaque;
 
 	*writable = true;
-	return gpa < RAM_SIZE ? e->ram + (gpa & ~0xfffULL) : NULL;
-}
-
-static uint64_t fake_mmio_read(void *opaque, uint64_t gpa, unsigned size)
-{
-	(void)opaque;
-	(void)gpa;
-	(void)size;
-	return ~0ULL;
-}
-
-static void fake_mmio_write(void *opaque, uint64_t gpa, uint64_t val, unsigned size)
-{
-	(void)opaque;
-	(void)gpa;
-	(void)val;
-	(void)size;
-}
-
-static void put16(struct env *e, uint64_t a, uint16_t v)
-{
-	memcpy(e->ram + a, &v, 2);
-}
-
-static void put32(struct env *e, uint64_t a, uint32_t v)
-{
-	memcpy(e->ram + a, &v, 4);
-}
-
-static void put64(struct env *e, uint64_t a, uint64_t v)
-{
-	memcpy(e->ram + a, &v, 8);
-}
-
-static uint16_t get16(struct env *e, uint64_t a)
-{
-	uint16_t v;
-
-	memcpy(&v, e->ram + a, 2);
-	return v;
-}
-
-static uint32_t get32(struct env *e, uint64_t a)
-{
-	uint32_t v;
-
-	memcpy(&v, e->ram + a, 4);
-	return v;
-}
-
-static uint64_t get64(struct env *e, uint64_t a)
-{
-	uint64_t v;
-
-	memcpy(&v, e->ram + a, 8);
-	return v;
-}
-
-/* A segment descriptor: access byte (P, DPL, S, type) and flags (G, D, L, AVL). */
-static uint64_t seg_desc(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags)
-{
-	return (limit & 0xffff) | ((uint64_t)(base & 0xffffff) << 16) |
-	       ((uint64_t)access << 40) | ((uint64_t)((limit >> 16) & 0xf) << 48) |
-	       ((uint64_t)(flags & 0xf) << 52) | ((uint64_t)(base >> 24) << 56);
-}
-
-static uint64_t gate_desc(uint16_t sel, uint32_t off, uint8_t access, uint8_t params)
-{
-	return (off & 0xffff) | ((uint64_t)sel << 16) | ((uint64_t)params << 32) |
-	       ((uint64_t)access << 40) | ((uint64_t)(off >> 16) << 48);
-}
-
-static void gdt_set(struct env *e, uint16_t sel, uint64_t d)
-{
-	put64(e, GDT_BASE + (sel & ~7u), d);
+	return ct_ram_page(e->ram, RAM_SIZE, gpa);
 }
 
 static uint8_t gdt_access(struct env *e, uint16_t sel)
@@ -140,62 +67,44 @@ static uint8_t gdt_access(struct env *e, uint16_t sel)
 
 static void idt_set(struct env *e, unsigned vec, uint64_t d)
 {
-	put64(e, IDT_BASE + vec * 8, d);
-}
-
-/* The hidden part of sel, as a load from the GDT builds it. */
-static void seg_from_gdt(struct env *e, uint16_t sel, struct gh_segment *seg)
-{
-	struct gh_descriptor d = {{get64(e, GDT_BASE + (sel & ~7u)), 0}};
-
-	gh_cpu_parse_descriptor(&d, sel, seg);
+	ct_put64(e->ram, IDT_BASE + vec * 8, d);
 }
 
 static void build_tables(struct env *e)
 {
 	memset(e->ram, 0, RAM_SIZE);
-	gdt_set(e, S_CODE0, seg_desc(0, 0xfffff, 0x9b, 0xc));
-	gdt_set(e, S_DATA0, seg_desc(0, 0xfffff, 0x93, 0xc));
-	gdt_set(e, S_CODE3, seg_desc(0, 0xfffff, 0xfb, 0xc));
-	gdt_set(e, S_DATA3, seg_desc(0, 0xfffff, 0xf3, 0xc));
-	gdt_set(e, S_TSS1, seg_desc(TSS1, 0x67, 0x8b, 0));
-	gdt_set(e, S_CODE16, seg_desc(0, 0xffff, 0x9b, 0));
-	gdt_set(e, S_DATA16, seg_desc(0, 0xffff, 0x93, 0));
-	gdt_set(e, S_TSS2, seg_desc(TSS2, 0x67, 0x89, 0));
-	gdt_set(e, S_CGATE, gate_desc(S_CODE0, 0x6000, 0xec, 2));
-	gdt_set(e, S_CODE64, seg_desc(0, 0xfffff, 0x9b, 0xa));
-	gdt_set(e, S_CONF0, seg_desc(0, 0xfffff, 0x9f, 0xc));
-	gdt_set(e, S_DATANP, seg_desc(0, 0xfffff, 0x13, 0xc));
-	gdt_set(e, S_TSS16, seg_desc(TSS16, 0x2b, 0x81, 0));
-	gdt_set(e, S_TSS3, seg_desc(TSS3, 0x67, 0x89, 0));
-	gdt_set(e, S_XONLY, seg_desc(0, 0xfffff, 0x99, 0xc));
-	gdt_set(e, S_CODENP, seg_desc(0, 0xfffff, 0x1b, 0xc));
-	gdt_set(e, S_FRESH, seg_desc(0, 0xfffff, 0x92, 0xc));
+	ct_gdt_set(e->ram, S_CODE0, ct_seg_desc(0, 0xfffff, 0x9b, 0xc));
+	ct_gdt_set(e->ram, S_DATA0, ct_seg_desc(0, 0xfffff, 0x93, 0xc));
+	ct_gdt_set(e->ram, S_CODE3, ct_seg_desc(0, 0xfffff, 0xfb, 0xc));
+	ct_gdt_set(e->ram, S_DATA3, ct_seg_desc(0, 0xfffff, 0xf3, 0xc));
+	ct_gdt_set(e->ram, S_TSS1, ct_seg_desc(TSS1, 0x67, 0x8b, 0));
+	ct_gdt_set(e->ram, S_CODE16, ct_seg_desc(0, 0xffff, 0x9b, 0));
+	ct_gdt_set(e->ram, S_DATA16, ct_seg_desc(0, 0xffff, 0x93, 0));
+	ct_gdt_set(e->ram, S_TSS2, ct_seg_desc(TSS2, 0x67, 0x89, 0));
+	ct_gdt_set(e->ram, S_CGATE, ct_gate_desc(S_CODE0, 0x6000, 0xec, 2));
+	ct_gdt_set(e->ram, S_CODE64, ct_seg_desc(0, 0xfffff, 0x9b, 0xa));
+	ct_gdt_set(e->ram, S_CONF0, ct_seg_desc(0, 0xfffff, 0x9f, 0xc));
+	ct_gdt_set(e->ram, S_DATANP, ct_seg_desc(0, 0xfffff, 0x13, 0xc));
+	ct_gdt_set(e->ram, S_TSS16, ct_seg_desc(TSS16, 0x2b, 0x81, 0));
+	ct_gdt_set(e->ram, S_TSS3, ct_seg_desc(TSS3, 0x67, 0x89, 0));
+	ct_gdt_set(e->ram, S_XONLY, ct_seg_desc(0, 0xfffff, 0x99, 0xc));
+	ct_gdt_set(e->ram, S_CODENP, ct_seg_desc(0, 0xfffff, 0x1b, 0xc));
+	ct_gdt_set(e->ram, S_FRESH, ct_seg_desc(0, 0xfffff, 0x92, 0xc));
 	/* the running task's ring-0 stack */
-	put32(e, TSS1 + 4, 0x9000);
-	put16(e, TSS1 + 8, S_DATA0);
+	ct_put32(e->ram, TSS1 + 4, 0x9000);
+	ct_put16(e->ram, TSS1 + 8, S_DATA0);
 }
 
 /* Protected mode at CPL 0 or 3, flat 32-bit segments, TR = TSS1. */
 static void prot_state(struct env *e, unsigned cpl)
 {
 	struct gh_cpu_state *s = &e->s;
-	uint16_t cs = cpl ? S_CODE3 : S_CODE0, ds = cpl ? S_DATA3 : S_DATA0;
 
-	gh_cpu_state_reset(s, true);
-	s->cr0 = GH_CR0_PE | GH_CR0_ET;
+	ct_flat_state(e->ram, s, cpl ? S_CODE3 : S_CODE0, cpl ? S_DATA3 : S_DATA0, S_TSS1,
+		      false);
 	s->rip = 0x4000;
 	s->rflags = 0x202;
 	s->gpr[GH_RSP] = cpl ? 0x8000 : 0x8800;
-	seg_from_gdt(e, cs, &s->seg[GH_CS]);
-	for (unsigned i = 0; i < GH_NR_SEGS; i++) {
-		if (i != GH_CS)
-			seg_from_gdt(e, ds, &s->seg[i]);
-	}
-	seg_from_gdt(e, S_TSS1, &s->tr);
-	memset(&s->ldt, 0, sizeof(s->ldt));
-	s->ldt.unusable = 1;
-	s->gdt.base = GDT_BASE;
 	s->gdt.limit = 0xff;
 	s->idt.base = IDT_BASE;
 	s->idt.limit = 0x7ff;
@@ -203,7 +112,7 @@ static void prot_state(struct env *e, unsigned cpl)
 
 static void env_apply(struct env *e)
 {
-	g_assert_cmpint(gh_cpu_set_state(e->cpu, &e->s), ==, 0);
+	ct_apply(e->cpu, &e->s);
 }
 
 static struct env *env_new(void)
@@ -212,20 +121,16 @@ static struct env *env_new(void)
 	struct gh_cpu_bus bus = {
 	    .opaque = e,
 	    .page = fake_page,
-	    .mmio_read = fake_mmio_read,
-	    .mmio_write = fake_mmio_write,
 	};
 
-	e->ram = g_malloc0(RAM_SIZE);
-	e->cpu = gh_cpu_new(&bus, 0);
+	e->cpu = ct_cpu_new(bus, &e->ram, RAM_SIZE);
 	build_tables(e);
 	return e;
 }
 
 static void env_free(struct env *e)
 {
-	gh_cpu_free(e->cpu);
-	g_free(e->ram);
+	ct_cpu_free(e->cpu, e->ram);
 	g_free(e);
 }
 
@@ -459,16 +364,14 @@ static void test_load_seg(void)
 static void real_state(struct env *e)
 {
 	gh_cpu_state_reset(&e->s, true);
-	e->s.seg[GH_CS].selector = 0x1000;
-	e->s.seg[GH_CS].base = 0x10000;
-	e->s.seg[GH_SS].selector = 0x2000;
-	e->s.seg[GH_SS].base = 0x20000;
+	ct_real_seg(&e->s, GH_CS, 0x1000);
+	ct_real_seg(&e->s, GH_SS, 0x2000);
 	e->s.gpr[GH_RSP] = 0x100;
 	e->s.rip = 0x52;
 	e->s.rflags = 0x2 | GH_FL_IF | GH_FL_TF | GH_FL_CF;
 	e->s.idt.limit = 0x3ff;
-	put16(e, 0x21 * 4, 0x5678);
-	put16(e, 0x21 * 4 + 2, 0x1234);
+	ct_put16(e->ram, 0x21 * 4, 0x5678);
+	ct_put16(e->ram, 0x21 * 4 + 2, 0x1234);
 }
 
 static void test_real_int(void)
@@ -483,9 +386,10 @@ static void test_real_int(void)
 			==, 0);
 	/* FLAGS, CS, IP pushed as words at SS:SP */
 	g_assert_cmphex(cpu->gpr[GH_RSP], ==, 0xfa);
-	g_assert_cmphex(get16(e, 0x200fa), ==, 0x52);
-	g_assert_cmphex(get16(e, 0x200fc), ==, 0x1000);
-	g_assert_cmphex(get16(e, 0x200fe), ==, 0x2 | GH_FL_IF | GH_FL_TF | GH_FL_CF);
+	g_assert_cmphex(ct_get16(e->ram, 0x200fa), ==, 0x52);
+	g_assert_cmphex(ct_get16(e->ram, 0x200fc), ==, 0x1000);
+	g_assert_cmphex(ct_get16(e->ram, 0x200fe), ==,
+			0x2 | GH_FL_IF | GH_FL_TF | GH_FL_CF);
 	g_assert_cmphex(cpu->seg[GH_CS].selector, ==, 0x1234);
 	g_assert_cmphex(cpu->seg[GH_CS].base, ==, 0x12340);
 	g_assert_cmphex(cpu->rip, ==, 0x5678);
@@ -502,7 +406,7 @@ static void test_real_int(void)
 	g_assert_cmpint(TRY(cpu, gh_cpu_deliver(cpu, 0x21, GH_EVENT_EXTERNAL, false, 0)),
 			==, 0);
 	g_assert_cmphex(cpu->gpr[GH_RSP], ==, 0xabcdfffa);
-	g_assert_cmphex(get16(e, 0x2fffa), ==, 0x52);
+	g_assert_cmphex(ct_get16(e->ram, 0x2fffa), ==, 0x52);
 
 	/* a push beyond the SS limit is #SS */
 	e->s.gpr[GH_RSP] = 0x100;
@@ -518,8 +422,8 @@ static void test_real_int(void)
 	g_assert_cmpint(TRY(cpu, gh_cpu_far_call(cpu, 0x3000, 0x44, 2)), ==, 0);
 	g_assert_cmphex(cpu->seg[GH_CS].base, ==, 0x30000);
 	g_assert_cmphex(cpu->rip, ==, 0x44);
-	g_assert_cmphex(get16(e, 0x200fc), ==, 0x52);
-	g_assert_cmphex(get16(e, 0x200fe), ==, 0x1000);
+	g_assert_cmphex(ct_get16(e->ram, 0x200fc), ==, 0x52);
+	g_assert_cmphex(ct_get16(e->ram, 0x200fe), ==, 0x1000);
 	g_assert_cmpint(TRY(cpu, gh_cpu_far_ret(cpu, 2, 4)), ==, 0);
 	g_assert_cmphex(cpu->seg[GH_CS].selector, ==, 0x1000);
 	g_assert_cmphex(cpu->rip, ==, 0x52);
@@ -535,8 +439,8 @@ static void test_real_ivt_limit(void)
 
 	real_state(e);
 	e->s.idt.limit = 0x27; /* vectors 0-9 */
-	put16(e, 8 * 4, 0x0800);
-	put16(e, 8 * 4 + 2, 0x0f00);
+	ct_put16(e->ram, 8 * 4, 0x0800);
+	ct_put16(e->ram, 8 * 4 + 2, 0x0f00);
 	env_apply(e);
 	cpu->prev_rip = 0x50; /* INT 30h at 1000:0050 */
 	RUN(cpu, gh_cpu_deliver(cpu, 0x30, GH_EVENT_SOFTWARE, false, 0));
@@ -545,8 +449,8 @@ static void test_real_ivt_limit(void)
 	g_assert_cmphex(cpu->rip, ==, 0x0800);
 	/* the #DF frame names the INT instruction; real mode has no error code */
 	g_assert_cmphex(cpu->gpr[GH_RSP], ==, 0xfa);
-	g_assert_cmphex(get16(e, 0x200fa), ==, 0x50);
-	g_assert_cmphex(get16(e, 0x200fc), ==, 0x1000);
+	g_assert_cmphex(ct_get16(e->ram, 0x200fa), ==, 0x50);
+	g_assert_cmphex(ct_get16(e->ram, 0x200fc), ==, 0x1000);
 	g_assert_cmpint(cpu->delivering, ==, -1);
 
 	e->s.idt.limit = 0x1f; /* not even #DF */
@@ -567,19 +471,19 @@ static void test_prot_same_priv(void)
 	struct gh_cpu_state after;
 
 	prot_state(e, 0);
-	idt_set(e, 0x40, gate_desc(S_CODE0, 0x5000, 0x8e, 0));	/* interrupt gate */
-	idt_set(e, 0x41, gate_desc(S_CODE0, 0x5100, 0x8f, 0));	/* trap gate */
-	idt_set(e, 0x44, gate_desc(S_CODE16, 0x1234, 0x86, 0)); /* 16-bit gate */
-	idt_set(e, GH_EXC_GP, gate_desc(S_CODE0, 0x5200, 0x8e, 0));
+	idt_set(e, 0x40, ct_gate_desc(S_CODE0, 0x5000, 0x8e, 0)); /* interrupt gate */
+	idt_set(e, 0x41, ct_gate_desc(S_CODE0, 0x5100, 0x8f, 0));	/* trap gate */
+	idt_set(e, 0x44, ct_gate_desc(S_CODE16, 0x1234, 0x86, 0)); /* 16-bit gate */
+	idt_set(e, GH_EXC_GP, ct_gate_desc(S_CODE0, 0x5200, 0x8e, 0));
 	e->s.rflags = 0x202 | GH_FL_TF | GH_FL_NT;
 	env_apply(e);
 
 	g_assert_cmpint(TRY(cpu, gh_cpu_deliver(cpu, 0x40, GH_EVENT_EXTERNAL, false, 0)),
 			==, 0);
 	g_assert_cmphex(cpu->gpr[GH_RSP], ==, 0x8800 - 12);
-	g_assert_cmphex(get32(e, 0x8800 - 12), ==, 0x4000);
-	g_assert_cmphex(get32(e, 0x8800 - 8), ==, S_CODE0);
-	g_assert_cmphex(get32(e, 0x8800 - 4), ==, 0x202 | GH_FL_TF | GH_FL_NT);
+	g_assert_cmphex(ct_get32(e->ram, 0x8800 - 12), ==, 0x4000);
+	g_assert_cmphex(ct_get32(e->ram, 0x8800 - 8), ==, S_CODE0);
+	g_assert_cmphex(ct_get32(e->ram, 0x8800 - 4), ==, 0x202 | GH_FL_TF | GH_FL_NT);
 	g_assert_cmphex(cpu->rip, ==, 0x5000);
 	g_assert_cmphex(cpu->rflags, ==, 0x2); /* IF, TF, NT cleared */
 	g_assert_cmpuint(cpu->cpl, ==, 0);
@@ -601,17 +505,17 @@ static void test_prot_same_priv(void)
 	    TRY(cpu, gh_cpu_deliver(cpu, GH_EXC_GP, GH_EVENT_EXCEPTION, true, 0x1234)),
 	    ==, 0);
 	g_assert_cmphex(cpu->gpr[GH_RSP], ==, 0x8800 - 16);
-	g_assert_cmphex(get32(e, 0x8800 - 16), ==, 0x1234);
-	g_assert_cmphex(get32(e, 0x8800 - 12), ==, 0x4000);
+	g_assert_cmphex(ct_get32(e->ram, 0x8800 - 16), ==, 0x1234);
+	g_assert_cmphex(ct_get32(e->ram, 0x8800 - 12), ==, 0x4000);
 
 	/* a 16-bit gate pushes words and lands in 16-bit code */
 	env_apply(e);
 	g_assert_cmpint(TRY(cpu, gh_cpu_deliver(cpu, 0x44, GH_EVENT_EXTERNAL, false, 0)),
 			==, 0);
 	g_assert_cmphex(cpu->gpr[GH_RSP], ==, 0x8800 - 6);
-	g_assert_cmphex(get16(e, 0x8800 - 6), ==, 0x4000);
-	g_assert_cmphex(get16(e, 0x8800 - 4), ==, S_CODE0);
-	g_assert_cmphex(get16(e, 0x8800 - 2), ==, 0x202 | GH_FL_TF | GH_FL_NT);
+	g_assert_cmphex(ct_get16(e->ram, 0x8800 - 6), ==, 0x4000);
+	g_assert_cmphex(ct_get16(e->ram, 0x8800 - 4), ==, S_CODE0);
+	g_assert_cmphex(ct_get16(e->ram, 0x8800 - 2), ==, 0x202 | GH_FL_TF | GH_FL_NT);
 	g_assert_cmphex(cpu->seg[GH_CS].selector, ==, S_CODE16);
 	g_assert_cmpuint(cpu->seg[GH_CS].db, ==, 0);
 	g_assert_cmphex(cpu->rip, ==, 0x1234);
@@ -629,18 +533,18 @@ static void test_prot_inner_priv(void)
 	struct gh_cpu_state after;
 
 	prot_state(e, 3);
-	idt_set(e, 0x40, gate_desc(S_CODE0, 0x5000, 0x8e, 0));
+	idt_set(e, 0x40, ct_gate_desc(S_CODE0, 0x5000, 0x8e, 0));
 	env_apply(e);
 	g_assert_cmpint(TRY(cpu, gh_cpu_deliver(cpu, 0x40, GH_EVENT_EXTERNAL, false, 0)),
 			==, 0);
 	/* SS:ESP from TSS1's ring-0 fields; the old SS:ESP on the new stack */
 	g_assert_cmphex(cpu->seg[GH_SS].selector, ==, S_DATA0);
 	g_assert_cmphex(cpu->gpr[GH_RSP], ==, 0x9000 - 20);
-	g_assert_cmphex(get32(e, 0x9000 - 20), ==, 0x4000);
-	g_assert_cmphex(get32(e, 0x9000 - 16), ==, S_CODE3);
-	g_assert_cmphex(get32(e, 0x9000 - 12), ==, 0x202);
-	g_assert_cmphex(get32(e, 0x9000 - 8), ==, 0x8000);
-	g_assert_cmphex(get32(e, 0x9000 - 4), ==, S_DATA3);
+	g_assert_cmphex(ct_get32(e->ram, 0x9000 - 20), ==, 0x4000);
+	g_assert_cmphex(ct_get32(e->ram, 0x9000 - 16), ==, S_CODE3);
+	g_assert_cmphex(ct_get32(e->ram, 0x9000 - 12), ==, 0x202);
+	g_assert_cmphex(ct_get32(e->ram, 0x9000 - 8), ==, 0x8000);
+	g_assert_cmphex(ct_get32(e->ram, 0x9000 - 4), ==, S_DATA3);
 	g_assert_cmphex(cpu->seg[GH_CS].selector, ==, S_CODE0);
 	g_assert_cmpuint(cpu->cpl, ==, 0);
 	/* IRET to CPL 3 restores everything */
@@ -668,13 +572,13 @@ static void test_prot_inner_priv(void)
 	g_assert_cmpint(TRY(cpu, gh_cpu_deliver(cpu, 0x40, GH_EVENT_ICEBP, false, 0)), ==,
 			0);
 	env_apply(e);
-	idt_set(e, 0x42, gate_desc(S_CODE0, 0x5000, 0xee, 0)); /* DPL 3 */
+	idt_set(e, 0x42, ct_gate_desc(S_CODE0, 0x5000, 0xee, 0)); /* DPL 3 */
 	g_assert_cmpint(TRY(cpu, gh_cpu_deliver(cpu, 0x42, GH_EVENT_SOFTWARE, false, 0)),
 			==, 0);
 	g_assert_cmpuint(cpu->cpl, ==, 0);
 	/* a conforming target keeps CPL 3 and the stack */
 	env_apply(e);
-	idt_set(e, 0x43, gate_desc(S_CONF0, 0x5300, 0xee, 0));
+	idt_set(e, 0x43, ct_gate_desc(S_CONF0, 0x5300, 0xee, 0));
 	g_assert_cmpint(TRY(cpu, gh_cpu_deliver(cpu, 0x43, GH_EVENT_SOFTWARE, false, 0)),
 			==, 0);
 	g_assert_cmpuint(cpu->cpl, ==, 3);
@@ -693,7 +597,7 @@ static void test_gate_faults(void)
 	prot_state(e, 3);
 	env_apply(e);
 	/* not present: #NP(vector * 8 + 2 + EXT) */
-	idt_set(e, 0x40, gate_desc(S_CODE0, 0x5000, 0x0e, 0));
+	idt_set(e, 0x40, ct_gate_desc(S_CODE0, 0x5000, 0x0e, 0));
 	assert_fault(cpu,
 		     TRY(cpu, gh_cpu_deliver(cpu, 0x40, GH_EVENT_EXTERNAL, false, 0)),
 		     GH_EXC_NP, 0x40 * 8 + 3);
@@ -709,48 +613,48 @@ static void test_gate_faults(void)
 	e->s.idt.limit = 0x7ff;
 	env_apply(e);
 	/* not a gate type: a call gate in the IDT */
-	idt_set(e, 0x40, gate_desc(S_CODE0, 0x5000, 0x8c, 0));
+	idt_set(e, 0x40, ct_gate_desc(S_CODE0, 0x5000, 0x8c, 0));
 	assert_fault(cpu,
 		     TRY(cpu, gh_cpu_deliver(cpu, 0x40, GH_EVENT_EXTERNAL, false, 0)),
 		     GH_EXC_GP, 0x40 * 8 + 3);
 	/* gate to a data segment: #GP(selector + EXT) */
-	idt_set(e, 0x40, gate_desc(S_DATA0, 0x5000, 0x8e, 0));
+	idt_set(e, 0x40, ct_gate_desc(S_DATA0, 0x5000, 0x8e, 0));
 	assert_fault(cpu,
 		     TRY(cpu, gh_cpu_deliver(cpu, 0x40, GH_EVENT_EXTERNAL, false, 0)),
 		     GH_EXC_GP, S_DATA0 | 1);
 	/* null target selector: #GP(EXT) */
-	idt_set(e, 0x40, gate_desc(0, 0x5000, 0x8e, 0));
+	idt_set(e, 0x40, ct_gate_desc(0, 0x5000, 0x8e, 0));
 	assert_fault(cpu,
 		     TRY(cpu, gh_cpu_deliver(cpu, 0x40, GH_EVENT_EXTERNAL, false, 0)),
 		     GH_EXC_GP, 1);
 	/* target not present: #NP(selector + EXT) */
-	idt_set(e, 0x40, gate_desc(S_CODENP, 0x5000, 0x8e, 0));
+	idt_set(e, 0x40, ct_gate_desc(S_CODENP, 0x5000, 0x8e, 0));
 	assert_fault(cpu,
 		     TRY(cpu, gh_cpu_deliver(cpu, 0x40, GH_EVENT_EXTERNAL, false, 0)),
 		     GH_EXC_NP, S_CODENP | 1);
 	/* offset beyond the target's limit */
-	idt_set(e, 0x40, gate_desc(S_CODE16, 0x10000, 0x8e, 0));
+	idt_set(e, 0x40, ct_gate_desc(S_CODE16, 0x10000, 0x8e, 0));
 	assert_fault(cpu,
 		     TRY(cpu, gh_cpu_deliver(cpu, 0x40, GH_EVENT_EXTERNAL, false, 0)),
 		     GH_EXC_GP, 1);
 	/* the TSS's SS0 has RPL 3: #TS(SS + EXT) */
-	idt_set(e, 0x40, gate_desc(S_CODE0, 0x5000, 0x8e, 0));
-	put16(e, TSS1 + 8, S_DATA0 | 3);
+	idt_set(e, 0x40, ct_gate_desc(S_CODE0, 0x5000, 0x8e, 0));
+	ct_put16(e->ram, TSS1 + 8, S_DATA0 | 3);
 	assert_fault(cpu,
 		     TRY(cpu, gh_cpu_deliver(cpu, 0x40, GH_EVENT_EXTERNAL, false, 0)),
 		     GH_EXC_TS, S_DATA0 | 1);
 	/* SS0 null: #TS(EXT) */
-	put16(e, TSS1 + 8, 0);
+	ct_put16(e->ram, TSS1 + 8, 0);
 	assert_fault(cpu,
 		     TRY(cpu, gh_cpu_deliver(cpu, 0x40, GH_EVENT_EXTERNAL, false, 0)),
 		     GH_EXC_TS, 1);
 	/* SS0 not present: #SS(SS + EXT) */
-	put16(e, TSS1 + 8, S_DATANP);
+	ct_put16(e->ram, TSS1 + 8, S_DATANP);
 	assert_fault(cpu,
 		     TRY(cpu, gh_cpu_deliver(cpu, 0x40, GH_EVENT_EXTERNAL, false, 0)),
 		     GH_EXC_SS, S_DATANP | 1);
 	/* the TSS too short for ESP0/SS0: #TS(TR + EXT) */
-	put16(e, TSS1 + 8, S_DATA0);
+	ct_put16(e->ram, TSS1 + 8, S_DATA0);
 	e->s.tr.limit = 8;
 	env_apply(e);
 	assert_fault(cpu,
@@ -769,12 +673,12 @@ static void test_double_fault(void)
 	struct gh_cpu *cpu = e->cpu;
 
 	prot_state(e, 0);
-	idt_set(e, GH_EXC_GP, gate_desc(S_CODE0, 0x5d00, 0x0e, 0)); /* not present */
-	idt_set(e, GH_EXC_NP, gate_desc(S_CODE0, 0x5b00, 0x8e, 0));
-	idt_set(e, GH_EXC_DF, gate_desc(S_CODE0, 0x5800, 0x8e, 0));
-	idt_set(e, GH_EXC_PF, gate_desc(S_CODE0, 0x5e00, 0x0e, 0)); /* not present */
-	idt_set(e, GH_EXC_DB, gate_desc(S_CODE0, 0x5100, 0x0e, 0)); /* not present */
-	idt_set(e, 0x40, gate_desc(S_CODE0, 0x5000, 0x0e, 0));	    /* not present */
+	idt_set(e, GH_EXC_GP, ct_gate_desc(S_CODE0, 0x5d00, 0x0e, 0)); /* not present */
+	idt_set(e, GH_EXC_NP, ct_gate_desc(S_CODE0, 0x5b00, 0x8e, 0));
+	idt_set(e, GH_EXC_DF, ct_gate_desc(S_CODE0, 0x5800, 0x8e, 0));
+	idt_set(e, GH_EXC_PF, ct_gate_desc(S_CODE0, 0x5e00, 0x0e, 0)); /* not present */
+	idt_set(e, GH_EXC_DB, ct_gate_desc(S_CODE0, 0x5100, 0x0e, 0)); /* not present */
+	idt_set(e, 0x40, ct_gate_desc(S_CODE0, 0x5000, 0x0e, 0));      /* not present */
 	env_apply(e);
 
 	/* #GP, then #NP delivering it: contributory twice, #DF(0) */
@@ -783,11 +687,11 @@ static void test_double_fault(void)
 	g_assert_false(cpu->shutdown);
 	g_assert_cmphex(cpu->rip, ==, 0x5800);
 	g_assert_cmphex(cpu->gpr[GH_RSP], ==, 0x8800 - 16);
-	g_assert_cmphex(get32(e, 0x8800 - 16), ==, 0);
-	g_assert_cmphex(get32(e, 0x8800 - 12), ==, 0x4000);
-	g_assert_cmphex(get32(e, 0x8800 - 8), ==, S_CODE0);
+	g_assert_cmphex(ct_get32(e->ram, 0x8800 - 16), ==, 0);
+	g_assert_cmphex(ct_get32(e->ram, 0x8800 - 12), ==, 0x4000);
+	g_assert_cmphex(ct_get32(e->ram, 0x8800 - 8), ==, S_CODE0);
 	/* a fault's saved RFLAGS has RF set */
-	g_assert_cmphex(get32(e, 0x8800 - 4), ==, 0x202 | GH_FL_RF);
+	g_assert_cmphex(ct_get32(e->ram, 0x8800 - 4), ==, 0x202 | GH_FL_RF);
 	g_assert_cmpint(cpu->delivering, ==, -1);
 	g_assert_cmpuint(cpu->err_ext, ==, 0);
 
@@ -801,15 +705,15 @@ static void test_double_fault(void)
 	env_apply(e);
 	RUN(cpu, gh_cpu_raise_noerr(cpu, GH_EXC_DB));
 	g_assert_cmphex(cpu->rip, ==, 0x5b00);
-	g_assert_cmphex(get32(e, 0x8800 - 16), ==, GH_EXC_DB * 8 + 3);
-	g_assert_cmphex(get32(e, 0x8800 - 4), ==, 0x202 | GH_FL_RF);
+	g_assert_cmphex(ct_get32(e->ram, 0x8800 - 16), ==, GH_EXC_DB * 8 + 3);
+	g_assert_cmphex(ct_get32(e->ram, 0x8800 - 4), ==, 0x202 | GH_FL_RF);
 	/* #DB itself does not set RF in its frame */
-	idt_set(e, GH_EXC_DB, gate_desc(S_CODE0, 0x5100, 0x8e, 0));
+	idt_set(e, GH_EXC_DB, ct_gate_desc(S_CODE0, 0x5100, 0x8e, 0));
 	env_apply(e);
 	RUN(cpu, gh_cpu_raise_noerr(cpu, GH_EXC_DB));
 	g_assert_cmphex(cpu->rip, ==, 0x5100);
 	g_assert_cmphex(cpu->gpr[GH_RSP], ==, 0x8800 - 12);
-	g_assert_cmphex(get32(e, 0x8800 - 4), ==, 0x202);
+	g_assert_cmphex(ct_get32(e->ram, 0x8800 - 4), ==, 0x202);
 
 	/* INT 40h with its gate not present: #NP without EXT, not a #DF */
 	env_apply(e);
@@ -817,17 +721,17 @@ static void test_double_fault(void)
 	cpu->rip = 0x4002;
 	RUN(cpu, gh_cpu_deliver(cpu, 0x40, GH_EVENT_SOFTWARE, false, 0));
 	g_assert_cmphex(cpu->rip, ==, 0x5b00);
-	g_assert_cmphex(get32(e, 0x8800 - 16), ==, 0x40 * 8 + 2);
-	g_assert_cmphex(get32(e, 0x8800 - 12), ==, 0x4000);
+	g_assert_cmphex(ct_get32(e->ram, 0x8800 - 16), ==, 0x40 * 8 + 2);
+	g_assert_cmphex(ct_get32(e->ram, 0x8800 - 12), ==, 0x4000);
 
 	/* an external interrupt's #NP carries EXT and is not a #DF either */
 	env_apply(e);
 	RUN(cpu, gh_cpu_deliver(cpu, 0x40, GH_EVENT_EXTERNAL, false, 0));
 	g_assert_cmphex(cpu->rip, ==, 0x5b00);
-	g_assert_cmphex(get32(e, 0x8800 - 16), ==, 0x40 * 8 + 3);
+	g_assert_cmphex(ct_get32(e->ram, 0x8800 - 16), ==, 0x40 * 8 + 3);
 
 	/* and with the #DF gate missing too: triple fault */
-	idt_set(e, GH_EXC_DF, gate_desc(S_CODE0, 0x5800, 0x0e, 0));
+	idt_set(e, GH_EXC_DF, ct_gate_desc(S_CODE0, 0x5800, 0x0e, 0));
 	env_apply(e);
 	RUN(cpu, gh_cpu_raise(cpu, GH_EXC_GP, 0));
 	g_assert_true(cpu->shutdown);
@@ -840,31 +744,18 @@ static void test_double_fault(void)
 
 /* ---- virtual-8086 mode ---- */
 
-static void v86_seg(struct gh_segment *seg, uint16_t sel, bool code)
-{
-	*seg = (struct gh_segment){
-	    .selector = sel,
-	    .base = (uint32_t)sel << 4,
-	    .limit = 0xffff,
-	    .type = code ? 0xb : 3,
-	    .s = 1,
-	    .dpl = 3,
-	    .present = 1,
-	};
-}
-
 static void v86_state(struct env *e, unsigned iopl)
 {
 	prot_state(e, 0);
 	e->s.rflags = 0x2 | GH_FL_VM | GH_FL_IF | ((uint64_t)iopl << GH_FL_IOPL_SHIFT);
 	e->s.rip = 0x123;
 	e->s.gpr[GH_RSP] = 0xfe;
-	v86_seg(&e->s.seg[GH_CS], 0x1000, true);
-	v86_seg(&e->s.seg[GH_SS], 0x2000, false);
-	v86_seg(&e->s.seg[GH_DS], 0x3000, false);
-	v86_seg(&e->s.seg[GH_ES], 0x4000, false);
-	v86_seg(&e->s.seg[GH_FS], 0x5000, false);
-	v86_seg(&e->s.seg[GH_GS], 0x6000, false);
+	ct_v86_seg(&e->s.seg[GH_CS], 0x1000, 0xb);
+	ct_v86_seg(&e->s.seg[GH_SS], 0x2000, 3);
+	ct_v86_seg(&e->s.seg[GH_DS], 0x3000, 3);
+	ct_v86_seg(&e->s.seg[GH_ES], 0x4000, 3);
+	ct_v86_seg(&e->s.seg[GH_FS], 0x5000, 3);
+	ct_v86_seg(&e->s.seg[GH_GS], 0x6000, 3);
 }
 
 static void test_v86(void)
@@ -878,7 +769,7 @@ static void test_v86(void)
 	};
 
 	v86_state(e, 0);
-	idt_set(e, 0x40, gate_desc(S_CODE0, 0x5000, 0x8e, 0));
+	idt_set(e, 0x40, ct_gate_desc(S_CODE0, 0x5000, 0x8e, 0));
 	env_apply(e);
 	g_assert_cmpint(cpu->mode, ==, GH_MODE_V86);
 	g_assert_cmpint(TRY(cpu, gh_cpu_deliver(cpu, 0x40, GH_EVENT_EXTERNAL, false, 0)),
@@ -886,7 +777,7 @@ static void test_v86(void)
 	/* EIP CS EFLAGS ESP SS ES DS FS GS, from the lowest address up */
 	g_assert_cmphex(cpu->gpr[GH_RSP], ==, 0x9000 - 36);
 	for (unsigned i = 0; i < G_N_ELEMENTS(frame); i++)
-		g_assert_cmphex(get32(e, 0x9000 - 36 + 4 * i), ==, frame[i]);
+		g_assert_cmphex(ct_get32(e->ram, 0x9000 - 36 + 4 * i), ==, frame[i]);
 	g_assert_cmpint(cpu->mode, ==, GH_MODE_PROT);
 	g_assert_cmpuint(cpu->cpl, ==, 0);
 	g_assert_cmphex(cpu->rflags, ==, 0x2);
@@ -907,7 +798,7 @@ static void test_v86(void)
 		     TRY(cpu, gh_cpu_deliver(cpu, 0x40, GH_EVENT_SOFTWARE, false, 0)),
 		     GH_EXC_GP, 0);
 	/* INT3 is not IOPL-sensitive: through a DPL 3 gate to ring 0 */
-	idt_set(e, GH_EXC_BP, gate_desc(S_CODE0, 0x5300, 0xee, 0));
+	idt_set(e, GH_EXC_BP, ct_gate_desc(S_CODE0, 0x5300, 0xee, 0));
 	g_assert_cmpint(
 	    TRY(cpu, gh_cpu_deliver(cpu, GH_EXC_BP, GH_EVENT_SOFTWARE_EXC, false, 0)), ==,
 	    0);
@@ -916,22 +807,22 @@ static void test_v86(void)
 	/* IRET with IOPL < 3: #GP(0) */
 	assert_fault(cpu, TRY(cpu, gh_cpu_iret(cpu, 2)), GH_EXC_GP, 0);
 	/* a handler not at ring 0: #GP(selector + EXT) */
-	idt_set(e, 0x41, gate_desc(S_CONF0, 0x5000, 0x8e, 0));
+	idt_set(e, 0x41, ct_gate_desc(S_CONF0, 0x5000, 0x8e, 0));
 	assert_fault(cpu,
 		     TRY(cpu, gh_cpu_deliver(cpu, 0x41, GH_EVENT_EXTERNAL, false, 0)),
 		     GH_EXC_GP, S_CONF0 | 1);
 
 	/* IOPL 3: INT n goes through the IDT; IRET stays in V86 mode */
 	v86_state(e, 3);
-	idt_set(e, 0x42, gate_desc(S_CODE0, 0x5000, 0xee, 0));
+	idt_set(e, 0x42, ct_gate_desc(S_CODE0, 0x5000, 0xee, 0));
 	env_apply(e);
 	g_assert_cmpint(TRY(cpu, gh_cpu_deliver(cpu, 0x42, GH_EVENT_SOFTWARE, false, 0)),
 			==, 0);
 	g_assert_cmphex(cpu->rip, ==, 0x5000);
 	env_apply(e);
-	put16(e, 0x20000 + 0xfe - 6, 0x77);
-	put16(e, 0x20000 + 0xfe - 4, 0x1100);
-	put16(e, 0x20000 + 0xfe - 2, 0x0cd5); /* tries IOPL 0 */
+	ct_put16(e->ram, 0x20000 + 0xfe - 6, 0x77);
+	ct_put16(e->ram, 0x20000 + 0xfe - 4, 0x1100);
+	ct_put16(e->ram, 0x20000 + 0xfe - 2, 0x0cd5); /* tries IOPL 0 */
 	cpu->gpr[GH_RSP] = 0xfe - 6;
 	g_assert_cmpint(TRY(cpu, gh_cpu_iret(cpu, 2)), ==, 0);
 	g_assert_cmphex(cpu->rip, ==, 0x77);
@@ -949,9 +840,9 @@ static void test_iret_faults(void)
 	env_apply(e);
 #define FRAME(ip, cs, fl)                                                                \
 	do {                                                                             \
-		put32(e, 0x8800, ip);                                                    \
-		put32(e, 0x8804, cs);                                                    \
-		put32(e, 0x8808, fl);                                                    \
+		ct_put32(e->ram, 0x8800, ip);                                            \
+		ct_put32(e->ram, 0x8804, cs);                                            \
+		ct_put32(e->ram, 0x8808, fl);                                            \
 		cpu->gpr[GH_RSP] = 0x8800;                                               \
 	} while (0)
 	FRAME(0x100, 0, 0x2);
@@ -964,8 +855,8 @@ static void test_iret_faults(void)
 	assert_fault(cpu, TRY(cpu, gh_cpu_iret(cpu, 4)), GH_EXC_GP, 0);
 	/* to ring 3 with a ring-0 SS */
 	FRAME(0x100, S_CODE3, 0x2);
-	put32(e, 0x880c, 0x7000);
-	put32(e, 0x8810, S_DATA0);
+	ct_put32(e->ram, 0x880c, 0x7000);
+	ct_put32(e->ram, 0x8810, S_DATA0);
 	assert_fault(cpu, TRY(cpu, gh_cpu_iret(cpu, 4)), GH_EXC_GP, S_DATA0);
 	g_assert_cmpuint(cpu->cpl, ==, 0);
 	g_assert_cmphex(cpu->rip, ==, 0x4000);
@@ -978,15 +869,15 @@ static void test_iret_faults(void)
 	prot_state(e, 3);
 	e->s.rflags = 0x2;
 	env_apply(e);
-	put32(e, 0x7000, 0x100);
-	put32(e, 0x7004, S_CODE3);
-	put32(e, 0x7008, 0x2 | GH_FL_IOPL | GH_FL_IF | GH_FL_CF | GH_FL_VM);
+	ct_put32(e->ram, 0x7000, 0x100);
+	ct_put32(e->ram, 0x7004, S_CODE3);
+	ct_put32(e->ram, 0x7008, 0x2 | GH_FL_IOPL | GH_FL_IF | GH_FL_CF | GH_FL_VM);
 	cpu->gpr[GH_RSP] = 0x7000;
 	g_assert_cmpint(TRY(cpu, gh_cpu_iret(cpu, 4)), ==, 0);
 	g_assert_cmphex(cpu->rflags, ==, 0x2 | GH_FL_CF);
 	g_assert_cmpint(cpu->mode, ==, GH_MODE_PROT);
 	/* CS with RPL below CPL */
-	put32(e, 0x7004, S_CODE0);
+	ct_put32(e->ram, 0x7004, S_CODE0);
 	cpu->gpr[GH_RSP] = 0x7000;
 	assert_fault(cpu, TRY(cpu, gh_cpu_iret(cpu, 4)), GH_EXC_GP, S_CODE0);
 	/* a frame beyond the stack limit: #SS(0) */
@@ -1052,8 +943,8 @@ static void test_call_gate(void)
 	e->s.gpr[GH_RSP] = 0x7ff8;
 	e->s.rip = 0x4007; /* past the CALL */
 	env_apply(e);
-	put32(e, 0x7ff8, 0xaaaa0001);
-	put32(e, 0x7ffc, 0xbbbb0002);
+	ct_put32(e->ram, 0x7ff8, 0xaaaa0001);
+	ct_put32(e->ram, 0x7ffc, 0xbbbb0002);
 	g_assert_cmpint(TRY(cpu, gh_cpu_far_call(cpu, S_CGATE | 3, 0, 4)), ==, 0);
 	g_assert_cmpuint(cpu->cpl, ==, 0);
 	g_assert_cmphex(cpu->seg[GH_CS].selector, ==, S_CODE0);
@@ -1061,12 +952,12 @@ static void test_call_gate(void)
 	g_assert_cmphex(cpu->rip, ==, 0x6000);
 	/* SS, ESP, both parameters in order, CS, EIP */
 	g_assert_cmphex(cpu->gpr[GH_RSP], ==, 0x9000 - 24);
-	g_assert_cmphex(get32(e, 0x9000 - 24), ==, 0x4007);
-	g_assert_cmphex(get32(e, 0x9000 - 20), ==, S_CODE3);
-	g_assert_cmphex(get32(e, 0x9000 - 16), ==, 0xaaaa0001);
-	g_assert_cmphex(get32(e, 0x9000 - 12), ==, 0xbbbb0002);
-	g_assert_cmphex(get32(e, 0x9000 - 8), ==, 0x7ff8);
-	g_assert_cmphex(get32(e, 0x9000 - 4), ==, S_DATA3);
+	g_assert_cmphex(ct_get32(e->ram, 0x9000 - 24), ==, 0x4007);
+	g_assert_cmphex(ct_get32(e->ram, 0x9000 - 20), ==, S_CODE3);
+	g_assert_cmphex(ct_get32(e->ram, 0x9000 - 16), ==, 0xaaaa0001);
+	g_assert_cmphex(ct_get32(e->ram, 0x9000 - 12), ==, 0xbbbb0002);
+	g_assert_cmphex(ct_get32(e->ram, 0x9000 - 8), ==, 0x7ff8);
+	g_assert_cmphex(ct_get32(e->ram, 0x9000 - 4), ==, S_DATA3);
 
 	/* RET 8 to ring 3 drops the parameters on both stacks */
 	g_assert_cmpint(TRY(cpu, gh_cpu_far_ret(cpu, 4, 8)), ==, 0);
@@ -1081,26 +972,26 @@ static void test_call_gate(void)
 	g_assert_true(cpu->seg[GH_DS].unusable);
 
 	/* gate DPL below CPL, or RPL above it */
-	gdt_set(e, S_CGATE, gate_desc(S_CODE0, 0x6000, 0x8c, 2));
+	ct_gdt_set(e->ram, S_CGATE, ct_gate_desc(S_CODE0, 0x6000, 0x8c, 2));
 	env_apply(e);
 	assert_fault(cpu, TRY(cpu, gh_cpu_far_call(cpu, S_CGATE | 3, 0, 4)), GH_EXC_GP,
 		     S_CGATE);
 	/* gate not present */
-	gdt_set(e, S_CGATE, gate_desc(S_CODE0, 0x6000, 0x6c, 2));
+	ct_gdt_set(e->ram, S_CGATE, ct_gate_desc(S_CODE0, 0x6000, 0x6c, 2));
 	assert_fault(cpu, TRY(cpu, gh_cpu_far_call(cpu, S_CGATE | 3, 0, 4)), GH_EXC_NP,
 		     S_CGATE);
 	/* a bad ring-0 stack in the TSS: #TS(SS) */
-	gdt_set(e, S_CGATE, gate_desc(S_CODE0, 0x6000, 0xec, 2));
-	put16(e, TSS1 + 8, S_DATA3);
+	ct_gdt_set(e->ram, S_CGATE, ct_gate_desc(S_CODE0, 0x6000, 0xec, 2));
+	ct_put16(e->ram, TSS1 + 8, S_DATA3);
 	assert_fault(cpu, TRY(cpu, gh_cpu_far_call(cpu, S_CGATE | 3, 0, 4)), GH_EXC_TS,
 		     S_DATA3 & ~3);
 	get_state(e, &after);
 	assert_state_eq(&e->s, &after);
 
 	/* a RET to an outer ring whose SS is wrong: #GP(SS) */
-	put16(e, TSS1 + 8, S_DATA0);
+	ct_put16(e->ram, TSS1 + 8, S_DATA0);
 	g_assert_cmpint(TRY(cpu, gh_cpu_far_call(cpu, S_CGATE | 3, 0, 4)), ==, 0);
-	put32(e, 0x9000 - 4, S_DATA0);
+	ct_put32(e->ram, 0x9000 - 4, S_DATA0);
 	assert_fault(cpu, TRY(cpu, gh_cpu_far_ret(cpu, 4, 8)), GH_EXC_GP, S_DATA0);
 	g_assert_cmpuint(cpu->cpl, ==, 0);
 	env_free(e);
@@ -1111,14 +1002,14 @@ static void test_call_gate(void)
 static void tss32_task(struct env *e, uint64_t base, uint32_t eip, uint16_t cs,
 		       uint16_t ds, uint32_t esp)
 {
-	put32(e, base + 0x20, eip);
-	put32(e, base + 0x24, 0x2);
+	ct_put32(e->ram, base + 0x20, eip);
+	ct_put32(e->ram, base + 0x24, 0x2);
 	for (unsigned i = 0; i < 8; i++)
-		put32(e, base + 0x28 + 4 * i, 0x11111111u * (i + 1));
-	put32(e, base + 0x38, esp);
+		ct_put32(e->ram, base + 0x28 + 4 * i, 0x11111111u * (i + 1));
+	ct_put32(e->ram, base + 0x38, esp);
 	for (unsigned i = 0; i < 6; i++)
-		put16(e, base + 0x48 + 4 * i, i == 1 ? cs : ds);
-	put16(e, base + 0x60, 0);
+		ct_put16(e->ram, base + 0x48 + 4 * i, i == 1 ? cs : ds);
+	ct_put16(e->ram, base + 0x60, 0);
 }
 
 static void test_task_switch(void)
@@ -1134,7 +1025,7 @@ static void test_task_switch(void)
 	e->s.gpr[GH_RSP] = 0x8800;
 	e->s.rip = 0x4007;
 	tss32_task(e, TSS2, 0x7000, S_CODE0, S_DATA0, 0xa000);
-	put32(e, TSS2 + 0x1c, 0x5000); /* CR3 */
+	ct_put32(e->ram, TSS2 + 0x1c, 0x5000); /* CR3 */
 	env_apply(e);
 
 	/* CALL: nested task, back link, NT, both busy */
@@ -1143,7 +1034,7 @@ static void test_task_switch(void)
 	g_assert_cmpuint(cpu->tr.type, ==, 0xb);
 	g_assert_cmphex(gdt_access(e, S_TSS2), ==, 0x8b);
 	g_assert_cmphex(gdt_access(e, S_TSS1), ==, 0x8b);
-	g_assert_cmphex(get16(e, TSS2), ==, S_TSS1);
+	g_assert_cmphex(ct_get16(e->ram, TSS2), ==, S_TSS1);
 	g_assert_cmphex(cpu->rip, ==, 0x7000);
 	g_assert_cmphex(cpu->rflags, ==, 0x2 | GH_FL_NT);
 	g_assert_cmphex(cpu->gpr[GH_RAX], ==, 0x11111111);
@@ -1157,22 +1048,22 @@ static void test_task_switch(void)
 	g_assert_true(cpu->ldtr.unusable);
 	g_assert_cmphex(cpu->prev_rip, ==, 0x7000);
 	/* the old task's registers went to its TSS */
-	g_assert_cmphex(get32(e, TSS1 + 0x20), ==, 0x4007);
-	g_assert_cmphex(get32(e, TSS1 + 0x24), ==, 0x202);
+	g_assert_cmphex(ct_get32(e->ram, TSS1 + 0x20), ==, 0x4007);
+	g_assert_cmphex(ct_get32(e->ram, TSS1 + 0x24), ==, 0x202);
 	for (unsigned i = 0; i < 8; i++)
-		g_assert_cmphex(get32(e, TSS1 + 0x28 + 4 * i), ==,
+		g_assert_cmphex(ct_get32(e->ram, TSS1 + 0x28 + 4 * i), ==,
 				i == GH_RSP ? 0x8800 : 0xa0 + i);
-	g_assert_cmphex(get16(e, TSS1 + 0x48), ==, S_DATA0); /* ES */
-	g_assert_cmphex(get16(e, TSS1 + 0x4c), ==, S_CODE0); /* CS */
+	g_assert_cmphex(ct_get16(e->ram, TSS1 + 0x48), ==, S_DATA0); /* ES */
+	g_assert_cmphex(ct_get16(e->ram, TSS1 + 0x4c), ==, S_CODE0); /* CS */
 
 	/* IRET with NT: back through the link; the callee becomes free */
 	cpu->gpr[GH_RAX] = 0xdead;
 	cpu->rip = 0x7010;
 	g_assert_cmpint(TRY(cpu, gh_cpu_iret(cpu, 4)), ==, 0);
 	g_assert_cmphex(gdt_access(e, S_TSS2), ==, 0x89);
-	g_assert_cmphex(get32(e, TSS2 + 0x28), ==, 0xdead);
-	g_assert_cmphex(get32(e, TSS2 + 0x20), ==, 0x7010);
-	saved_flags = get32(e, TSS2 + 0x24);
+	g_assert_cmphex(ct_get32(e->ram, TSS2 + 0x28), ==, 0xdead);
+	g_assert_cmphex(ct_get32(e->ram, TSS2 + 0x20), ==, 0x7010);
+	saved_flags = ct_get32(e->ram, TSS2 + 0x24);
 	g_assert_cmphex(saved_flags, ==, 0x2); /* NT cleared in the image */
 	get_state(e, &after);
 	g_assert_true(after.cr0 & GH_CR0_TS);
@@ -1181,24 +1072,24 @@ static void test_task_switch(void)
 	assert_state_eq(&e->s, &after);
 
 	/* JMP: no link, no NT, the old task is no longer busy */
-	put16(e, TSS2, 0xffff);
+	ct_put16(e->ram, TSS2, 0xffff);
 	env_apply(e);
 	g_assert_cmpint(TRY(cpu, gh_cpu_far_jmp(cpu, S_TSS2, 0, 4)), ==, 0);
 	g_assert_cmphex(gdt_access(e, S_TSS1), ==, 0x89);
 	g_assert_cmphex(gdt_access(e, S_TSS2), ==, 0x8b);
-	g_assert_cmphex(get16(e, TSS2), ==, 0xffff);
+	g_assert_cmphex(ct_get16(e->ram, TSS2), ==, 0xffff);
 	g_assert_cmphex(cpu->rflags, ==, 0x2);
 	/* a busy TSS cannot be jumped to */
-	gdt_set(e, S_TSS1, seg_desc(TSS1, 0x67, 0x8b, 0));
+	ct_gdt_set(e->ram, S_TSS1, ct_seg_desc(TSS1, 0x67, 0x8b, 0));
 	env_apply(e);
 	assert_fault(cpu, TRY(cpu, gh_cpu_far_jmp(cpu, S_TSS1, 0, 4)), GH_EXC_GP, S_TSS1);
 	/* nor one whose limit is too small: #TS */
-	gdt_set(e, S_TSS2, seg_desc(TSS2, 0x60, 0x89, 0));
+	ct_gdt_set(e->ram, S_TSS2, ct_seg_desc(TSS2, 0x60, 0x89, 0));
 	assert_fault(cpu, TRY(cpu, gh_cpu_far_jmp(cpu, S_TSS2, 0, 4)), GH_EXC_TS, S_TSS2);
-	gdt_set(e, S_TSS2, seg_desc(TSS2, 0x67, 0x89, 0));
+	ct_gdt_set(e->ram, S_TSS2, ct_seg_desc(TSS2, 0x67, 0x89, 0));
 
 	/* a bad CS in the new task faults after the switch, in the new task */
-	put16(e, TSS2 + 0x4c, S_DATA0);
+	ct_put16(e->ram, TSS2 + 0x4c, S_DATA0);
 	assert_fault(cpu, TRY(cpu, gh_cpu_far_jmp(cpu, S_TSS2, 0, 4)), GH_EXC_TS,
 		     S_DATA0);
 	g_assert_cmphex(cpu->tr.selector, ==, S_TSS2);
@@ -1215,14 +1106,14 @@ static void test_task_16(void)
 	prot_state(e, 0);
 	e->s.gpr[GH_RAX] = 0x12345678;
 	env_apply(e);
-	put16(e, TSS16 + 0x0e, 0x1234); /* IP */
-	put16(e, TSS16 + 0x10, 0x0002 | GH_FL_CF);
-	put16(e, TSS16 + 0x12, 0xaaaa);	  /* AX */
-	put16(e, TSS16 + 0x1a, 0x0ffe);	  /* SP */
-	put16(e, TSS16 + 0x22, S_DATA16); /* ES */
-	put16(e, TSS16 + 0x24, S_CODE16); /* CS */
-	put16(e, TSS16 + 0x26, S_DATA16); /* SS */
-	put16(e, TSS16 + 0x28, S_DATA16); /* DS */
+	ct_put16(e->ram, TSS16 + 0x0e, 0x1234); /* IP */
+	ct_put16(e->ram, TSS16 + 0x10, 0x0002 | GH_FL_CF);
+	ct_put16(e->ram, TSS16 + 0x12, 0xaaaa);	  /* AX */
+	ct_put16(e->ram, TSS16 + 0x1a, 0x0ffe);	  /* SP */
+	ct_put16(e->ram, TSS16 + 0x22, S_DATA16); /* ES */
+	ct_put16(e->ram, TSS16 + 0x24, S_CODE16); /* CS */
+	ct_put16(e->ram, TSS16 + 0x26, S_DATA16); /* SS */
+	ct_put16(e->ram, TSS16 + 0x28, S_DATA16); /* DS */
 	g_assert_cmpint(TRY(cpu, gh_cpu_far_call(cpu, S_TSS16, 0, 4)), ==, 0);
 	g_assert_cmphex(cpu->rip, ==, 0x1234);
 	g_assert_cmphex(cpu->gpr[GH_RAX], ==, 0x1234aaaa);
@@ -1230,14 +1121,14 @@ static void test_task_16(void)
 	g_assert_cmphex(cpu->rflags, ==, 0x2 | GH_FL_CF | GH_FL_NT);
 	g_assert_cmphex(cpu->seg[GH_CS].selector, ==, S_CODE16);
 	g_assert_cmpuint(cpu->tr.type, ==, 3); /* busy 16-bit TSS */
-	g_assert_cmphex(get16(e, TSS16), ==, S_TSS1);
+	g_assert_cmphex(ct_get16(e->ram, TSS16), ==, S_TSS1);
 	g_assert_true(cpu->seg[GH_FS].unusable);
 	/* and back through the 16-bit link */
 	cpu->gpr[GH_RAX] = 0x1234bbbb;
 	g_assert_cmpint(TRY(cpu, gh_cpu_iret(cpu, 2)), ==, 0);
 	g_assert_cmphex(cpu->tr.selector, ==, S_TSS1);
 	g_assert_cmphex(cpu->gpr[GH_RAX], ==, 0x12345678);
-	g_assert_cmphex(get16(e, TSS16 + 0x12), ==, 0xbbbb);
+	g_assert_cmphex(ct_get16(e->ram, TSS16 + 0x12), ==, 0xbbbb);
 	g_assert_cmphex(gdt_access(e, S_TSS16), ==, 0x81);
 	env_free(e);
 }
@@ -1249,9 +1140,9 @@ static void test_task_gate(void)
 	struct gh_cpu *cpu = e->cpu;
 
 	prot_state(e, 0);
-	idt_set(e, GH_EXC_GP, gate_desc(S_CODE0, 0x5d00, 0x0e, 0)); /* not present */
-	idt_set(e, GH_EXC_NP, gate_desc(S_CODE0, 0x5b00, 0x0e, 0)); /* not present */
-	idt_set(e, GH_EXC_DF, gate_desc(S_TSS3, 0, 0x85, 0));
+	idt_set(e, GH_EXC_GP, ct_gate_desc(S_CODE0, 0x5d00, 0x0e, 0)); /* not present */
+	idt_set(e, GH_EXC_NP, ct_gate_desc(S_CODE0, 0x5b00, 0x0e, 0)); /* not present */
+	idt_set(e, GH_EXC_DF, ct_gate_desc(S_TSS3, 0, 0x85, 0));
 	tss32_task(e, TSS3, 0x7100, S_CODE0, S_DATA0, 0xa800);
 	e->ram[TSS3 + 0x64] = 1; /* T */
 	env_apply(e);
@@ -1260,18 +1151,18 @@ static void test_task_gate(void)
 	g_assert_cmphex(cpu->tr.selector, ==, S_TSS3);
 	g_assert_cmphex(cpu->rip, ==, 0x7100);
 	g_assert_cmphex(cpu->rflags, ==, 0x2 | GH_FL_NT);
-	g_assert_cmphex(get16(e, TSS3), ==, S_TSS1);
+	g_assert_cmphex(ct_get16(e->ram, TSS3), ==, S_TSS1);
 	/* the error code (0) on the new task's stack */
 	g_assert_cmphex(cpu->gpr[GH_RSP], ==, 0xa800 - 4);
-	g_assert_cmphex(get32(e, 0xa800 - 4), ==, 0);
+	g_assert_cmphex(ct_get32(e->ram, 0xa800 - 4), ==, 0);
 	g_assert_cmphex(cpu->pending_dbg, ==, GH_DR6_BT);
 	/* the faulting task's EIP is the faulting instruction */
-	g_assert_cmphex(get32(e, TSS1 + 0x20), ==, 0x4000);
+	g_assert_cmphex(ct_get32(e->ram, TSS1 + 0x20), ==, 0x4000);
 
 	/* a task gate whose TSS is busy: #GP(TSS + EXT) while delivering
 	 * #DF, so a triple fault */
 	env_apply(e);
-	gdt_set(e, S_TSS3, seg_desc(TSS3, 0x67, 0x8b, 0));
+	ct_gdt_set(e->ram, S_TSS3, ct_seg_desc(TSS3, 0x67, 0x8b, 0));
 	RUN(cpu, gh_cpu_raise(cpu, GH_EXC_GP, 0));
 	g_assert_true(cpu->shutdown);
 	env_free(e);
@@ -1284,30 +1175,19 @@ static void long_state(struct env *e, unsigned cpl)
 {
 	struct gh_cpu_state *s = &e->s;
 
-	put64(e, PML4, (PML4 + 0x1000) | 7);
-	put64(e, PML4 + 0x1000, (PML4 + 0x2000) | 7);
-	put64(e, PML4 + 0x2000, 0x87); /* 2 MiB page at 0, P RW US PS */
-	gdt_set(e, S_CODE64_3, seg_desc(0, 0xfffff, 0xfb, 0xa));
-	gdt_set(e, S_TSS64, seg_desc(TSS_LONG, 0x67, 0x8b, 0));
-	put64(e, GDT_BASE + S_TSS64 + 8, 0);
-	put64(e, TSS_LONG + 4, 0x9008);	   /* RSP0, not 16-byte aligned */
-	put64(e, TSS_LONG + 0x24, 0xb008); /* IST1 */
+	/* 2 MiB page at 0, P RW US PS */
+	ct_put64(e->ram, ct_map_low(e->ram, PML4, 7), 0x87);
+	ct_gdt_set(e->ram, S_CODE64_3, ct_seg_desc(0, 0xfffff, 0xfb, 0xa));
+	ct_gdt_set(e->ram, S_TSS64, ct_seg_desc(TSS_LONG, 0x67, 0x8b, 0));
+	ct_put64(e->ram, GDT_BASE + S_TSS64 + 8, 0);
+	ct_put64(e->ram, TSS_LONG + 4, 0x9008);	   /* RSP0, not 16-byte aligned */
+	ct_put64(e->ram, TSS_LONG + 0x24, 0xb008); /* IST1 */
 	prot_state(e, cpl);
-	s->cr0 = GH_CR0_PE | GH_CR0_ET | GH_CR0_PG;
-	s->cr4 = GH_CR4_PAE;
-	s->efer = GH_EFER_LME | GH_EFER_LMA;
-	s->cr3 = PML4;
-	seg_from_gdt(e, cpl ? S_CODE64_3 : S_CODE64, &s->seg[GH_CS]);
-	seg_from_gdt(e, S_TSS64, &s->tr);
+	ct_long_mode(s, PML4);
+	ct_seg_from_gdt(e->ram, cpl ? S_CODE64_3 : S_CODE64, &s->seg[GH_CS]);
+	ct_seg_from_gdt(e->ram, S_TSS64, &s->tr);
 	s->idt.limit = 0xfff;
 	s->gpr[GH_RSP] = cpl ? 0x8008 : 0x8808;
-}
-
-static void idt64_set(struct env *e, unsigned vec, uint16_t sel, uint64_t off,
-		      uint8_t access, unsigned ist)
-{
-	put64(e, IDT_BASE + vec * 16, gate_desc(sel, off, access, ist));
-	put64(e, IDT_BASE + vec * 16 + 8, off >> 32);
 }
 
 static void test_long_deliver(void)
@@ -1318,7 +1198,7 @@ static void test_long_deliver(void)
 	uint64_t f;
 
 	long_state(e, 3);
-	idt64_set(e, 0x40, S_CODE64, 0xffff800000005000ULL, 0x8e, 0);
+	ct_idt64_set(e->ram, 0x40, S_CODE64, 0xffff800000005000ULL, 0x8e, 0);
 	env_apply(e);
 	g_assert_cmpint(cpu->mode, ==, GH_MODE_LONG);
 	g_assert_cmpint(TRY(cpu, gh_cpu_deliver(cpu, 0x40, GH_EVENT_EXTERNAL, false, 0)),
@@ -1326,11 +1206,11 @@ static void test_long_deliver(void)
 	/* RSP0 aligned down to 16; SS:RSP always pushed; SS null, RPL 0 */
 	f = 0x9000 - 40;
 	g_assert_cmphex(cpu->gpr[GH_RSP], ==, f);
-	g_assert_cmphex(get64(e, f), ==, 0x4000);
-	g_assert_cmphex(get64(e, f + 8), ==, S_CODE64_3);
-	g_assert_cmphex(get64(e, f + 16), ==, 0x202);
-	g_assert_cmphex(get64(e, f + 24), ==, 0x8008);
-	g_assert_cmphex(get64(e, f + 32), ==, S_DATA3);
+	g_assert_cmphex(ct_get64(e->ram, f), ==, 0x4000);
+	g_assert_cmphex(ct_get64(e->ram, f + 8), ==, S_CODE64_3);
+	g_assert_cmphex(ct_get64(e->ram, f + 16), ==, 0x202);
+	g_assert_cmphex(ct_get64(e->ram, f + 24), ==, 0x8008);
+	g_assert_cmphex(ct_get64(e->ram, f + 32), ==, S_DATA3);
 	g_assert_cmphex(cpu->rip, ==, 0xffff800000005000ULL);
 	g_assert_cmphex(cpu->seg[GH_SS].selector, ==, 0);
 	g_assert_true(cpu->seg[GH_SS].unusable);
@@ -1342,17 +1222,17 @@ static void test_long_deliver(void)
 
 	/* IST1 is used even without a privilege change; error code last */
 	long_state(e, 0);
-	idt64_set(e, GH_EXC_GP, S_CODE64, 0x5200, 0x8e, 1);
+	ct_idt64_set(e->ram, GH_EXC_GP, S_CODE64, 0x5200, 0x8e, 1);
 	env_apply(e);
 	g_assert_cmpint(
 	    TRY(cpu, gh_cpu_deliver(cpu, GH_EXC_GP, GH_EVENT_EXCEPTION, true, 0x18)), ==,
 	    0);
 	f = 0xb000 - 48;
 	g_assert_cmphex(cpu->gpr[GH_RSP], ==, f);
-	g_assert_cmphex(get64(e, f), ==, 0x18);
-	g_assert_cmphex(get64(e, f + 8), ==, 0x4000);
-	g_assert_cmphex(get64(e, f + 32), ==, 0x8808);
-	g_assert_cmphex(get64(e, f + 40), ==, S_DATA0);
+	g_assert_cmphex(ct_get64(e->ram, f), ==, 0x18);
+	g_assert_cmphex(ct_get64(e->ram, f + 8), ==, 0x4000);
+	g_assert_cmphex(ct_get64(e->ram, f + 32), ==, 0x8808);
+	g_assert_cmphex(ct_get64(e->ram, f + 40), ==, S_DATA0);
 	g_assert_cmphex(cpu->seg[GH_SS].selector, ==, S_DATA0); /* unchanged */
 	/* the error code slot is skipped by the handler; IRETQ back */
 	cpu->gpr[GH_RSP] += 8;
@@ -1361,7 +1241,7 @@ static void test_long_deliver(void)
 	assert_state_eq(&e->s, &after);
 
 	/* same privilege without IST: the current stack, aligned */
-	idt64_set(e, 0x41, S_CODE64, 0x5100, 0x8f, 0);
+	ct_idt64_set(e->ram, 0x41, S_CODE64, 0x5100, 0x8f, 0);
 	g_assert_cmpint(TRY(cpu, gh_cpu_deliver(cpu, 0x41, GH_EVENT_EXTERNAL, false, 0)),
 			==, 0);
 	g_assert_cmphex(cpu->gpr[GH_RSP], ==, 0x8800 - 40);
@@ -1377,24 +1257,24 @@ static void test_long_faults(void)
 	long_state(e, 3);
 	env_apply(e);
 	/* a 32-bit gate in long mode */
-	put64(e, IDT_BASE + 0x40 * 16, gate_desc(S_CODE64, 0x5000, 0x8e, 0));
-	put64(e, IDT_BASE + 0x40 * 16 + 8, 0);
-	idt64_set(e, 0x40, S_CODE64, 0x5000, 0x86, 0); /* 16-bit type */
+	ct_put64(e->ram, IDT_BASE + 0x40 * 16, ct_gate_desc(S_CODE64, 0x5000, 0x8e, 0));
+	ct_put64(e->ram, IDT_BASE + 0x40 * 16 + 8, 0);
+	ct_idt64_set(e->ram, 0x40, S_CODE64, 0x5000, 0x86, 0); /* 16-bit type */
 	assert_fault(cpu,
 		     TRY(cpu, gh_cpu_deliver(cpu, 0x40, GH_EVENT_EXTERNAL, false, 0)),
 		     GH_EXC_GP, 0x40 * 8 + 3);
 	/* a gate to 32-bit code */
-	idt64_set(e, 0x40, S_CODE0, 0x5000, 0x8e, 0);
+	ct_idt64_set(e->ram, 0x40, S_CODE0, 0x5000, 0x8e, 0);
 	assert_fault(cpu,
 		     TRY(cpu, gh_cpu_deliver(cpu, 0x40, GH_EVENT_EXTERNAL, false, 0)),
 		     GH_EXC_GP, S_CODE0 | 1);
 	/* a non-canonical handler */
-	idt64_set(e, 0x40, S_CODE64, 0x0000800000000000ULL, 0x8e, 0);
+	ct_idt64_set(e->ram, 0x40, S_CODE64, 0x0000800000000000ULL, 0x8e, 0);
 	assert_fault(cpu,
 		     TRY(cpu, gh_cpu_deliver(cpu, 0x40, GH_EVENT_EXTERNAL, false, 0)),
 		     GH_EXC_GP, 1);
 	/* INT n through a DPL 0 gate from ring 3 */
-	idt64_set(e, 0x40, S_CODE64, 0x5000, 0x8e, 0);
+	ct_idt64_set(e->ram, 0x40, S_CODE64, 0x5000, 0x8e, 0);
 	assert_fault(cpu,
 		     TRY(cpu, gh_cpu_deliver(cpu, 0x40, GH_EVENT_SOFTWARE, false, 0)),
 		     GH_EXC_GP, 0x40 * 8 + 2);
@@ -1433,11 +1313,11 @@ static void test_long_iretq(void)
 
 #define FRAME64(ip, cs, fl, sp, ss)                                                      \
 	do {                                                                             \
-		put64(e, 0x8000, ip);                                                    \
-		put64(e, 0x8008, cs);                                                    \
-		put64(e, 0x8010, fl);                                                    \
-		put64(e, 0x8018, sp);                                                    \
-		put64(e, 0x8020, ss);                                                    \
+		ct_put64(e->ram, 0x8000, ip);                                            \
+		ct_put64(e->ram, 0x8008, cs);                                            \
+		ct_put64(e->ram, 0x8010, fl);                                            \
+		ct_put64(e->ram, 0x8018, sp);                                            \
+		ct_put64(e->ram, 0x8020, ss);                                            \
 		cpu->gpr[GH_RSP] = 0x8000;                                               \
 	} while (0)
 	long_state(e, 0);
@@ -1482,8 +1362,8 @@ static void test_long_call_gate(void)
 
 	long_state(e, 3);
 	e->s.rip = 0x4007;
-	gdt_set(e, S_CGATE64, gate_desc(S_CODE64, 0x6000, 0xec, 0));
-	put64(e, GDT_BASE + S_CGATE64 + 8, 0xffff8000); /* offset 63:32 */
+	ct_gdt_set(e->ram, S_CGATE64, ct_gate_desc(S_CODE64, 0x6000, 0xec, 0));
+	ct_put64(e->ram, GDT_BASE + S_CGATE64 + 8, 0xffff8000); /* offset 63:32 */
 	env_apply(e);
 	g_assert_cmpint(TRY(cpu, gh_cpu_far_call(cpu, S_CGATE64 | 3, 0, 4)), ==, 0);
 	g_assert_cmphex(cpu->rip, ==, 0xffff800000006000ULL);
@@ -1491,16 +1371,16 @@ static void test_long_call_gate(void)
 	g_assert_true(cpu->seg[GH_SS].unusable);
 	/* SS, RSP, CS, RIP as quadwords on RSP0 (not aligned for gates) */
 	g_assert_cmphex(cpu->gpr[GH_RSP], ==, 0x9008 - 32);
-	g_assert_cmphex(get64(e, 0x9008 - 32), ==, 0x4007);
-	g_assert_cmphex(get64(e, 0x9008 - 24), ==, S_CODE64_3);
-	g_assert_cmphex(get64(e, 0x9008 - 16), ==, 0x8008);
-	g_assert_cmphex(get64(e, 0x9008 - 8), ==, S_DATA3);
+	g_assert_cmphex(ct_get64(e->ram, 0x9008 - 32), ==, 0x4007);
+	g_assert_cmphex(ct_get64(e->ram, 0x9008 - 24), ==, S_CODE64_3);
+	g_assert_cmphex(ct_get64(e->ram, 0x9008 - 16), ==, 0x8008);
+	g_assert_cmphex(ct_get64(e->ram, 0x9008 - 8), ==, S_DATA3);
 	/* RETF (REX.W) back to ring 3 */
 	g_assert_cmpint(TRY(cpu, gh_cpu_far_ret(cpu, 8, 0)), ==, 0);
 	get_state(e, &after);
 	assert_state_eq(&e->s, &after);
 	/* the upper half's type must be 0 */
-	put64(e, GDT_BASE + S_CGATE64 + 8, 0xffff8000 | (0xcULL << 40));
+	ct_put64(e->ram, GDT_BASE + S_CGATE64 + 8, 0xffff8000 | (0xcULL << 40));
 	assert_fault(cpu, TRY(cpu, gh_cpu_far_call(cpu, S_CGATE64 | 3, 0, 4)), GH_EXC_GP,
 		     S_CGATE64);
 	/* no task switches in long mode */

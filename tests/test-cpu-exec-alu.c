@@ -8,6 +8,7 @@
  */
 #include "cpu/cpu-internal.h"
 #include "cpu/exec.h"
+#include "cputest.h"
 
 #include <glib.h>
 #include <setjmp.h>
@@ -17,8 +18,7 @@
 #include <sys/mman.h>
 
 #define RAM_SIZE (4u << 20)
-#define GDT_BASE 0x1000
-#define IDT_BASE 0x2000
+#define IDT_BASE CT_IDT_BASE
 #define TSS_BASE 0x3000
 #define PML4 0x10000
 #define STACK_TOP 0x80000
@@ -58,72 +58,20 @@ static uint8_t *fake_page(void *opaque, uint64_t gpa, bool *writable)
 	return NULL;
 }
 
-static uint64_t fake_mmio_read(void *opaque, uint64_t gpa, unsigned size)
-{
-	(void)opaque;
-	(void)gpa;
-	(void)size;
-	return ~0ULL;
-}
-
-static void fake_mmio_write(void *opaque, uint64_t gpa, uint64_t val, unsigned size)
-{
-	(void)opaque;
-	(void)gpa;
-	(void)val;
-	(void)size;
-}
-
-static void put64(struct env *e, uint64_t a, uint64_t v)
-{
-	memcpy(e->ram + a, &v, 8);
-}
-
-static uint64_t get64(struct env *e, uint64_t a)
-{
-	uint64_t v;
-
-	memcpy(&v, e->ram + a, 8);
-	return v;
-}
-
-static uint64_t seg_desc(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags)
-{
-	return (limit & 0xffff) | ((uint64_t)(base & 0xffffff) << 16) |
-	       ((uint64_t)access << 40) | ((uint64_t)((limit >> 16) & 0xf) << 48) |
-	       ((uint64_t)(flags & 0xf) << 52) | ((uint64_t)(base >> 24) << 56);
-}
-
-static uint64_t gate_desc(uint16_t sel, uint32_t off, uint8_t access)
-{
-	return (off & 0xffff) | ((uint64_t)sel << 16) | ((uint64_t)access << 40) |
-	       ((uint64_t)(off >> 16) << 48);
-}
-
-static void seg_from_gdt(struct env *e, uint16_t sel, struct gh_segment *seg)
-{
-	struct gh_descriptor d = {{get64(e, GDT_BASE + (sel & ~7u)), 0}};
-
-	gh_cpu_parse_descriptor(&d, sel, seg);
-}
-
 static struct env *env_new(void)
 {
 	struct env *e = g_new0(struct env, 1);
 	struct gh_cpu_bus bus = {
 	    .opaque = e,
 	    .page = fake_page,
-	    .mmio_read = fake_mmio_read,
-	    .mmio_write = fake_mmio_write,
 	};
 
-	e->ram = g_malloc0(RAM_SIZE);
-	e->cpu = gh_cpu_new(&bus, 0);
+	e->cpu = ct_cpu_new(bus, &e->ram, RAM_SIZE);
 	/* GDT: 0x08 64-bit code, 0x10 data, 0x18 32-bit code, 0x20 TSS */
-	put64(e, GDT_BASE + 0x08, seg_desc(0, 0xfffff, 0x9b, 0xa));
-	put64(e, GDT_BASE + 0x10, seg_desc(0, 0xfffff, 0x93, 0xc));
-	put64(e, GDT_BASE + 0x18, seg_desc(0, 0xfffff, 0x9b, 0xc));
-	put64(e, GDT_BASE + 0x20, seg_desc(TSS_BASE, 0x67, 0x8b, 0));
+	ct_gdt_set(e->ram, 0x08, ct_seg_desc(0, 0xfffff, 0x9b, 0xa));
+	ct_gdt_set(e->ram, 0x10, ct_seg_desc(0, 0xfffff, 0x93, 0xc));
+	ct_gdt_set(e->ram, 0x18, ct_seg_desc(0, 0xfffff, 0x9b, 0xc));
+	ct_gdt_set(e->ram, 0x20, ct_seg_desc(TSS_BASE, 0x67, 0x8b, 0));
 	/* every handler is a NOP that ends its page, so a run stops after it */
 	for (unsigned v = 0; v < 32; v++)
 		e->ram[HBASE + v * 0x1000 + 0xfff] = 0x90;
@@ -132,16 +80,15 @@ static struct env *env_new(void)
 
 static void env_free(struct env *e)
 {
-	gh_cpu_free(e->cpu);
+	ct_cpu_free(e->cpu, e->ram);
 	if (e->win)
 		munmap(e->win, WIN_SIZE);
-	g_free(e->ram);
 	g_free(e);
 }
 
 static void env_apply(struct env *e)
 {
-	g_assert_cmpint(gh_cpu_set_state(e->cpu, &e->s), ==, 0);
+	ct_apply(e->cpu, &e->s);
 }
 
 /* 64-bit mode at CPL 0; 0-1 GiB identity-mapped with 2 MiB pages, RO_PAGE
@@ -149,29 +96,16 @@ static void env_apply(struct env *e)
 static void long_state(struct env *e)
 {
 	struct gh_cpu_state *s = &e->s;
+	uint64_t pd = ct_map_low(e->ram, PML4, 3);
 
-	put64(e, PML4, (PML4 + 0x1000) | 3);
-	put64(e, PML4 + 0x1000, (PML4 + 0x2000) | 3);
 	for (uint64_t k = 0; k < 512; k++)
-		put64(e, PML4 + 0x2000 + k * 8, (k << 21) | 0x83);
-	put64(e, PML4 + 0x2000 + (RO_PAGE >> 21) * 8, RO_PAGE | 0x81);
-	for (unsigned v = 0; v < 32; v++) {
-		put64(e, IDT_BASE + v * 16, gate_desc(0x08, HBASE + v * 0x1000 + 0xfff, 0x8e));
-		put64(e, IDT_BASE + v * 16 + 8, 0);
-	}
-	gh_cpu_state_reset(s, true);
-	s->cr0 = GH_CR0_PE | GH_CR0_ET | GH_CR0_PG | GH_CR0_WP;
-	s->cr4 = GH_CR4_PAE;
-	s->efer = GH_EFER_LME | GH_EFER_LMA;
-	s->cr3 = PML4;
-	seg_from_gdt(e, 0x08, &s->seg[GH_CS]);
-	for (unsigned k = 0; k < GH_NR_SEGS; k++)
-		if (k != GH_CS)
-			seg_from_gdt(e, 0x10, &s->seg[k]);
-	seg_from_gdt(e, 0x20, &s->tr);
-	memset(&s->ldt, 0, sizeof(s->ldt));
-	s->ldt.unusable = 1;
-	s->gdt.base = GDT_BASE;
+		ct_put64(e->ram, pd + k * 8, (k << 21) | 0x83);
+	ct_put64(e->ram, pd + (RO_PAGE >> 21) * 8, RO_PAGE | 0x81);
+	for (unsigned v = 0; v < 32; v++)
+		ct_idt64_set(e->ram, v, 0x08, HBASE + v * 0x1000 + 0xfff, 0x8e, 0);
+	ct_flat_state(e->ram, s, 0x08, 0x10, 0x20, false);
+	ct_long_mode(s, PML4);
+	s->cr0 |= GH_CR0_WP;
 	s->gdt.limit = 0x27;
 	s->idt.base = IDT_BASE;
 	s->idt.limit = 32 * 16 - 1;
@@ -187,18 +121,9 @@ static void prot32_state(struct env *e)
 	struct gh_cpu_state *s = &e->s;
 
 	for (unsigned v = 0; v < 32; v++)
-		put64(e, IDT_BASE + v * 8, gate_desc(0x18, HBASE + v * 0x1000 + 0xfff, 0x8e));
-	gh_cpu_state_reset(s, true);
-	s->cr0 = GH_CR0_PE | GH_CR0_ET;
-	seg_from_gdt(e, 0x18, &s->seg[GH_CS]);
-	for (unsigned k = 0; k < GH_NR_SEGS; k++)
-		if (k != GH_CS)
-			seg_from_gdt(e, 0x10, &s->seg[k]);
-	seg_from_gdt(e, 0x20, &s->tr);
+		ct_idt32_set(e->ram, v, 0x18, HBASE + v * 0x1000 + 0xfff, 0x8e);
+	ct_flat_state(e->ram, s, 0x18, 0x10, 0x20, false);
 	s->tr.type = 0xb;
-	memset(&s->ldt, 0, sizeof(s->ldt));
-	s->ldt.unusable = 1;
-	s->gdt.base = GDT_BASE;
 	s->gdt.limit = 0x27;
 	s->idt.base = IDT_BASE;
 	s->idt.limit = 32 * 8 - 1;
@@ -213,12 +138,9 @@ static void real_state(struct env *e)
 	struct gh_cpu_state *s = &e->s;
 
 	gh_cpu_state_reset(s, true);
-	s->seg[GH_CS].selector = 0;
-	s->seg[GH_CS].base = 0;
-	s->seg[GH_DS].selector = 0x200;
-	s->seg[GH_DS].base = 0x2000;
-	s->seg[GH_SS].selector = 0x300;
-	s->seg[GH_SS].base = 0x3000;
+	ct_real_seg(s, GH_CS, 0);
+	ct_real_seg(s, GH_DS, 0x200);
+	ct_real_seg(s, GH_SS, 0x300);
 	s->rflags = 2;
 	s->gpr[GH_RSP] = 0x1000;
 	env_apply(e);
@@ -1210,9 +1132,11 @@ static void test_rmw_fault(void)
 			/* the #PF handler ran; its frame holds the state of before */
 			g_assert_cmphex(cpu->rip, ==, HBASE + 15 * 0x1000);
 			g_assert_cmphex(cpu->cr2, ==, RO_PAGE + 0x100);
-			g_assert_cmphex(get64(e, STACK_TOP - 48), ==, GH_PFEC_P | GH_PFEC_W);
-			g_assert_cmphex(get64(e, STACK_TOP - 40), ==, start);
-			g_assert_cmphex(get64(e, STACK_TOP - 24) & (ARITH | 2), ==, fl);
+			g_assert_cmphex(ct_get64(e->ram, STACK_TOP - 48), ==,
+					GH_PFEC_P | GH_PFEC_W);
+			g_assert_cmphex(ct_get64(e->ram, STACK_TOP - 40), ==, start);
+			g_assert_cmphex(ct_get64(e->ram, STACK_TOP - 24) & (ARITH | 2),
+					==, fl);
 			g_assert_cmphex(gh_exec_rflags(cpu) & ARITH, ==, fl & ARITH);
 			for (unsigned r = 0; r < 16; r++)
 				if (r != GH_RSP)
@@ -1246,13 +1170,13 @@ static void test_cmpxchg16b_align(void)
 		g_assert_cmpint(gh_cpu_run(cpu, 1), ==, GH_CPU_BUDGET);
 		if (mis) {
 			g_assert_cmphex(cpu->rip, ==, HBASE + 14 * 0x1000);
-			g_assert_cmphex(get64(e, STACK_TOP - 48), ==, 0);
+			g_assert_cmphex(ct_get64(e->ram, STACK_TOP - 48), ==, 0);
 			g_assert_cmphex(e->ram[0x40000 + mis], ==, 0x5a);
 		} else {
 			/* equal: RCX:RBX stored, ZF set */
 			g_assert_cmphex(cpu->rip, ==, LCODE_END);
-			g_assert_cmphex(get64(e, 0x40000), ==, 0x40000);
-			g_assert_cmphex(get64(e, 0x40008), ==, 1);
+			g_assert_cmphex(ct_get64(e->ram, 0x40000), ==, 0x40000);
+			g_assert_cmphex(ct_get64(e->ram, 0x40008), ==, 1);
 			g_assert_true(gh_flags_zf(&cpu->lf));
 		}
 	}
@@ -1267,8 +1191,7 @@ static void run_legacy(struct env *e, const uint8_t *code, size_t len)
 	struct gh_cpu *cpu = e->cpu;
 	uint64_t start = LCODE_END - len;
 
-	memcpy(e->ram + start, code, len);
-	gh_cpu_invalidate_code(cpu, start, len);
+	ct_load(cpu, e->ram, start, code, len);
 	cpu->rip = start;
 	g_assert_cmpint(gh_cpu_run(cpu, 1), ==, GH_CPU_BUDGET);
 }
@@ -1362,7 +1285,7 @@ static void test_prot32(void)
 	RUN(e, 0xd4, 0x00);
 	g_assert_cmphex(cpu->rip, ==, HBASE + 1 * 0x1000);
 	g_assert_cmphex(cpu->gpr[GH_RAX], ==, 0x1234);
-	g_assert_cmphex(get64(e, STACK_TOP - 12) & 0xffffffff, ==, LCODE_END - 2);
+	g_assert_cmphex(ct_get64(e->ram, STACK_TOP - 12) & 0xffffffff, ==, LCODE_END - 2);
 	/* DIV by 0 in 32-bit mode */
 	cpu->gpr[GH_RSP] = STACK_TOP;
 	cpu->gpr[GH_RCX] = 0;
@@ -1489,7 +1412,7 @@ static void test_real16(void)
 	RUN(e, 0xf6, 0xf1); /* div cl */
 	g_assert_cmphex(cpu->gpr[GH_RAX] & 0xffff, ==, 0x0710);
 	/* IDIV overflow (-32768 / -1): #DE through the IVT, AX kept */
-	put64(e, 0, 0x07000fffULL);
+	ct_put64(e->ram, 0, 0x07000fffULL);
 	e->ram[0x7fff] = 0x90;
 	cpu->gpr[GH_RAX] = 0x8000;
 	cpu->gpr[GH_RCX] = 0xff;

@@ -6,14 +6,15 @@
  */
 #include "cpu/cpu-internal.h"
 #include "cpu/mmu.h"
+#include "cputest.h"
 
 #include <glib.h>
 #include <string.h>
 
 #define RAM_SIZE (4u << 20)
 
-#define GDT_BASE 0x1000
-#define IDT_BASE 0x2000
+#define GDT_BASE CT_GDT_BASE
+#define IDT_BASE CT_IDT_BASE
 #define TSS64 0x3400
 #define STUBS 0x5000	/* exception stubs: "jmp $" at STUBS + vector * 4 */
 #define STUBS_REAL 0x600
@@ -60,23 +61,7 @@ static uint8_t *fake_page(void *opaque, uint64_t gpa, bool *writable)
 	struct env *e = opaque;
 
 	*writable = true;
-	return gpa < RAM_SIZE ? e->ram + (gpa & ~0xfffULL) : NULL;
-}
-
-static uint64_t fake_mmio_read(void *opaque, uint64_t gpa, unsigned size)
-{
-	(void)opaque;
-	(void)gpa;
-	(void)size;
-	return ~0ULL;
-}
-
-static void fake_mmio_write(void *opaque, uint64_t gpa, uint64_t val, unsigned size)
-{
-	(void)opaque;
-	(void)gpa;
-	(void)val;
-	(void)size;
+	return ct_ram_page(e->ram, RAM_SIZE, gpa);
 }
 
 /* Reads give 0x44332211 + n * 0x01010101 for the n-th read, cut to size. */
@@ -124,55 +109,10 @@ static uint64_t fake_now(void *opaque)
 	return 0;
 }
 
-static void put8(struct env *e, uint64_t a, uint8_t v)
-{
-	e->ram[a] = v;
-}
-
-static void put16(struct env *e, uint64_t a, uint16_t v)
-{
-	memcpy(e->ram + a, &v, 2);
-}
-
-static void put32(struct env *e, uint64_t a, uint32_t v)
-{
-	memcpy(e->ram + a, &v, 4);
-}
-
-static void put64(struct env *e, uint64_t a, uint64_t v)
-{
-	memcpy(e->ram + a, &v, 8);
-}
-
-static uint16_t get16(struct env *e, uint64_t a)
-{
-	uint16_t v;
-
-	memcpy(&v, e->ram + a, 2);
-	return v;
-}
-
-static uint32_t get32(struct env *e, uint64_t a)
-{
-	uint32_t v;
-
-	memcpy(&v, e->ram + a, 4);
-	return v;
-}
-
-static uint64_t get64(struct env *e, uint64_t a)
-{
-	uint64_t v;
-
-	memcpy(&v, e->ram + a, 8);
-	return v;
-}
-
 /* Places code at a physical address, dropping decoded blocks of it. */
 static void load(struct env *e, uint64_t a, const uint8_t *bytes, size_t n)
 {
-	memcpy(e->ram + a, bytes, n);
-	gh_cpu_invalidate_code(e->cpu, a, n);
+	ct_load(e->cpu, e->ram, a, bytes, n);
 }
 
 #define CODE_AT(e, a, ...)                                                               \
@@ -181,68 +121,32 @@ static void load(struct env *e, uint64_t a, const uint8_t *bytes, size_t n)
 		load(e, a, b_, sizeof(b_));                                              \
 	} while (0)
 
-static uint64_t seg_desc(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags)
-{
-	return (limit & 0xffff) | ((uint64_t)(base & 0xffffff) << 16) |
-	       ((uint64_t)access << 40) | ((uint64_t)((limit >> 16) & 0xf) << 48) |
-	       ((uint64_t)(flags & 0xf) << 52) | ((uint64_t)(base >> 24) << 56);
-}
-
-static uint64_t gate_desc(uint16_t sel, uint32_t off, uint8_t access)
-{
-	return (off & 0xffff) | ((uint64_t)sel << 16) | ((uint64_t)access << 40) |
-	       ((uint64_t)(off >> 16) << 48);
-}
-
-static void gdt_set(struct env *e, uint16_t sel, uint64_t d)
-{
-	put64(e, GDT_BASE + (sel & ~7u), d);
-}
-
-static void seg_from_gdt(struct env *e, uint16_t sel, struct gh_segment *seg)
-{
-	struct gh_descriptor d = {{get64(e, GDT_BASE + (sel & ~7u)), 0}};
-
-	gh_cpu_parse_descriptor(&d, sel, seg);
-}
-
-static void idt32_set(struct env *e, unsigned vec, uint16_t sel, uint32_t off, uint8_t acc)
-{
-	put64(e, IDT_BASE + vec * 8, gate_desc(sel, off, acc));
-}
-
-static void idt64_set(struct env *e, unsigned vec, uint16_t sel, uint64_t off, uint8_t acc)
-{
-	put64(e, IDT_BASE + vec * 16, gate_desc(sel, off, acc));
-	put64(e, IDT_BASE + vec * 16 + 8, off >> 32);
-}
-
 static void build_tables(struct env *e)
 {
-	gdt_set(e, S_CODE0, seg_desc(0, 0xfffff, 0x9b, 0xc));
-	gdt_set(e, S_DATA0, seg_desc(0, 0xfffff, 0x93, 0xc));
-	gdt_set(e, S_CODE3, seg_desc(0, 0xfffff, 0xfb, 0xc));
-	gdt_set(e, S_DATA3, seg_desc(0, 0xfffff, 0xf3, 0xc));
-	gdt_set(e, S_TSS32, seg_desc(TSS32, 0x68 + 0x2000, 0x89, 0));
-	gdt_set(e, S_CODE16, seg_desc(0, 0xffff, 0x9b, 0));
-	gdt_set(e, S_DATA16, seg_desc(0, 0xffff, 0x93, 0));
-	gdt_set(e, S_CODE64, seg_desc(0, 0xfffff, 0x9b, 0xa));
-	gdt_set(e, S_CODE64_3, seg_desc(0, 0xfffff, 0xfb, 0xa));
-	gdt_set(e, S_TSS64, seg_desc(TSS64, 0x67, 0x89, 0));
-	put64(e, GDT_BASE + S_TSS64 + 8, 0);
-	gdt_set(e, S_DATAB, seg_desc(0x20000, 0xffff, 0x93, 0));
+	ct_gdt_set(e->ram, S_CODE0, ct_seg_desc(0, 0xfffff, 0x9b, 0xc));
+	ct_gdt_set(e->ram, S_DATA0, ct_seg_desc(0, 0xfffff, 0x93, 0xc));
+	ct_gdt_set(e->ram, S_CODE3, ct_seg_desc(0, 0xfffff, 0xfb, 0xc));
+	ct_gdt_set(e->ram, S_DATA3, ct_seg_desc(0, 0xfffff, 0xf3, 0xc));
+	ct_gdt_set(e->ram, S_TSS32, ct_seg_desc(TSS32, 0x68 + 0x2000, 0x89, 0));
+	ct_gdt_set(e->ram, S_CODE16, ct_seg_desc(0, 0xffff, 0x9b, 0));
+	ct_gdt_set(e->ram, S_DATA16, ct_seg_desc(0, 0xffff, 0x93, 0));
+	ct_gdt_set(e->ram, S_CODE64, ct_seg_desc(0, 0xfffff, 0x9b, 0xa));
+	ct_gdt_set(e->ram, S_CODE64_3, ct_seg_desc(0, 0xfffff, 0xfb, 0xa));
+	ct_gdt_set(e->ram, S_TSS64, ct_seg_desc(TSS64, 0x67, 0x89, 0));
+	ct_put64(e->ram, GDT_BASE + S_TSS64 + 8, 0);
+	ct_gdt_set(e->ram, S_DATAB, ct_seg_desc(0x20000, 0xffff, 0x93, 0));
 	/* the 32-bit TSS: ring-0 stack, an I/O bitmap allowing ports 0x60-0x67 */
-	put32(e, TSS32 + 4, 0x9000);
-	put16(e, TSS32 + 8, S_DATA0);
-	put16(e, TSS32 + 102, 0x68);
+	ct_put32(e->ram, TSS32 + 4, 0x9000);
+	ct_put16(e->ram, TSS32 + 8, S_DATA0);
+	ct_put16(e->ram, TSS32 + 102, 0x68);
 	memset(e->ram + TSS32 + 0x68, 0xff, 0x2000);
-	put8(e, TSS32 + 0x68 + 0x60 / 8, 0);
-	put8(e, TSS32 + 0x68 + 0x2000, 0xff);
-	put64(e, TSS64 + 4, 0x9000);
+	ct_put8(e->ram, TSS32 + 0x68 + 0x60 / 8, 0);
+	ct_put8(e->ram, TSS32 + 0x68 + 0x2000, 0xff);
+	ct_put64(e->ram, TSS64 + 4, 0x9000);
 	/* exception stubs: jmp $ */
 	for (unsigned v = 0; v < 256; v++) {
-		put16(e, STUBS + v * 4, 0xfeeb);
-		put16(e, STUBS_REAL + v * 4, 0xfeeb);
+		ct_put16(e->ram, STUBS + v * 4, 0xfeeb);
+		ct_put16(e->ram, STUBS_REAL + v * 4, 0xfeeb);
 	}
 }
 
@@ -252,8 +156,6 @@ static struct env *env_new(void)
 	struct gh_cpu_bus bus = {
 	    .opaque = e,
 	    .page = fake_page,
-	    .mmio_read = fake_mmio_read,
-	    .mmio_write = fake_mmio_write,
 	    .pio_in = fake_in,
 	    .pio_out = fake_out,
 	    .intr_pending = fake_intr_pending,
@@ -261,23 +163,20 @@ static struct env *env_new(void)
 	    .now_ns = fake_now,
 	};
 
-	e->ram = g_malloc0(RAM_SIZE);
-	e->cpu = gh_cpu_new(&bus, 0);
-	g_assert_nonnull(e->cpu);
+	e->cpu = ct_cpu_new(bus, &e->ram, RAM_SIZE);
 	build_tables(e);
 	return e;
 }
 
 static void env_free(struct env *e)
 {
-	gh_cpu_free(e->cpu);
-	g_free(e->ram);
+	ct_cpu_free(e->cpu, e->ram);
 	g_free(e);
 }
 
 static void apply(struct env *e)
 {
-	g_assert_cmpint(gh_cpu_set_state(e->cpu, &e->s), ==, 0);
+	ct_apply(e->cpu, &e->s);
 }
 
 /* Real mode: CS=0x1000 IP=0x100, SS=0 SP=0x8000, DS=0x2000, ES=0x3000. */
@@ -287,26 +186,20 @@ static void real_state(struct env *e)
 
 	gh_cpu_state_reset(s, true);
 	s->cr0 = GH_CR0_ET;
-	s->seg[GH_CS].selector = 0x1000;
-	s->seg[GH_CS].base = 0x10000;
+	ct_real_seg(s, GH_CS, 0x1000);
 	s->rip = 0x100;
-	s->seg[GH_SS].selector = 0;
-	s->seg[GH_SS].base = 0;
+	ct_real_seg(s, GH_SS, 0);
 	s->gpr[GH_RSP] = 0x8000;
-	s->seg[GH_DS].selector = 0x2000;
-	s->seg[GH_DS].base = 0x20000;
-	s->seg[GH_ES].selector = 0x3000;
-	s->seg[GH_ES].base = 0x30000;
-	s->seg[GH_FS].selector = 0x4000;
-	s->seg[GH_FS].base = 0x40000;
-	s->seg[GH_GS].selector = 0;
-	s->seg[GH_GS].base = 0;
+	ct_real_seg(s, GH_DS, 0x2000);
+	ct_real_seg(s, GH_ES, 0x3000);
+	ct_real_seg(s, GH_FS, 0x4000);
+	ct_real_seg(s, GH_GS, 0);
 	s->rflags = GH_RFLAGS_FIXED;
 	s->idt.base = 0;
 	s->idt.limit = 0x3ff;
 	for (unsigned v = 0; v < 256; v++) {
-		put16(e, v * 4, STUBS_REAL + v * 4);
-		put16(e, v * 4 + 2, 0);
+		ct_put16(e->ram, v * 4, STUBS_REAL + v * 4);
+		ct_put16(e->ram, v * 4 + 2, 0);
 	}
 }
 
@@ -314,28 +207,18 @@ static void real_state(struct env *e)
 static void prot_state(struct env *e, unsigned cpl)
 {
 	struct gh_cpu_state *s = &e->s;
-	uint16_t cs = cpl ? S_CODE3 : S_CODE0, ds = cpl ? S_DATA3 : S_DATA0;
 
-	gh_cpu_state_reset(s, true);
-	s->cr0 = GH_CR0_PE | GH_CR0_ET;
+	ct_flat_state(e->ram, s, cpl ? S_CODE3 : S_CODE0, cpl ? S_DATA3 : S_DATA0,
+		      S_TSS32, false);
 	s->rip = CODE;
 	s->rflags = GH_RFLAGS_FIXED;
 	s->gpr[GH_RSP] = cpl ? 0x8000 : 0x8800;
-	seg_from_gdt(e, cs, &s->seg[GH_CS]);
-	for (unsigned i = 0; i < GH_NR_SEGS; i++) {
-		if (i != GH_CS)
-			seg_from_gdt(e, ds, &s->seg[i]);
-	}
-	seg_from_gdt(e, S_TSS32, &s->tr);
 	s->tr.type = 0xb;
-	memset(&s->ldt, 0, sizeof(s->ldt));
-	s->ldt.unusable = 1;
-	s->gdt.base = GDT_BASE;
 	s->gdt.limit = 0xff;
 	s->idt.base = IDT_BASE;
 	s->idt.limit = 0x7ff;
 	for (unsigned v = 0; v < 32; v++)
-		idt32_set(e, v, S_CODE0, STUBS + v * 4, 0x8e);
+		ct_idt32_set(e->ram, v, S_CODE0, STUBS + v * 4, 0x8e);
 }
 
 /*
@@ -345,32 +228,29 @@ static void prot_state(struct env *e, unsigned cpl)
 static void long_state(struct env *e, unsigned cpl)
 {
 	struct gh_cpu_state *s = &e->s;
+	uint64_t pd = ct_map_low(e->ram, PML4, 7);
 
-	put64(e, PML4, (PML4 + 0x1000) | 7);
-	put64(e, PML4 + 0x1000, (PML4 + 0x2000) | 7);
-	put64(e, PML4 + 0x2000, PT | 7);
-	put64(e, PML4 + 0x2008, 0x200000 | 0x87);
+	ct_put64(e->ram, pd, PT | 7);
+	ct_put64(e->ram, pd + 8, 0x200000 | 0x87);
 	for (unsigned p = 0; p < 512; p++)
-		put64(e, PT + p * 8, ((uint64_t)p << 12) | 7);
+		ct_put64(e->ram, PT + p * 8, ((uint64_t)p << 12) | 7);
 	prot_state(e, cpl);
-	s->cr0 = GH_CR0_PE | GH_CR0_ET | GH_CR0_PG;
-	s->cr4 = GH_CR4_PAE;
-	s->efer = GH_EFER_LME | GH_EFER_LMA;
-	s->cr3 = PML4;
-	seg_from_gdt(e, cpl ? S_CODE64_3 : S_CODE64, &s->seg[GH_CS]);
-	seg_from_gdt(e, S_TSS64, &s->tr);
+	ct_long_mode(s, PML4);
+	ct_seg_from_gdt(e->ram, cpl ? S_CODE64_3 : S_CODE64, &s->seg[GH_CS]);
+	ct_seg_from_gdt(e->ram, S_TSS64, &s->tr);
 	s->tr.type = 0xb;
 	s->idt.limit = 0xfff;
 	for (unsigned v = 0; v < 32; v++)
-		idt64_set(e, v, S_CODE64, STUBS + v * 4, 0x8e);
+		ct_idt64_set(e->ram, v, S_CODE64, STUBS + v * 4, 0x8e, 0);
 }
 
 /* #PF on IST1 (a good stack at 0xb000), for faults of the stack itself. */
 static void pf_on_ist(struct env *e)
 {
-	put64(e, TSS64 + 0x24, 0xb000);
-	idt64_set(e, GH_EXC_PF, S_CODE64, STUBS + GH_EXC_PF * 4, 0x8e);
-	put64(e, IDT_BASE + GH_EXC_PF * 16, get64(e, IDT_BASE + GH_EXC_PF * 16) | (1ULL << 32));
+	ct_put64(e->ram, TSS64 + 0x24, 0xb000);
+	ct_idt64_set(e->ram, GH_EXC_PF, S_CODE64, STUBS + GH_EXC_PF * 4, 0x8e, 0);
+	ct_put64(e->ram, IDT_BASE + GH_EXC_PF * 16,
+		 ct_get64(e->ram, IDT_BASE + GH_EXC_PF * 16) | (1ULL << 32));
 }
 
 static struct gh_cpu *cpu_of(struct env *e)
@@ -465,7 +345,7 @@ static void test_jcc(void)
 			}
 			load(e, CODE, code, 10);
 			/* CODE+10-0x10a+... : the near target, a jmp $ */
-			put16(e, CODE + 10 - (4 + 6 + 0x100), 0xfeeb);
+			ct_put16(e->ram, CODE + 10 - (4 + 6 + 0x100), 0xfeeb);
 			gh_cpu_invalidate_code(e->cpu, CODE - 0x100, 0x100);
 			apply(e);
 			if (!taken) {
@@ -501,14 +381,14 @@ static void test_jmp_wrap16(void)
 	/* a jump past the CS limit (16-bit code segment, 32-bit operand):
 	 * #GP(0) with the jump's own address in the frame */
 	prot_state(e, 0);
-	seg_from_gdt(e, S_CODE16, &e->s.seg[GH_CS]);
+	ct_seg_from_gdt(e->ram, S_CODE16, &e->s.seg[GH_CS]);
 	e->s.rip = 0x4000;
 	CODE_AT(e, 0x4000, 0x66, 0xe9, 0x00, 0x00, 0x01, 0x00);
 	apply(e);
 	run_fault(e, 10, GH_EXC_GP);
-	g_assert_cmphex(get32(e, 0x8800 - 16), ==, 0);
-	g_assert_cmphex(get32(e, 0x8800 - 12), ==, 0x4000);
-	g_assert_cmphex(get32(e, 0x8800 - 8), ==, S_CODE16);
+	g_assert_cmphex(ct_get32(e->ram, 0x8800 - 16), ==, 0);
+	g_assert_cmphex(ct_get32(e->ram, 0x8800 - 12), ==, 0x4000);
+	g_assert_cmphex(ct_get32(e->ram, 0x8800 - 8), ==, S_CODE16);
 	env_free(e);
 }
 
@@ -524,17 +404,17 @@ static void test_call_ret(void)
 	run_to(e, 20, CODE + 5);
 	g_assert_cmphex(gpr(e, GH_RBX), ==, 0x55);
 	g_assert_cmphex(gpr(e, GH_RSP), ==, 0x8800);
-	g_assert_cmphex(get32(e, 0x8800 - 4), ==, CODE + 5);
+	g_assert_cmphex(ct_get32(e->ram, 0x8800 - 4), ==, CODE + 5);
 
 	/* CALL [mem] and RET imm16: call dword [0x20000]; f: ret 8 */
 	prot_state(e, 0);
-	put32(e, 0x20000, CODE + 0x40);
+	ct_put32(e->ram, 0x20000, CODE + 0x40);
 	CODE_AT(e, CODE, 0xff, 0x15, 0x00, 0x00, 0x02, 0x00, 0xeb, 0xfe);
 	CODE_AT(e, CODE + 0x40, 0xc2, 0x08, 0x00);
 	apply(e);
 	run_to(e, 20, CODE + 6);
 	g_assert_cmphex(gpr(e, GH_RSP), ==, 0x8808);
-	g_assert_cmphex(get32(e, 0x8800 - 4), ==, CODE + 6);
+	g_assert_cmphex(ct_get32(e->ram, 0x8800 - 4), ==, CODE + 6);
 
 	/* CALL reg and JMP reg: mov through push/pop */
 	prot_state(e, 0);
@@ -555,7 +435,7 @@ static void test_call_ret(void)
 	gh_cpu_run(e->cpu, 1);
 	g_assert_cmphex(cpu_of(e)->rip, ==, 0x113);
 	g_assert_cmphex(gpr(e, GH_RSP), ==, 0x7ffe);
-	g_assert_cmphex(get16(e, 0x7ffe), ==, 0x103);
+	g_assert_cmphex(ct_get16(e->ram, 0x7ffe), ==, 0x103);
 	run_to(e, 10, 0x103);
 	g_assert_cmphex(gpr(e, GH_RSP), ==, 0x8000);
 
@@ -566,7 +446,7 @@ static void test_call_ret(void)
 	apply(e);
 	gh_cpu_run(e->cpu, 1);
 	g_assert_cmphex(gpr(e, GH_RSP), ==, 0x8800 - 8);
-	g_assert_cmphex(get64(e, 0x8800 - 8), ==, CODE + 5);
+	g_assert_cmphex(ct_get64(e->ram, 0x8800 - 8), ==, CODE + 5);
 	run_to(e, 10, CODE + 5);
 	g_assert_cmphex(gpr(e, GH_RSP), ==, 0x8800);
 
@@ -578,9 +458,9 @@ static void test_call_ret(void)
 	apply(e);
 	run_fault(e, 10, GH_EXC_GP);
 	/* frame: error code, RIP of the call; RSP before it was 0x8800 */
-	g_assert_cmphex(get64(e, 0x8800 - 48), ==, 0);
-	g_assert_cmphex(get64(e, 0x8800 - 40), ==, CODE);
-	g_assert_cmphex(get64(e, 0x8800 - 16), ==, 0x8800);
+	g_assert_cmphex(ct_get64(e->ram, 0x8800 - 48), ==, 0);
+	g_assert_cmphex(ct_get64(e->ram, 0x8800 - 40), ==, CODE);
+	g_assert_cmphex(ct_get64(e->ram, 0x8800 - 16), ==, 0x8800);
 	env_free(e);
 }
 
@@ -668,7 +548,7 @@ static void test_push_pop(void)
 	/* 32-bit: push imm8 (sign-extended), push imm32, push esp, pop ebp,
 	 * push [0x20000], pop [esp] (the address uses ESP after the pop) */
 	prot_state(e, 0);
-	put32(e, 0x20000, 0xcafef00d);
+	ct_put32(e->ram, 0x20000, 0xcafef00d);
 	CODE_AT(e, CODE, 0x6a, 0x80, 0x5a,		/* push -128; pop edx */
 		0x6a, 0x80,				/* push -128 */
 		0x68, 0x78, 0x56, 0x34, 0x12,		/* push 0x12345678 */
@@ -683,12 +563,12 @@ static void test_push_pop(void)
 	g_assert_cmphex(gpr(e, GH_RBP), ==, 0x8800 - 8);
 	/* after pop: ESP = 0x87f8, the store went to [0x87f8 + 4] */
 	g_assert_cmphex(gpr(e, GH_RSP), ==, 0x8800 - 8);
-	g_assert_cmphex(get32(e, 0x8800 - 4), ==, 0xcafef00d);
-	g_assert_cmphex(get32(e, 0x8800 - 8), ==, 0x12345678);
+	g_assert_cmphex(ct_get32(e->ram, 0x8800 - 4), ==, 0xcafef00d);
+	g_assert_cmphex(ct_get32(e->ram, 0x8800 - 8), ==, 0x12345678);
 
 	/* pop esp loads the popped value */
 	prot_state(e, 0);
-	put32(e, 0x8800, 0x7000);
+	ct_put32(e->ram, 0x8800, 0x7000);
 	CODE_AT(e, CODE, 0x5c, 0xeb, 0xfe);
 	apply(e);
 	run_to(e, 20, CODE + 1);
@@ -696,15 +576,15 @@ static void test_push_pop(void)
 
 	/* a 16-bit stack (SS.B=0) in 32-bit code: SP wraps, ESP's top stays */
 	prot_state(e, 0);
-	seg_from_gdt(e, S_DATA16, &e->s.seg[GH_SS]);
+	ct_seg_from_gdt(e->ram, S_DATA16, &e->s.seg[GH_SS]);
 	e->s.gpr[GH_RSP] = 0x12340004;
 	e->s.gpr[GH_RAX] = 0xaabbccdd;
 	CODE_AT(e, CODE, 0x50, 0x66, 0x50, 0xeb, 0xfe); /* push eax; push ax */
 	apply(e);
 	run_to(e, 20, CODE + 3);
 	g_assert_cmphex(gpr(e, GH_RSP) & 0xffffffff, ==, 0x1234fffe);
-	g_assert_cmphex(get32(e, 0), ==, 0xaabbccdd);
-	g_assert_cmphex(get16(e, 0xfffe), ==, 0xccdd);
+	g_assert_cmphex(ct_get32(e->ram, 0), ==, 0xaabbccdd);
+	g_assert_cmphex(ct_get16(e->ram, 0xfffe), ==, 0xccdd);
 
 	/* 64-bit: push/pop are 8 bytes, 66 makes them 2; REX.B reaches r8-r15 */
 	long_state(e, 0);
@@ -726,15 +606,15 @@ static void test_push_pop(void)
 	e = env_new();
 	long_state(e, 0);
 	pf_on_ist(e);
-	put64(e, PT + 7 * 8, 0); /* 0x7000-0x7fff */
+	ct_put64(e->ram, PT + 7 * 8, 0); /* 0x7000-0x7fff */
 	e->s.gpr[GH_RSP] = 0x8000;
 	e->s.gpr[GH_RAX] = 0x42;
 	CODE_AT(e, CODE, 0x50);
 	apply(e);
 	run_fault(e, 10, GH_EXC_PF);
 	g_assert_cmphex(e->cpu->cr2, ==, 0x7ff8);
-	g_assert_cmphex(get64(e, 0xb000 - 16), ==, 0x8000);	/* RSP in the frame */
-	g_assert_cmphex(get64(e, 0xb000 - 40), ==, CODE);	/* RIP */
+	g_assert_cmphex(ct_get64(e->ram, 0xb000 - 16), ==, 0x8000); /* RSP in the frame */
+	g_assert_cmphex(ct_get64(e->ram, 0xb000 - 40), ==, CODE);	/* RIP */
 	env_free(e);
 }
 
@@ -745,7 +625,7 @@ static void test_push_pop_sreg(void)
 	/* 32-bit: push ds writes 2 bytes and moves ESP by 4 (SDM: recent Core
 	 * processors); pop es loads a descriptor; push fs / pop gs */
 	prot_state(e, 0);
-	put32(e, 0x8800 - 4, 0xdeadbeef);
+	ct_put32(e->ram, 0x8800 - 4, 0xdeadbeef);
 	CODE_AT(e, CODE, 0x1e,	/* push ds */
 		0x6a, 0x60,	/* push S_DATAB */
 		0x07,		/* pop es */
@@ -754,7 +634,7 @@ static void test_push_pop_sreg(void)
 		0xeb, 0xfe);
 	apply(e);
 	run_to(e, 20, CODE + 8);
-	g_assert_cmphex(get32(e, 0x8800 - 4), ==, 0xdead0000 | S_DATA0);
+	g_assert_cmphex(ct_get32(e->ram, 0x8800 - 4), ==, 0xdead0000 | S_DATA0);
 	g_assert_cmphex(gpr(e, GH_RSP), ==, 0x8800 - 4);
 	g_assert_cmphex(e->cpu->seg[GH_ES].selector, ==, S_DATAB);
 	g_assert_cmphex(e->cpu->seg[GH_ES].base, ==, 0x20000);
@@ -762,13 +642,13 @@ static void test_push_pop_sreg(void)
 
 	/* pop ds of a bad selector: #GP(sel), ESP unchanged */
 	prot_state(e, 0);
-	put32(e, 0x8800, S_TSS32);
+	ct_put32(e->ram, 0x8800, S_TSS32);
 	CODE_AT(e, CODE, 0x1f);
 	apply(e);
 	run_fault(e, 10, GH_EXC_GP);
 	/* frame: error, EIP, CS, EFLAGS at the handler's ESP */
-	g_assert_cmphex(get32(e, 0x8800 - 16), ==, S_TSS32);
-	g_assert_cmphex(get32(e, 0x8800 - 12), ==, CODE);
+	g_assert_cmphex(ct_get32(e->ram, 0x8800 - 16), ==, S_TSS32);
+	g_assert_cmphex(ct_get32(e->ram, 0x8800 - 12), ==, CODE);
 	g_assert_cmphex(gpr(e, GH_RSP), ==, 0x8800 - 16);
 
 	/* real mode: push cs / pop ds */
@@ -782,11 +662,12 @@ static void test_push_pop_sreg(void)
 
 	/* 64-bit: push fs is 8 bytes of stack, 2 written */
 	long_state(e, 0);
-	put64(e, 0x8800 - 8, 0x1111111111111111ULL);
+	ct_put64(e->ram, 0x8800 - 8, 0x1111111111111111ULL);
 	CODE_AT(e, CODE, 0x0f, 0xa0, 0xeb, 0xfe);
 	apply(e);
 	run_to(e, 20, CODE + 2);
-	g_assert_cmphex(get64(e, 0x8800 - 8), ==, 0x1111111111110000ULL | S_DATA0);
+	g_assert_cmphex(ct_get64(e->ram, 0x8800 - 8), ==,
+			0x1111111111110000ULL | S_DATA0);
 	g_assert_cmphex(gpr(e, GH_RSP), ==, 0x8800 - 8);
 	env_free(e);
 }
@@ -806,9 +687,9 @@ static void test_ss_shadow(void)
 		real_state(e);
 		e->s.rflags = GH_RFLAGS_FIXED | GH_FL_IF;
 		e->s.gpr[GH_RAX] = 0;
-		put16(e, 0x8000, 0); /* the SS that POP SS loads */
-		put16(e, 0x20000, 0x8000); /* LSS: SP, SS */
-		put16(e, 0x20002, 0);
+		ct_put16(e->ram, 0x8000, 0); /* the SS that POP SS loads */
+		ct_put16(e->ram, 0x20000, 0x8000); /* LSS: SP, SS */
+		ct_put16(e->ram, 0x20002, 0);
 		load(e, 0x10100, progs[p], 8);
 		apply(e);
 		gh_cpu_run(e->cpu, 1);
@@ -825,7 +706,7 @@ static void test_ss_shadow(void)
 			gh_cpu_run(e->cpu, 1);
 			g_assert_false(e->intr);
 			g_assert_cmphex(e->cpu->rip, ==, STUBS_REAL + 0x40 * 4);
-			g_assert_cmphex(get16(e, gpr(e, GH_RSP)), ==, ip);
+			g_assert_cmphex(ct_get16(e->ram, gpr(e, GH_RSP)), ==, ip);
 			continue;
 		}
 		g_assert_cmphex(e->cpu->rip, ==, 0x100 + first_len[p]);
@@ -842,7 +723,8 @@ static void test_ss_shadow(void)
 		gh_cpu_run(e->cpu, 1);
 		g_assert_false(e->intr);
 		g_assert_cmphex(e->cpu->rip, ==, STUBS_REAL + 0x40 * 4);
-		g_assert_cmphex(get16(e, gpr(e, GH_RSP)), ==, 0x100 + first_len[p] + 1);
+		g_assert_cmphex(ct_get16(e->ram, gpr(e, GH_RSP)), ==,
+				0x100 + first_len[p] + 1);
 	}
 	env_free(e);
 }
@@ -862,14 +744,14 @@ static void test_pusha_popa(void)
 	for (unsigned r = 0; r < 8; r++) {
 		uint16_t want = r == GH_RSP ? 0x8000 : 0x0000 + r * 0x101;
 
-		g_assert_cmphex(get16(e, 0x8000 - 2 * (r + 1)), ==, want);
+		g_assert_cmphex(ct_get16(e->ram, 0x8000 - 2 * (r + 1)), ==, want);
 	}
 	g_assert_cmphex(gpr(e, GH_RSP), ==, 0x8000 - 16);
 
 	real_state(e);
 	e->s.gpr[GH_RSP] = 0x7000;
 	for (unsigned r = 0; r < 8; r++)
-		put16(e, 0x7000 + 14 - 2 * r, 0xa000 + r);
+		ct_put16(e->ram, 0x7000 + 14 - 2 * r, 0xa000 + r);
 	e->s.gpr[GH_RAX] = 0x55550000;
 	CODE_AT(e, 0x10100, 0x61, 0xeb, 0xfe);
 	apply(e);
@@ -890,8 +772,8 @@ static void test_pusha_popa(void)
 	apply(e);
 	run_until(e, CODE + 3);
 	g_assert_cmphex(gpr(e, GH_RSP), ==, 0x8800 - 32);
-	g_assert_cmphex(get32(e, 0x8800 - 20), ==, 0x8800); /* ESP slot */
-	g_assert_cmphex(get32(e, 0x8800 - 32), ==, 0x70000007); /* EDI */
+	g_assert_cmphex(ct_get32(e->ram, 0x8800 - 20), ==, 0x8800); /* ESP slot */
+	g_assert_cmphex(ct_get32(e->ram, 0x8800 - 32), ==, 0x70000007); /* EDI */
 	run_to(e, 20, CODE + 4);
 	g_assert_cmphex(gpr(e, GH_RSP), ==, 0x8800);
 	g_assert_cmphex(gpr(e, GH_RBX), ==, 0x30000007);
@@ -908,7 +790,7 @@ static void test_pushf_popf(void)
 	 * clears RF */
 	prot_state(e, 0);
 	e->s.rflags = GH_RFLAGS_FIXED | GH_FL_RF;
-	put32(e, 0x8800 - 4, (uint32_t)all);
+	ct_put32(e->ram, 0x8800 - 4, (uint32_t)all);
 	e->s.gpr[GH_RSP] = 0x8800 - 4;
 	CODE_AT(e, CODE, 0x9d, 0x9c, 0xeb, 0xfe);
 	apply(e);
@@ -917,12 +799,14 @@ static void test_pushf_popf(void)
 			(all & ~(uint64_t)(GH_FL_VM | GH_FL_VIF | GH_FL_VIP | GH_FL_RF)) |
 			    GH_RFLAGS_FIXED);
 	/* PUSHF's image: VM and RF clear */
-	g_assert_cmphex(get32(e, 0x8800 - 4), ==, rflags(e) & ~(uint64_t)(GH_FL_RF | GH_FL_VM));
+	g_assert_cmphex(ct_get32(e->ram, 0x8800 - 4), ==,
+			rflags(e) & ~(uint64_t)(GH_FL_RF | GH_FL_VM));
 
 	/* CPL 3, IOPL 0: IF and IOPL stay, the rest changes */
 	prot_state(e, 3);
 	e->s.rflags = GH_RFLAGS_FIXED | GH_FL_IF;
-	put32(e, 0x8000 - 4, GH_FL_CF | GH_FL_AC | (3u << GH_FL_IOPL_SHIFT) | GH_FL_ZF);
+	ct_put32(e->ram, 0x8000 - 4,
+		 GH_FL_CF | GH_FL_AC | (3u << GH_FL_IOPL_SHIFT) | GH_FL_ZF);
 	e->s.gpr[GH_RSP] = 0x8000 - 4;
 	CODE_AT(e, CODE, 0x9d, 0xeb, 0xfe);
 	apply(e);
@@ -933,7 +817,7 @@ static void test_pushf_popf(void)
 	/* CPL 3, IOPL 3: IF can change, IOPL still not (it can't go down) */
 	prot_state(e, 3);
 	e->s.rflags = GH_RFLAGS_FIXED | GH_FL_IF | (3u << GH_FL_IOPL_SHIFT);
-	put32(e, 0x8000 - 4, 0);
+	ct_put32(e->ram, 0x8000 - 4, 0);
 	e->s.gpr[GH_RSP] = 0x8000 - 4;
 	apply(e);
 	run_to(e, 20, CODE + 1);
@@ -942,7 +826,7 @@ static void test_pushf_popf(void)
 	/* 16-bit POPF in real mode changes only bits 15:0 (AC stays) */
 	real_state(e);
 	e->s.rflags = GH_RFLAGS_FIXED | GH_FL_AC;
-	put16(e, 0x7ffe, 0xfeff);
+	ct_put16(e->ram, 0x7ffe, 0xfeff);
 	e->s.gpr[GH_RSP] = 0x7ffe;
 	CODE_AT(e, 0x10100, 0x9d, 0xeb, 0xfe);
 	apply(e);
@@ -952,7 +836,7 @@ static void test_pushf_popf(void)
 	/* 64-bit CPL 3: POPFQ; PUSHFQ pushes 8 bytes */
 	long_state(e, 3);
 	e->s.rflags = GH_RFLAGS_FIXED;
-	put64(e, 0x8000 - 8, ~(uint64_t)GH_FL_TF);
+	ct_put64(e->ram, 0x8000 - 8, ~(uint64_t)GH_FL_TF);
 	e->s.gpr[GH_RSP] = 0x8000 - 8;
 	CODE_AT(e, CODE, 0x9d, 0x9c, 0xeb, 0xfe);
 	apply(e);
@@ -960,30 +844,22 @@ static void test_pushf_popf(void)
 	g_assert_cmphex(rflags(e), ==,
 			GH_RFLAGS_FIXED | GH_ALU_FLAGS | GH_FL_DF | GH_FL_NT | GH_FL_AC |
 			    GH_FL_ID);
-	g_assert_cmphex(get64(e, 0x8000 - 8), ==, rflags(e));
+	g_assert_cmphex(ct_get64(e->ram, 0x8000 - 8), ==, rflags(e));
 	g_assert_cmphex(gpr(e, GH_RSP), ==, 0x8000 - 8);
 	env_free(e);
 }
 
-/* Virtual-8086 mode: PUSHF/POPF need IOPL 3 (no VME). */
-static void v86_seg(struct gh_segment *s, uint16_t sel)
-{
-	*s = (struct gh_segment){
-	    .base = (uint64_t)sel << 4, .limit = 0xffff, .selector = sel, .type = 3,
-	    .s = 1, .dpl = 3, .present = 1,
-	};
-}
-
+/* Virtual-8086 mode: PUSHF/POPF need IOPL 3 (no VME). CS keeps the data type 3. */
 static void v86_state(struct env *e, unsigned iopl)
 {
 	prot_state(e, 0);
 	e->s.rflags = GH_RFLAGS_FIXED | GH_FL_VM | ((uint64_t)iopl << GH_FL_IOPL_SHIFT);
-	v86_seg(&e->s.seg[GH_CS], 0x1000);
-	v86_seg(&e->s.seg[GH_SS], 0);
-	v86_seg(&e->s.seg[GH_DS], 0x2000);
-	v86_seg(&e->s.seg[GH_ES], 0x3000);
-	v86_seg(&e->s.seg[GH_FS], 0);
-	v86_seg(&e->s.seg[GH_GS], 0);
+	ct_v86_seg(&e->s.seg[GH_CS], 0x1000, 3);
+	ct_v86_seg(&e->s.seg[GH_SS], 0, 3);
+	ct_v86_seg(&e->s.seg[GH_DS], 0x2000, 3);
+	ct_v86_seg(&e->s.seg[GH_ES], 0x3000, 3);
+	ct_v86_seg(&e->s.seg[GH_FS], 0, 3);
+	ct_v86_seg(&e->s.seg[GH_GS], 0, 3);
 	e->s.rip = 0x100;
 	e->s.gpr[GH_RSP] = 0x7000;
 }
@@ -1000,19 +876,19 @@ static void test_v86_flags(void)
 		apply(e);
 		run_fault(e, 10, GH_EXC_GP);
 		/* to ring 0 on the TSS stack: error 0, EIP 0x100 */
-		g_assert_cmphex(get32(e, 0x9000 - 40), ==, 0);
-		g_assert_cmphex(get32(e, 0x9000 - 36), ==, 0x100);
+		g_assert_cmphex(ct_get32(e->ram, 0x9000 - 40), ==, 0);
+		g_assert_cmphex(ct_get32(e->ram, 0x9000 - 36), ==, 0x100);
 	}
 
 	/* IOPL 3: POPF works and cannot change IOPL or VM */
 	v86_state(e, 3);
-	put16(e, 0x7000, 0x0001);
+	ct_put16(e->ram, 0x7000, 0x0001);
 	CODE_AT(e, 0x10100, 0x9d, 0x9c, 0xeb, 0xfe);
 	apply(e);
 	run_to(e, 10, 0x102);
 	g_assert_cmphex(rflags(e), ==,
 			GH_RFLAGS_FIXED | GH_FL_VM | GH_FL_CF | (3u << GH_FL_IOPL_SHIFT));
-	g_assert_cmphex(get16(e, 0x7000), ==, 0x3003);
+	g_assert_cmphex(ct_get16(e->ram, 0x7000), ==, 0x3003);
 	env_free(e);
 }
 
@@ -1028,21 +904,21 @@ static void test_enter_leave(void)
 	run_to(e, 10, CODE + 4);
 	g_assert_cmphex(gpr(e, GH_RBP), ==, 0x87fc);
 	g_assert_cmphex(gpr(e, GH_RSP), ==, 0x87fc - 16);
-	g_assert_cmphex(get32(e, 0x87fc), ==, 0x1111);
+	g_assert_cmphex(ct_get32(e->ram, 0x87fc), ==, 0x1111);
 
 	/* 32-bit, level 3: two frame pointers copied from [ebp-4], [ebp-8],
 	 * then the new frame pointer; then LEAVE undoes it */
 	prot_state(e, 0);
 	e->s.gpr[GH_RBP] = 0x6000;
-	put32(e, 0x6000 - 4, 0xaaaa);
-	put32(e, 0x6000 - 8, 0xbbbb);
+	ct_put32(e->ram, 0x6000 - 4, 0xaaaa);
+	ct_put32(e->ram, 0x6000 - 8, 0xbbbb);
 	CODE_AT(e, CODE, 0xc8, 0x08, 0x00, 0x03, 0xeb, 0x00, 0xc9, 0xeb, 0xfe);
 	apply(e);
 	run_until(e, CODE + 6);
-	g_assert_cmphex(get32(e, 0x87fc), ==, 0x6000);
-	g_assert_cmphex(get32(e, 0x87f8), ==, 0xaaaa);
-	g_assert_cmphex(get32(e, 0x87f4), ==, 0xbbbb);
-	g_assert_cmphex(get32(e, 0x87f0), ==, 0x87fc);
+	g_assert_cmphex(ct_get32(e->ram, 0x87fc), ==, 0x6000);
+	g_assert_cmphex(ct_get32(e->ram, 0x87f8), ==, 0xaaaa);
+	g_assert_cmphex(ct_get32(e->ram, 0x87f4), ==, 0xbbbb);
+	g_assert_cmphex(ct_get32(e->ram, 0x87f0), ==, 0x87fc);
 	g_assert_cmphex(gpr(e, GH_RBP), ==, 0x87fc);
 	g_assert_cmphex(gpr(e, GH_RSP), ==, 0x87f0 - 8);
 	run_to(e, 10, CODE + 7);
@@ -1052,26 +928,26 @@ static void test_enter_leave(void)
 	/* 16-bit real mode, level 2 */
 	real_state(e);
 	e->s.gpr[GH_RBP] = 0x7000;
-	put16(e, 0x7000 - 2, 0xcccc);
+	ct_put16(e->ram, 0x7000 - 2, 0xcccc);
 	CODE_AT(e, 0x10100, 0xc8, 0x04, 0x00, 0x02, 0xeb, 0xfe);
 	apply(e);
 	run_to(e, 10, 0x104);
-	g_assert_cmphex(get16(e, 0x7ffe), ==, 0x7000);
-	g_assert_cmphex(get16(e, 0x7ffc), ==, 0xcccc);
-	g_assert_cmphex(get16(e, 0x7ffa), ==, 0x7ffe);
+	g_assert_cmphex(ct_get16(e->ram, 0x7ffe), ==, 0x7000);
+	g_assert_cmphex(ct_get16(e->ram, 0x7ffc), ==, 0xcccc);
+	g_assert_cmphex(ct_get16(e->ram, 0x7ffa), ==, 0x7ffe);
 	g_assert_cmphex(gpr(e, GH_RBP), ==, 0x7ffe);
 	g_assert_cmphex(gpr(e, GH_RSP), ==, 0x7ffa - 4);
 
 	/* 64-bit, level 2; level 33 is level 1 (mod 32) */
 	long_state(e, 0);
 	e->s.gpr[GH_RBP] = 0x6000;
-	put64(e, 0x6000 - 8, 0x123456789ULL);
+	ct_put64(e->ram, 0x6000 - 8, 0x123456789ULL);
 	CODE_AT(e, CODE, 0xc8, 0x20, 0x00, 0x02, 0xeb, 0xfe);
 	apply(e);
 	run_to(e, 10, CODE + 4);
-	g_assert_cmphex(get64(e, 0x87f8), ==, 0x6000);
-	g_assert_cmphex(get64(e, 0x87f0), ==, 0x123456789ULL);
-	g_assert_cmphex(get64(e, 0x87e8), ==, 0x87f8);
+	g_assert_cmphex(ct_get64(e->ram, 0x87f8), ==, 0x6000);
+	g_assert_cmphex(ct_get64(e->ram, 0x87f0), ==, 0x123456789ULL);
+	g_assert_cmphex(ct_get64(e->ram, 0x87e8), ==, 0x87f8);
 	g_assert_cmphex(gpr(e, GH_RBP), ==, 0x87f8);
 	g_assert_cmphex(gpr(e, GH_RSP), ==, 0x87e8 - 0x20);
 	long_state(e, 0);
@@ -1079,7 +955,7 @@ static void test_enter_leave(void)
 	CODE_AT(e, CODE, 0xc8, 0x00, 0x00, 33, 0xeb, 0xfe);
 	apply(e);
 	run_to(e, 10, CODE + 4);
-	g_assert_cmphex(get64(e, 0x87f0), ==, 0x87f8);
+	g_assert_cmphex(ct_get64(e->ram, 0x87f0), ==, 0x87f8);
 	g_assert_cmphex(gpr(e, GH_RSP), ==, 0x87f0);
 
 	/* an ENTER whose frame lands on an unmapped page changes nothing */
@@ -1087,7 +963,7 @@ static void test_enter_leave(void)
 	env_free(e);
 	e = env_new();
 	long_state(e, 0);
-	put64(e, PT + 7 * 8, 0); /* 0x7000-0x7fff */
+	ct_put64(e->ram, PT + 7 * 8, 0); /* 0x7000-0x7fff */
 	e->s.gpr[GH_RSP] = 0x8010;
 	e->s.gpr[GH_RBP] = 0x4444;
 	CODE_AT(e, CODE, 0xc8, 0x40, 0x00, 0x00);
@@ -1095,7 +971,7 @@ static void test_enter_leave(void)
 	apply(e);
 	run_fault(e, 10, GH_EXC_PF);
 	g_assert_cmphex(e->cpu->cr2, ==, 0x8010 - 8 - 0x40);
-	g_assert_cmphex(get64(e, 0xb000 - 16), ==, 0x8010);	/* RSP in the frame */
+	g_assert_cmphex(ct_get64(e->ram, 0xb000 - 16), ==, 0x8010); /* RSP in the frame */
 	g_assert_cmphex(gpr(e, GH_RBP), ==, 0x4444);
 	env_free(e);
 }
@@ -1109,8 +985,8 @@ static void test_int_iret_real(void)
 	/* int 0x21 -> handler (push 0x1234; pop bx; iret) -> back */
 	real_state(e);
 	e->s.rflags = GH_RFLAGS_FIXED | GH_FL_IF | GH_FL_CF;
-	put16(e, 0x21 * 4, 0x0010);
-	put16(e, 0x21 * 4 + 2, 0x0700); /* 0700:0010 = 0x7010 */
+	ct_put16(e->ram, 0x21 * 4, 0x0010);
+	ct_put16(e->ram, 0x21 * 4 + 2, 0x0700); /* 0700:0010 = 0x7010 */
 	CODE_AT(e, 0x7010, 0x68, 0x34, 0x12, 0x5b, 0xcf);
 	CODE_AT(e, 0x10100, 0xcd, 0x21, 0xeb, 0xfe);
 	apply(e);
@@ -1119,9 +995,10 @@ static void test_int_iret_real(void)
 	g_assert_cmphex(e->cpu->seg[GH_CS].selector, ==, 0x700);
 	g_assert_cmphex(e->cpu->rip, ==, 0x10);
 	g_assert_false(rflags(e) & GH_FL_IF);
-	g_assert_cmphex(get16(e, 0x7ffa), ==, 0x102);
-	g_assert_cmphex(get16(e, 0x7ffc), ==, 0x1000);
-	g_assert_cmphex(get16(e, 0x7ffe), ==, GH_RFLAGS_FIXED | GH_FL_IF | GH_FL_CF);
+	g_assert_cmphex(ct_get16(e->ram, 0x7ffa), ==, 0x102);
+	g_assert_cmphex(ct_get16(e->ram, 0x7ffc), ==, 0x1000);
+	g_assert_cmphex(ct_get16(e->ram, 0x7ffe), ==,
+			GH_RFLAGS_FIXED | GH_FL_IF | GH_FL_CF);
 	run_to(e, 20, 0x102);
 	g_assert_cmphex(e->cpu->seg[GH_CS].selector, ==, 0x1000);
 	g_assert_cmphex(gpr(e, GH_RBX), ==, 0x1234);
@@ -1132,12 +1009,13 @@ static void test_int_iret_real(void)
 	 * just changed: push 0x41; popf; int 0x21 */
 	real_state(e);
 	e->s.rflags = GH_RFLAGS_FIXED | GH_FL_IF | GH_FL_SF;
-	put16(e, 0x21 * 4 + 2, 0x0700);
-	put16(e, 0x21 * 4, 0x0010);
+	ct_put16(e->ram, 0x21 * 4 + 2, 0x0700);
+	ct_put16(e->ram, 0x21 * 4, 0x0010);
 	CODE_AT(e, 0x10100, 0x6a, 0x41, 0x9d, 0xcd, 0x21, 0xeb, 0xfe);
 	apply(e);
 	run_to(e, 20, 0x105);
-	g_assert_cmphex(get16(e, 0x7ffe), ==, GH_RFLAGS_FIXED | GH_FL_ZF | GH_FL_CF);
+	g_assert_cmphex(ct_get16(e->ram, 0x7ffe), ==,
+			GH_RFLAGS_FIXED | GH_FL_ZF | GH_FL_CF);
 	g_assert_cmphex(rflags(e), ==, GH_RFLAGS_FIXED | GH_FL_ZF | GH_FL_CF);
 
 	/* INT3 pushes the address after it; INTO only with OF; INT1 is #DB */
@@ -1145,7 +1023,7 @@ static void test_int_iret_real(void)
 	CODE_AT(e, 0x10100, 0xcc);
 	apply(e);
 	run_fault(e, 10, GH_EXC_BP);
-	g_assert_cmphex(get16(e, 0x7ffa), ==, 0x101);
+	g_assert_cmphex(ct_get16(e->ram, 0x7ffa), ==, 0x101);
 	real_state(e);
 	CODE_AT(e, 0x10100, 0xce, 0xeb, 0xfe);
 	apply(e);
@@ -1154,12 +1032,12 @@ static void test_int_iret_real(void)
 	e->s.rflags = GH_RFLAGS_FIXED | GH_FL_OF;
 	apply(e);
 	run_fault(e, 10, GH_EXC_OF);
-	g_assert_cmphex(get16(e, 0x7ffa), ==, 0x101);
+	g_assert_cmphex(ct_get16(e->ram, 0x7ffa), ==, 0x101);
 	real_state(e);
 	CODE_AT(e, 0x10100, 0xf1);
 	apply(e);
 	run_fault(e, 10, GH_EXC_DB);
-	g_assert_cmphex(get16(e, 0x7ffa), ==, 0x101);
+	g_assert_cmphex(ct_get16(e->ram, 0x7ffa), ==, 0x101);
 	env_free(e);
 }
 
@@ -1171,7 +1049,7 @@ static void test_int_iret_prot(void)
 	 * TSS stack -> IRETD back to CPL 3 */
 	prot_state(e, 3);
 	e->s.rflags = GH_RFLAGS_FIXED | GH_FL_IF;
-	idt32_set(e, 0x30, S_CODE0, 0x6000, 0xef);
+	ct_idt32_set(e->ram, 0x30, S_CODE0, 0x6000, 0xef);
 	CODE_AT(e, 0x6000, 0x6a, 0x77, 0x5e, 0xcf); /* push 0x77; pop esi; iretd */
 	CODE_AT(e, CODE, 0xcd, 0x30, 0xeb, 0xfe);
 	apply(e);
@@ -1179,10 +1057,10 @@ static void test_int_iret_prot(void)
 	g_assert_cmpuint(e->cpu->cpl, ==, 0);
 	g_assert_cmphex(e->cpu->rip, ==, 0x6000);
 	g_assert_cmphex(gpr(e, GH_RSP), ==, 0x9000 - 20);
-	g_assert_cmphex(get32(e, 0x9000 - 20), ==, CODE + 2);
-	g_assert_cmphex(get32(e, 0x9000 - 16), ==, S_CODE3);
-	g_assert_cmphex(get32(e, 0x9000 - 8), ==, 0x8000);
-	g_assert_cmphex(get32(e, 0x9000 - 4), ==, S_DATA3);
+	g_assert_cmphex(ct_get32(e->ram, 0x9000 - 20), ==, CODE + 2);
+	g_assert_cmphex(ct_get32(e->ram, 0x9000 - 16), ==, S_CODE3);
+	g_assert_cmphex(ct_get32(e->ram, 0x9000 - 8), ==, 0x8000);
+	g_assert_cmphex(ct_get32(e->ram, 0x9000 - 4), ==, S_DATA3);
 	run_to(e, 20, CODE + 2);
 	g_assert_cmpuint(e->cpu->cpl, ==, 3);
 	g_assert_cmphex(gpr(e, GH_RSI), ==, 0x77);
@@ -1191,22 +1069,22 @@ static void test_int_iret_prot(void)
 
 	/* INT n through a DPL 0 gate from CPL 3: #GP(vector * 8 + 2) */
 	prot_state(e, 3);
-	idt32_set(e, 0x31, S_CODE0, 0x6000, 0x8e);
+	ct_idt32_set(e->ram, 0x31, S_CODE0, 0x6000, 0x8e);
 	CODE_AT(e, CODE, 0xcd, 0x31);
 	apply(e);
 	run_fault(e, 10, GH_EXC_GP);
-	g_assert_cmphex(get32(e, 0x9000 - 24), ==, 0x31 * 8 + 2);
-	g_assert_cmphex(get32(e, 0x9000 - 20), ==, CODE);
+	g_assert_cmphex(ct_get32(e->ram, 0x9000 - 24), ==, 0x31 * 8 + 2);
+	g_assert_cmphex(ct_get32(e->ram, 0x9000 - 20), ==, CODE);
 
 	/* 64-bit: INT3 and IRETQ */
 	long_state(e, 0);
 	e->s.rflags = GH_RFLAGS_FIXED | GH_FL_ZF;
-	idt64_set(e, 3, S_CODE64, 0x6000, 0x8e);
+	ct_idt64_set(e->ram, 3, S_CODE64, 0x6000, 0x8e, 0);
 	CODE_AT(e, 0x6000, 0x48, 0xcf);
 	CODE_AT(e, CODE, 0xcc, 0xeb, 0xfe);
 	apply(e);
 	run_to(e, 20, CODE + 1);
-	g_assert_cmphex(get64(e, 0x8800 - 40), ==, CODE + 1);
+	g_assert_cmphex(ct_get64(e->ram, 0x8800 - 40), ==, CODE + 1);
 	g_assert_cmphex(gpr(e, GH_RSP), ==, 0x8800);
 	g_assert_true(rflags(e) & GH_FL_ZF);
 	env_free(e);
@@ -1230,16 +1108,16 @@ static void test_far(void)
 	run_to(e, 20, 0x17);
 	g_assert_cmphex(e->cpu->seg[GH_CS].selector, ==, 0x2000);
 	g_assert_cmphex(gpr(e, GH_RSP), ==, 0x8000);
-	g_assert_cmphex(get16(e, 0x7ffa), ==, 0x17);
-	g_assert_cmphex(get16(e, 0x7ffc), ==, 0x2000);
+	g_assert_cmphex(ct_get16(e->ram, 0x7ffa), ==, 0x17);
+	g_assert_cmphex(ct_get16(e->ram, 0x7ffc), ==, 0x2000);
 
 	/* 32-bit: jmp far [mem] (m16:32) to the 16-bit code segment, and
 	 * call far [mem] into 32-bit code, retf */
 	prot_state(e, 0);
-	put32(e, 0x20000, 0x4100);
-	put16(e, 0x20004, S_CODE16);
-	put32(e, 0x20010, 0x4200);
-	put16(e, 0x20014, S_CODE0);
+	ct_put32(e->ram, 0x20000, 0x4100);
+	ct_put16(e->ram, 0x20004, S_CODE16);
+	ct_put32(e->ram, 0x20010, 0x4200);
+	ct_put16(e->ram, 0x20014, S_CODE0);
 	CODE_AT(e, CODE, 0xff, 0x1d, 0x10, 0x00, 0x02, 0x00,	/* call far [0x20010] */
 		0xff, 0x2d, 0x00, 0x00, 0x02, 0x00);		/* jmp far [0x20000] */
 	CODE_AT(e, 0x4200, 0xcb);
@@ -1247,8 +1125,8 @@ static void test_far(void)
 	apply(e);
 	gh_cpu_run(e->cpu, 1);
 	g_assert_cmphex(e->cpu->rip, ==, 0x4200);
-	g_assert_cmphex(get32(e, 0x8800 - 4), ==, S_CODE0);
-	g_assert_cmphex(get32(e, 0x8800 - 8), ==, CODE + 6);
+	g_assert_cmphex(ct_get32(e->ram, 0x8800 - 4), ==, S_CODE0);
+	g_assert_cmphex(ct_get32(e->ram, 0x8800 - 8), ==, CODE + 6);
 	run_to(e, 20, 0x4100);
 	g_assert_cmphex(e->cpu->seg[GH_CS].selector, ==, S_CODE16);
 	g_assert_cmpuint(e->cpu->seg[GH_CS].db, ==, 0);
@@ -1259,7 +1137,7 @@ static void test_far(void)
 	CODE_AT(e, CODE, 0xea, 0x00, 0x10, 0x00, 0x00, S_DATA0, 0x00);
 	apply(e);
 	run_fault(e, 10, GH_EXC_GP);
-	g_assert_cmphex(get32(e, 0x8800 - 16), ==, S_DATA0);
+	g_assert_cmphex(ct_get32(e->ram, 0x8800 - 16), ==, S_DATA0);
 	env_free(e);
 }
 
@@ -1312,7 +1190,7 @@ static void test_io(void)
 	apply(e);
 	run_fault(e, 10, GH_EXC_GP);
 	g_assert_cmpuint(e->nout, ==, 2);
-	g_assert_cmphex(get32(e, 0x9000 - 20), ==, CODE + 5);
+	g_assert_cmphex(ct_get32(e->ram, 0x9000 - 20), ==, CODE + 5);
 	/* a word at 0x67 needs 0x68's bit too */
 	prot_state(e, 3);
 	e->nout = 0;
@@ -1333,7 +1211,7 @@ static void test_sreg(void)
 	real_state(e);
 	e->s.gpr[GH_RAX] = 0x4321;
 	e->s.gpr[GH_RBX] = 0xffffffff;
-	put32(e, 0x43210 + 0x10, 0xaaaaaaaa);
+	ct_put32(e->ram, 0x43210 + 0x10, 0xaaaaaaaa);
 	CODE_AT(e, 0x10100, 0x8e, 0xd8, 0x8c, 0xdb, 0x8c, 0x06, 0x10, 0x00,
 		0x66, 0x8c, 0xc1,			/* mov ecx, es */
 		0xeb, 0xfe);
@@ -1342,7 +1220,7 @@ static void test_sreg(void)
 	run_to(e, 20, 0x10b);
 	g_assert_cmphex(e->cpu->seg[GH_DS].base, ==, 0x43210);
 	g_assert_cmphex(gpr(e, GH_RBX), ==, 0xffff4321);
-	g_assert_cmphex(get32(e, 0x43220), ==, 0xaaaa3000);
+	g_assert_cmphex(ct_get32(e->ram, 0x43220), ==, 0xaaaa3000);
 	g_assert_cmphex(gpr(e, GH_RCX), ==, 0x3000);
 
 	/* mov cs, ax and sreg 6 are #UD */
@@ -1357,8 +1235,8 @@ static void test_sreg(void)
 
 	/* LDS / LES / LFS / LGS / LSS in real mode */
 	real_state(e);
-	put16(e, 0x20000, 0x1111);
-	put16(e, 0x20002, 0x5000);
+	ct_put16(e->ram, 0x20000, 0x1111);
+	ct_put16(e->ram, 0x20002, 0x5000);
 	CODE_AT(e, 0x10100, 0xc4, 0x3e, 0x00, 0x00,	/* les di, [0] */
 		0x0f, 0xb4, 0x36, 0x00, 0x00,		/* lfs si, [0] */
 		0x0f, 0xb5, 0x1e, 0x00, 0x00,		/* lgs bx, [0] */
@@ -1380,19 +1258,19 @@ static void test_sreg(void)
 
 	/* 32-bit: lds with a bad selector faults and leaves the register */
 	prot_state(e, 0);
-	put32(e, 0x20000, 0x12345678);
-	put16(e, 0x20004, S_TSS32);
+	ct_put32(e->ram, 0x20000, 0x12345678);
+	ct_put16(e->ram, 0x20004, S_TSS32);
 	e->s.gpr[GH_RSI] = 0x99;
 	CODE_AT(e, CODE, 0xc5, 0x35, 0x00, 0x00, 0x02, 0x00);
 	apply(e);
 	run_fault(e, 10, GH_EXC_GP);
 	g_assert_cmphex(gpr(e, GH_RSI), ==, 0x99);
-	g_assert_cmphex(get32(e, 0x8800 - 16), ==, S_TSS32);
+	g_assert_cmphex(ct_get32(e->ram, 0x8800 - 16), ==, S_TSS32);
 
 	/* 32-bit lfs: EAX gets the offset, FS the descriptor */
 	prot_state(e, 0);
-	put32(e, 0x20000, 0x12345678);
-	put16(e, 0x20004, S_DATAB);
+	ct_put32(e->ram, 0x20000, 0x12345678);
+	ct_put16(e->ram, 0x20004, S_DATAB);
 	CODE_AT(e, CODE, 0x0f, 0xb4, 0x05, 0x00, 0x00, 0x02, 0x00, 0xeb, 0xfe);
 	apply(e);
 	run_to(e, 10, CODE + 7);
@@ -1688,8 +1566,8 @@ static void test_string_cases(void)
 
 	/* INS / OUTS: REP OUTSW from DS:SI, REP INSB to ES:DI */
 	real_state(e);
-	put16(e, 0x20000, 0x1234);
-	put16(e, 0x20002, 0x5678);
+	ct_put16(e->ram, 0x20000, 0x1234);
+	ct_put16(e->ram, 0x20002, 0x5678);
 	e->s.gpr[GH_RSI] = 0;
 	e->s.gpr[GH_RDI] = 0x10;
 	e->s.gpr[GH_RCX] = 2;
@@ -1715,7 +1593,7 @@ static void test_string_cases(void)
 	env_free(e);
 	e = env_new();
 	long_state(e, 0);
-	put64(e, PT + 0x20 * 8, 0);
+	ct_put64(e->ram, PT + 0x20 * 8, 0);
 	e->nin = 0;
 	e->s.gpr[GH_RDI] = 0x20000;
 	e->s.gpr[GH_RDX] = 0x60;
@@ -1738,10 +1616,11 @@ static void test_rep_movs_pf(void)
 	uint32_t pte_addr = PT + 0x150 * 8;
 
 	long_state(e, 0);
-	put64(e, TSS64 + 0x24, frame);
-	idt64_set(e, GH_EXC_PF, S_CODE64, 0x6000, 0x8e);
-	put64(e, IDT_BASE + GH_EXC_PF * 16, get64(e, IDT_BASE + GH_EXC_PF * 16) | (1ULL << 32));
-	put64(e, PT + 0x150 * 8, 0); /* 0x150000 not present */
+	ct_put64(e->ram, TSS64 + 0x24, frame);
+	ct_idt64_set(e->ram, GH_EXC_PF, S_CODE64, 0x6000, 0x8e, 0);
+	ct_put64(e->ram, IDT_BASE + GH_EXC_PF * 16,
+		 ct_get64(e->ram, IDT_BASE + GH_EXC_PF * 16) | (1ULL << 32));
+	ct_put64(e->ram, PT + 0x150 * 8, 0); /* 0x150000 not present */
 	for (unsigned k = 0; k < 0x2000; k++)
 		e->ram[0x120000 + k] = (uint8_t)(k ^ (k >> 8));
 	memset(e->ram + 0x14e000, 0xee, 0x4000);
@@ -1776,12 +1655,12 @@ static void test_rep_movs_pf(void)
 	g_assert_cmphex(e->cpu->cr2, ==, 0x150000);
 	g_assert_cmphex(gpr(e, GH_R11), ==, GH_PFEC_W);
 	/* the frame (RIP = the REP) and the registers at the fault */
-	g_assert_cmphex(get64(e, frame - 40), ==, CODE);
-	g_assert_cmphex(get64(e, frame - 48), ==, GH_PFEC_W);
-	g_assert_cmphex(get64(e, frame - 56), ==, 0x200);		/* rcx */
-	g_assert_cmphex(get64(e, frame - 64), ==, 0x121000);		/* rsi */
-	g_assert_cmphex(get64(e, frame - 72), ==, 0x150000);		/* rdi */
-	g_assert_true(get64(e, frame - 24) & GH_FL_RF);
+	g_assert_cmphex(ct_get64(e->ram, frame - 40), ==, CODE);
+	g_assert_cmphex(ct_get64(e->ram, frame - 48), ==, GH_PFEC_W);
+	g_assert_cmphex(ct_get64(e->ram, frame - 56), ==, 0x200);		/* rcx */
+	g_assert_cmphex(ct_get64(e->ram, frame - 64), ==, 0x121000);		/* rsi */
+	g_assert_cmphex(ct_get64(e->ram, frame - 72), ==, 0x150000);		/* rdi */
+	g_assert_true(ct_get64(e->ram, frame - 24) & GH_FL_RF);
 	env_free(e);
 }
 
@@ -1801,7 +1680,7 @@ static void test_rep_interrupted(void)
 	e->s.gpr[GH_RCX] = 100000;
 	e->s.gpr[GH_RAX] = 0x5a;
 	memset(e->ram + 0x100000, 0, 100001);
-	idt32_set(e, 0x40, S_CODE0, 0x6000, 0x8e);
+	ct_idt32_set(e->ram, 0x40, S_CODE0, 0x6000, 0x8e);
 	CODE_AT(e, 0x6000, 0x6a, 0x01, 0x5b, 0xcf); /* push 1; pop ebx; iretd */
 	CODE_AT(e, CODE, 0xf3, 0xaa, 0xeb, 0xfe);
 	apply(e);
@@ -1820,7 +1699,7 @@ static void test_rep_interrupted(void)
 	gh_cpu_intr_changed(e->cpu);
 	gh_cpu_run(e->cpu, 1);
 	g_assert_false(e->intr);
-	g_assert_cmphex(get32(e, 0x8800 - 12), ==, CODE); /* the frame's EIP */
+	g_assert_cmphex(ct_get32(e->ram, 0x8800 - 12), ==, CODE); /* the frame's EIP */
 	g_assert_cmphex(gpr(e, GH_RCX), ==, rcx);
 	run_to(e, 1000, CODE + 2);
 	g_assert_cmphex(gpr(e, GH_RBX), ==, 1);

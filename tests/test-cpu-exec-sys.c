@@ -7,6 +7,7 @@
  */
 #include "cpu/cpuid.h"
 #include "cpu/exec.h"
+#include "cputest.h"
 
 #include <glib.h>
 #include <string.h>
@@ -14,8 +15,8 @@
 #define RAM_SIZE (4u << 20)
 
 #define IVT 0x0000
-#define GDT 0x1000
-#define IDT 0x2000
+#define GDT CT_GDT_BASE
+#define IDT CT_IDT_BASE
 #define TSS32 0x3000
 #define TSS64 0x3100
 #define LDT_AT 0x3800
@@ -75,23 +76,7 @@ static uint8_t *fake_page(void *opaque, uint64_t gpa, bool *writable)
 	struct env *e = opaque;
 
 	*writable = true;
-	return gpa < RAM_SIZE ? e->ram + (gpa & ~0xfffULL) : NULL;
-}
-
-static uint64_t fake_mmio_read(void *opaque, uint64_t gpa, unsigned size)
-{
-	(void)opaque;
-	(void)gpa;
-	(void)size;
-	return ~0ULL;
-}
-
-static void fake_mmio_write(void *opaque, uint64_t gpa, uint64_t val, unsigned size)
-{
-	(void)opaque;
-	(void)gpa;
-	(void)val;
-	(void)size;
+	return ct_ram_page(e->ram, RAM_SIZE, gpa);
 }
 
 static bool fake_intr_pending(void *opaque)
@@ -112,104 +97,35 @@ static uint64_t fake_now(void *opaque)
 	return ((struct env *)opaque)->now;
 }
 
-static void put16(struct env *e, uint64_t a, uint16_t v)
-{
-	memcpy(e->ram + a, &v, 2);
-}
-
-static void put32(struct env *e, uint64_t a, uint32_t v)
-{
-	memcpy(e->ram + a, &v, 4);
-}
-
-static void put64(struct env *e, uint64_t a, uint64_t v)
-{
-	memcpy(e->ram + a, &v, 8);
-}
-
-static uint16_t get16(struct env *e, uint64_t a)
-{
-	uint16_t v;
-
-	memcpy(&v, e->ram + a, 2);
-	return v;
-}
-
-static uint32_t get32(struct env *e, uint64_t a)
-{
-	uint32_t v;
-
-	memcpy(&v, e->ram + a, 4);
-	return v;
-}
-
-static uint64_t get64(struct env *e, uint64_t a)
-{
-	uint64_t v;
-
-	memcpy(&v, e->ram + a, 8);
-	return v;
-}
-
-static uint64_t seg_desc(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags)
-{
-	return (limit & 0xffff) | ((uint64_t)(base & 0xffffff) << 16) |
-	       ((uint64_t)access << 40) | ((uint64_t)((limit >> 16) & 0xf) << 48) |
-	       ((uint64_t)(flags & 0xf) << 52) | ((uint64_t)(base >> 24) << 56);
-}
-
-static uint64_t gate_desc(uint16_t sel, uint32_t off, uint8_t access)
-{
-	return (off & 0xffff) | ((uint64_t)sel << 16) | ((uint64_t)access << 40) |
-	       ((uint64_t)(off >> 16) << 48);
-}
-
-static void gdt_set(struct env *e, uint16_t sel, uint64_t d)
-{
-	put64(e, GDT + (sel & ~7u), d);
-}
-
-static uint64_t gdt_get(struct env *e, uint16_t sel)
-{
-	return get64(e, GDT + (sel & ~7u));
-}
-
-static void seg_from_gdt(struct env *e, uint16_t sel, struct gh_segment *seg)
-{
-	struct gh_descriptor d = {{gdt_get(e, sel), get64(e, GDT + (sel & ~7u) + 8)}};
-
-	gh_cpu_parse_descriptor(&d, sel, seg);
-}
-
 static void build_tables(struct env *e)
 {
 	memset(e->ram, 0, RAM_SIZE);
-	gdt_set(e, S_CODE32, seg_desc(0, 0xfffff, 0x9b, 0xc));
-	gdt_set(e, S_DATA, seg_desc(0, 0xfffff, 0x93, 0xc));
-	gdt_set(e, S_CODE32_3, seg_desc(0, 0xfffff, 0xfb, 0xc));
-	gdt_set(e, S_DATA_3, seg_desc(0, 0xfffff, 0xf3, 0xc));
-	gdt_set(e, S_CODE64_3, seg_desc(0, 0xfffff, 0xfb, 0xa));
-	gdt_set(e, S_CODE64, seg_desc(0, 0xfffff, 0x9b, 0xa));
-	gdt_set(e, S_TSS32, seg_desc(TSS32, 0x67, 0x89, 0));
-	gdt_set(e, S_TSS64, seg_desc(TSS64, 0x67, 0x89, 0));
-	put64(e, GDT + S_TSS64 + 8, 0);
-	gdt_set(e, S_LDT, seg_desc(LDT_AT, 0x1f, 0x82, 0));
-	gdt_set(e, S_LDT64, seg_desc(LDT_AT, 0x1f, 0x82, 0));
-	put64(e, GDT + S_LDT64 + 8, 0);
-	gdt_set(e, S_TSS32_BUSY, seg_desc(TSS32, 0x67, 0x8b, 0));
-	gdt_set(e, S_CODE16, seg_desc(0, 0xffff, 0x9b, 0));
-	gdt_set(e, S_XONLY, seg_desc(0, 0xfffff, 0x99, 0xc));
-	gdt_set(e, S_CONF, seg_desc(0, 0xfffff, 0x9f, 0xc));
-	gdt_set(e, S_CGATE, gate_desc(S_CODE32, CODE, 0xec));
-	gdt_set(e, S_DATA_NP, seg_desc(0, 0xfffff, 0x13, 0xc));
-	gdt_set(e, S_TSS16, seg_desc(TSS32, 0x2b, 0x81, 0));
-	gdt_set(e, S_DATA_RO, seg_desc(0x1234, 0x0ffff, 0xf1, 0x0));
-	gdt_set(e, S_TSS_NP, seg_desc(TSS32, 0x67, 0x09, 0));
+	ct_gdt_set(e->ram, S_CODE32, ct_seg_desc(0, 0xfffff, 0x9b, 0xc));
+	ct_gdt_set(e->ram, S_DATA, ct_seg_desc(0, 0xfffff, 0x93, 0xc));
+	ct_gdt_set(e->ram, S_CODE32_3, ct_seg_desc(0, 0xfffff, 0xfb, 0xc));
+	ct_gdt_set(e->ram, S_DATA_3, ct_seg_desc(0, 0xfffff, 0xf3, 0xc));
+	ct_gdt_set(e->ram, S_CODE64_3, ct_seg_desc(0, 0xfffff, 0xfb, 0xa));
+	ct_gdt_set(e->ram, S_CODE64, ct_seg_desc(0, 0xfffff, 0x9b, 0xa));
+	ct_gdt_set(e->ram, S_TSS32, ct_seg_desc(TSS32, 0x67, 0x89, 0));
+	ct_gdt_set(e->ram, S_TSS64, ct_seg_desc(TSS64, 0x67, 0x89, 0));
+	ct_put64(e->ram, GDT + S_TSS64 + 8, 0);
+	ct_gdt_set(e->ram, S_LDT, ct_seg_desc(LDT_AT, 0x1f, 0x82, 0));
+	ct_gdt_set(e->ram, S_LDT64, ct_seg_desc(LDT_AT, 0x1f, 0x82, 0));
+	ct_put64(e->ram, GDT + S_LDT64 + 8, 0);
+	ct_gdt_set(e->ram, S_TSS32_BUSY, ct_seg_desc(TSS32, 0x67, 0x8b, 0));
+	ct_gdt_set(e->ram, S_CODE16, ct_seg_desc(0, 0xffff, 0x9b, 0));
+	ct_gdt_set(e->ram, S_XONLY, ct_seg_desc(0, 0xfffff, 0x99, 0xc));
+	ct_gdt_set(e->ram, S_CONF, ct_seg_desc(0, 0xfffff, 0x9f, 0xc));
+	ct_gdt_set(e->ram, S_CGATE, ct_gate_desc(S_CODE32, CODE, 0xec, 0));
+	ct_gdt_set(e->ram, S_DATA_NP, ct_seg_desc(0, 0xfffff, 0x13, 0xc));
+	ct_gdt_set(e->ram, S_TSS16, ct_seg_desc(TSS32, 0x2b, 0x81, 0));
+	ct_gdt_set(e->ram, S_DATA_RO, ct_seg_desc(0x1234, 0x0ffff, 0xf1, 0x0));
+	ct_gdt_set(e->ram, S_TSS_NP, ct_seg_desc(TSS32, 0x67, 0x09, 0));
 	/* an LDT with one DPL 3 data segment at index 1 */
-	put64(e, LDT_AT + 8, seg_desc(0, 0xfffff, 0xf3, 0xc));
-	put32(e, TSS32 + 4, STACK0);
-	put16(e, TSS32 + 8, S_DATA);
-	put64(e, TSS64 + 4, STACK0);
+	ct_put64(e->ram, LDT_AT + 8, ct_seg_desc(0, 0xfffff, 0xf3, 0xc));
+	ct_put32(e->ram, TSS32 + 4, STACK0);
+	ct_put16(e->ram, TSS32 + 8, S_DATA);
+	ct_put64(e->ram, TSS64 + 4, STACK0);
 	for (unsigned v = 0; v < 256; v++)
 		e->ram[STUBS + 4 * v] = 0xf4;
 }
@@ -223,27 +139,26 @@ static bool has_error(int vec)
 static void idt32(struct env *e)
 {
 	for (unsigned v = 0; v < 256; v++)
-		put64(e, IDT + 8 * v, gate_desc(S_CODE32, STUBS + 4 * v, v == 0x80 ? 0xee : 0x8e));
+		ct_idt32_set(e->ram, v, S_CODE32, STUBS + 4 * v, v == 0x80 ? 0xee : 0x8e);
 	e->s.idt.base = IDT;
 	e->s.idt.limit = 0x7ff;
 }
 
 static void idt64(struct env *e)
 {
-	for (unsigned v = 0; v < 256; v++) {
-		put64(e, IDT + 16 * v, gate_desc(S_CODE64, STUBS + 4 * v, v == 0x80 ? 0xee : 0x8e));
-		put64(e, IDT + 16 * v + 8, 0);
-	}
+	for (unsigned v = 0; v < 256; v++)
+		ct_idt64_set(e->ram, v, S_CODE64, STUBS + 4 * v, v == 0x80 ? 0xee : 0x8e,
+			     0);
 	e->s.idt.base = IDT;
 	e->s.idt.limit = 0xfff;
 }
 
 static void identity_map(struct env *e)
 {
-	put64(e, PML4, (PML4 + 0x1000) | 7);
-	put64(e, PML4 + 0x1000, (PML4 + 0x2000) | 7);
-	put64(e, PML4 + 0x2000, 0x87);		   /* 0-2 MiB */
-	put64(e, PML4 + 0x2008, (2u << 20) | 0x87); /* 2-4 MiB */
+	uint64_t pd = ct_map_low(e->ram, PML4, 7);
+
+	ct_put64(e->ram, pd, 0x87);		     /* 0-2 MiB */
+	ct_put64(e->ram, pd + 8, (2u << 20) | 0x87); /* 2-4 MiB */
 }
 
 /* Protected mode, flat 32-bit segments, CPL 0 or 3, no paging. */
@@ -251,20 +166,12 @@ static void state32(struct env *e, unsigned cpl)
 {
 	struct gh_cpu_state *s = &e->s;
 
-	gh_cpu_state_reset(s, true);
-	s->cr0 = GH_CR0_PE | GH_CR0_ET;
+	ct_flat_state(e->ram, s, cpl ? S_CODE32_3 : S_CODE32, cpl ? S_DATA_3 : S_DATA,
+		      S_TSS32, true);
 	s->rip = CODE;
 	s->rflags = 0x2;
 	s->gpr[GH_RSP] = cpl ? STACK3 : STACK0;
-	seg_from_gdt(e, cpl ? S_CODE32_3 : S_CODE32, &s->seg[GH_CS]);
-	for (unsigned k = 0; k < GH_NR_SEGS; k++)
-		if (k != GH_CS)
-			seg_from_gdt(e, cpl ? S_DATA_3 : S_DATA, &s->seg[k]);
-	seg_from_gdt(e, S_TSS32, &s->tr);
 	s->tr.type = 0xb;
-	memset(&s->ldt, 0, sizeof(s->ldt));
-	s->ldt.unusable = 1;
-	s->gdt.base = GDT;
 	s->gdt.limit = GDT_LIMIT;
 	e->lm = false;
 	idt32(e);
@@ -277,12 +184,9 @@ static void state64(struct env *e, unsigned cpl)
 
 	state32(e, cpl);
 	identity_map(e);
-	s->cr0 = GH_CR0_PE | GH_CR0_ET | GH_CR0_PG;
-	s->cr4 = GH_CR4_PAE;
-	s->efer = GH_EFER_LME | GH_EFER_LMA;
-	s->cr3 = PML4;
-	seg_from_gdt(e, cpl ? S_CODE64_3 : S_CODE64, &s->seg[GH_CS]);
-	seg_from_gdt(e, S_TSS64, &s->tr);
+	ct_long_mode(s, PML4);
+	ct_seg_from_gdt16(e->ram, cpl ? S_CODE64_3 : S_CODE64, &s->seg[GH_CS]);
+	ct_seg_from_gdt16(e->ram, S_TSS64, &s->tr);
 	s->tr.type = 0xb;
 	e->lm = true;
 	idt64(e);
@@ -294,13 +198,12 @@ static void state_real(struct env *e)
 	struct gh_cpu_state *s = &e->s;
 
 	gh_cpu_state_reset(s, true);
-	s->seg[GH_CS].selector = CODE >> 4;
-	s->seg[GH_CS].base = CODE;
+	ct_real_seg(s, GH_CS, CODE >> 4);
 	s->rip = 0;
 	s->gpr[GH_RSP] = STACK0;
 	s->rflags = 0x2;
 	for (unsigned v = 0; v < 256; v++)
-		put32(e, IVT + 4 * v, STUBS + 4 * v);
+		ct_put32(e->ram, IVT + 4 * v, STUBS + 4 * v);
 	e->lm = false;
 }
 
@@ -310,15 +213,12 @@ static struct env *env_new(void)
 	struct gh_cpu_bus bus = {
 	    .opaque = e,
 	    .page = fake_page,
-	    .mmio_read = fake_mmio_read,
-	    .mmio_write = fake_mmio_write,
 	    .intr_pending = fake_intr_pending,
 	    .intr_ack = fake_intr_ack,
 	    .now_ns = fake_now,
 	};
 
-	e->ram = g_malloc0(RAM_SIZE);
-	e->cpu = gh_cpu_new(&bus, 0);
+	e->cpu = ct_cpu_new(bus, &e->ram, RAM_SIZE);
 	e->now = 1000000;
 	build_tables(e);
 	return e;
@@ -326,15 +226,14 @@ static struct env *env_new(void)
 
 static void env_free(struct env *e)
 {
-	gh_cpu_free(e->cpu);
-	g_free(e->ram);
+	ct_cpu_free(e->cpu, e->ram);
 	g_free(e);
 }
 
 /* Loads the state; the code written since is decoded afresh. */
 static void apply(struct env *e)
 {
-	g_assert_cmpint(gh_cpu_set_state(e->cpu, &e->s), ==, 0);
+	ct_apply(e->cpu, &e->s);
 	gh_cpu_invalidate_code(e->cpu, CODE, 0x1000);
 }
 
@@ -370,10 +269,13 @@ static struct trap run(struct env *e)
 	w = e->lm ? 8 : (cpu->mode == GH_MODE_REAL ? 2 : 4);
 	sp = cpu->seg[GH_SS].base + (w == 8 ? cpu->gpr[GH_RSP] : (uint32_t)cpu->gpr[GH_RSP]);
 	if (has_error(t.vec) && w != 2) {
-		t.err = w == 8 ? get64(e, sp) : get32(e, sp);
+		t.err = w == 8 ? ct_get64(e->ram, sp) : ct_get32(e->ram, sp);
 		sp += w;
 	}
-	t.rip = w == 8 ? get64(e, sp) : w == 4 ? get32(e, sp) : get16(e, sp);
+	if (w == 8)
+		t.rip = ct_get64(e->ram, sp);
+	else
+		t.rip = w == 4 ? ct_get32(e->ram, sp) : ct_get16(e->ram, sp);
 	return t;
 }
 
@@ -812,7 +714,7 @@ static void test_efer(void)
 
 	/* NXE takes effect: an instruction fetch from an XD page faults */
 	state64(e, 0);
-	put64(e, PML4 + 0x2008, (2u << 20) | 0x87 | GH_PTE_XD);
+	ct_put64(e->ram, PML4 + 0x2008, (2u << 20) | 0x87 | GH_PTE_XD);
 	e->s.efer |= GH_EFER_NXE;
 	e->s.rip = 0x200000;
 	apply(e);
@@ -958,12 +860,12 @@ static void test_cr3_flush(void)
 
 	state64(e, 0);
 	/* a second hierarchy whose 2-4 MiB page maps to 0 */
-	put64(e, PML4 + 0x4000, (PML4 + 0x5000) | 7);
-	put64(e, PML4 + 0x5000, (PML4 + 0x6000) | 7);
-	put64(e, PML4 + 0x6000, 0x87);
-	put64(e, PML4 + 0x6008, 0x87);
-	put64(e, DATA, 0x1111);
-	put64(e, (2u << 20) + DATA, 0x2222);
+	ct_put64(e->ram, PML4 + 0x4000, (PML4 + 0x5000) | 7);
+	ct_put64(e->ram, PML4 + 0x5000, (PML4 + 0x6000) | 7);
+	ct_put64(e->ram, PML4 + 0x6000, 0x87);
+	ct_put64(e->ram, PML4 + 0x6008, 0x87);
+	ct_put64(e->ram, DATA, 0x1111);
+	ct_put64(e->ram, (2u << 20) + DATA, 0x2222);
 	e->s.gpr[GH_RBX] = (2u << 20) + DATA;
 	e->s.gpr[GH_RCX] = PML4 + 0x4000;
 	/* mov rax,[rbx]; mov cr3,rcx; mov rdx,[rbx] */
@@ -981,9 +883,9 @@ static void test_pae_pdptes(void)
 	struct env *e = env_new();
 	struct gh_cpu *cpu = e->cpu;
 
-	put64(e, PAE_PDPT, PAE_PD | 1);
-	put64(e, PAE_PD, 0x83); /* 2 MiB page at 0 */
-	put64(e, PAE_PD + 8, (2u << 20) | 0x83);
+	ct_put64(e->ram, PAE_PDPT, PAE_PD | 1);
+	ct_put64(e->ram, PAE_PD, 0x83); /* 2 MiB page at 0 */
+	ct_put64(e->ram, PAE_PD + 8, (2u << 20) | 0x83);
 
 	/* enable PAE paging: CR3, CR4.PAE, CR0.PG */
 	state32(e, 0);
@@ -996,7 +898,7 @@ static void test_pae_pdptes(void)
 	g_assert_cmphex(cpu->pdpte[0], ==, PAE_PD | 1);
 
 	/* a reserved bit in a present PDPTE: enabling paging faults, nothing changes */
-	put64(e, PAE_PDPT + 8, PAE_PD | 1 | 2); /* RW is reserved in a PDPTE */
+	ct_put64(e->ram, PAE_PDPT + 8, PAE_PD | 1 | 2); /* RW is reserved in a PDPTE */
 	state32(e, 0);
 	e->s.cr3 = PAE_PDPT;
 	e->s.cr4 = GH_CR4_PAE;
@@ -1004,9 +906,9 @@ static void test_pae_pdptes(void)
 	expect_fault(e, 13, 0, CODE);
 	g_assert_cmphex(cpu->cr0 & GH_CR0_PG, ==, 0);
 	/* and so does loading CR3 with such a table under PAE paging */
-	put64(e, PAE_PDPT + 0x40, PAE_PD | 1);
-	put64(e, PAE_PDPT + 0x48, PAE_PD | 1 | (1ULL << 5));
-	put64(e, PAE_PDPT + 8, 0);
+	ct_put64(e->ram, PAE_PDPT + 0x40, PAE_PD | 1);
+	ct_put64(e->ram, PAE_PDPT + 0x48, PAE_PD | 1 | (1ULL << 5));
+	ct_put64(e->ram, PAE_PDPT + 8, 0);
 	state32(e, 0);
 	e->s.cr3 = PAE_PDPT;
 	e->s.cr4 = GH_CR4_PAE;
@@ -1015,7 +917,7 @@ static void test_pae_pdptes(void)
 	expect_fault(e, 13, 0, CODE);
 	g_assert_cmphex(cpu->cr3, ==, PAE_PDPT);
 	/* without the bad bit it loads */
-	put64(e, PAE_PDPT + 0x48, 0);
+	ct_put64(e->ram, PAE_PDPT + 0x48, 0);
 	state32(e, 0);
 	e->s.cr3 = PAE_PDPT;
 	e->s.cr4 = GH_CR4_PAE;
@@ -1071,7 +973,7 @@ static void test_enter_long_mode(void)
 
 	/* leaving long mode from compatibility mode: LMA clears */
 	state64(e, 0);
-	seg_from_gdt(e, S_CODE32, &e->s.seg[GH_CS]);
+	ct_seg_from_gdt16(e->ram, S_CODE32, &e->s.seg[GH_CS]);
 	mov_cr(e, 0, GH_CR0_PE | GH_CR0_ET);
 	g_assert_cmpint(cpu->mode, ==, GH_MODE_COMPAT);
 	expect_done(e, CODE + 3);
@@ -1102,11 +1004,11 @@ static void test_lmsw_smsw_clts(void)
 	e->s.cr0 |= GH_CR0_TS | GH_CR0_WP;
 	e->s.gpr[GH_RAX] = 0x0004;
 	e->s.gpr[GH_RBX] = DATA;
-	put32(e, DATA, 0xaaaaaaaa);
+	ct_put32(e->ram, DATA, 0xaaaaaaaa);
 	LOAD(e, 0x0f, 0x01, 0xf0, 0x0f, 0x01, 0x23);
 	expect_done(e, CODE + 6);
 	g_assert_cmphex(cpu->cr0, ==, GH_CR0_PE | GH_CR0_EM | GH_CR0_ET | GH_CR0_WP);
-	g_assert_cmphex(get32(e, DATA), ==, 0xaaaa0000 | (uint16_t)cpu->cr0);
+	g_assert_cmphex(ct_get32(e->ram, DATA), ==, 0xaaaa0000 | (uint16_t)cpu->cr0);
 
 	/* CLTS */
 	state32(e, 0);
@@ -1212,10 +1114,10 @@ static void test_dtables(void)
 
 	/* 64-bit: LGDT/LIDT take 10 bytes, SGDT/SIDT store 10 */
 	state64(e, 0);
-	put16(e, DATA, GDT_LIMIT);
-	put64(e, DATA + 2, GDT);
-	put16(e, DATA + 16, 0x0fff);
-	put64(e, DATA + 18, IDT);
+	ct_put16(e->ram, DATA, GDT_LIMIT);
+	ct_put64(e->ram, DATA + 2, GDT);
+	ct_put16(e->ram, DATA + 16, 0x0fff);
+	ct_put64(e->ram, DATA + 18, IDT);
 	memset(e->ram + DATA + 32, 0xcc, 32);
 	e->s.gdt.base = 0;
 	e->s.gdt.limit = 0;
@@ -1227,14 +1129,14 @@ static void test_dtables(void)
 	expect_done(e, CODE + 13);
 	g_assert_cmphex(cpu->gdtr.base, ==, GDT);
 	g_assert_cmphex(cpu->gdtr.limit, ==, GDT_LIMIT);
-	g_assert_cmphex(get16(e, DATA + 32), ==, GDT_LIMIT);
-	g_assert_cmphex(get64(e, DATA + 34), ==, GDT);
-	g_assert_cmphex(get16(e, DATA + 48), ==, 0xfff);
-	g_assert_cmphex(get64(e, DATA + 50), ==, IDT);
+	g_assert_cmphex(ct_get16(e->ram, DATA + 32), ==, GDT_LIMIT);
+	g_assert_cmphex(ct_get64(e->ram, DATA + 34), ==, GDT);
+	g_assert_cmphex(ct_get16(e->ram, DATA + 48), ==, 0xfff);
+	g_assert_cmphex(ct_get64(e->ram, DATA + 50), ==, IDT);
 	g_assert_cmphex(e->ram[DATA + 58], ==, 0xcc);
 	/* a non-canonical base */
 	state64(e, 0);
-	put64(e, DATA + 2, 0x0000800000000000ULL);
+	ct_put64(e->ram, DATA + 2, 0x0000800000000000ULL);
 	e->s.gpr[GH_RAX] = DATA;
 	LOAD(e, 0x0f, 0x01, 0x10);
 	expect_fault(e, 13, 0, CODE);
@@ -1242,8 +1144,8 @@ static void test_dtables(void)
 
 	/* 32-bit with a 16-bit operand size: a 24-bit base */
 	state32(e, 0);
-	put16(e, DATA, 0x1234);
-	put32(e, DATA + 2, 0xff0a0000);
+	ct_put16(e->ram, DATA, 0x1234);
+	ct_put32(e->ram, DATA + 2, 0xff0a0000);
 	memset(e->ram + DATA + 32, 0xcc, 16);
 	e->s.gpr[GH_RAX] = DATA;
 	e->s.gpr[GH_RDX] = DATA + 32;
@@ -1252,8 +1154,8 @@ static void test_dtables(void)
 	expect_done(e, CODE + 7);
 	g_assert_cmphex(cpu->idtr.base, ==, 0x0a0000);
 	g_assert_cmphex(cpu->idtr.limit, ==, 0x1234);
-	g_assert_cmphex(get16(e, DATA + 32), ==, 0x1234);
-	g_assert_cmphex(get32(e, DATA + 34), ==, 0x0a0000);
+	g_assert_cmphex(ct_get16(e->ram, DATA + 32), ==, 0x1234);
+	g_assert_cmphex(ct_get32(e->ram, DATA + 34), ==, 0x0a0000);
 	g_assert_cmphex(e->ram[DATA + 38], ==, 0xcc);
 	/* LGDT at CPL 3: #GP; SGDT at CPL 3 works (no UMIP); register form #UD */
 	state32(e, 3);
@@ -1264,11 +1166,11 @@ static void test_dtables(void)
 	e->s.gpr[GH_RAX] = DATA;
 	LOAD(e, 0x0f, 0x01, 0x00, 0xcd, 0x80);
 	expect_fault(e, 0x80, 0, CODE + 5);
-	g_assert_cmphex(get32(e, DATA + 2), ==, GDT);
+	g_assert_cmphex(ct_get32(e->ram, DATA + 2), ==, GDT);
 	/* real mode: LIDT works at "CPL 0" */
 	state_real(e);
-	put16(e, DATA, 0x3ff);
-	put32(e, DATA + 2, 0);
+	ct_put16(e->ram, DATA, 0x3ff);
+	ct_put32(e->ram, DATA + 2, 0);
 	e->s.seg[GH_DS].base = DATA;
 	e->s.seg[GH_DS].selector = DATA >> 4;
 	e->s.gpr[GH_RBX] = 0;
@@ -1313,12 +1215,12 @@ static void test_ldt_tr(void)
 	e->s.gpr[GH_RAX] = S_LDT | 4;
 	LOAD(e, 0x0f, 0x00, 0xd0);
 	expect_fault(e, 13, S_LDT | 4, CODE);
-	gdt_set(e, S_EMPTY, seg_desc(LDT_AT, 0x1f, 0x02, 0));
+	ct_gdt_set(e->ram, S_EMPTY, ct_seg_desc(LDT_AT, 0x1f, 0x02, 0));
 	state32(e, 0);
 	e->s.gpr[GH_RAX] = S_EMPTY;
 	LOAD(e, 0x0f, 0x00, 0xd0);
 	expect_fault(e, 11, S_EMPTY, CODE);
-	gdt_set(e, S_EMPTY, 0);
+	ct_gdt_set(e->ram, S_EMPTY, 0);
 	state32(e, 0);
 	e->s.gpr[GH_RAX] = 0x100;
 	LOAD(e, 0x0f, 0x00, 0xd0);
@@ -1343,7 +1245,7 @@ static void test_ldt_tr(void)
 	g_assert_cmphex(cpu->tr.selector, ==, S_TSS32);
 	g_assert_cmpuint(cpu->tr.type, ==, 0xb);
 	g_assert_cmphex(cpu->tr.base, ==, TSS32);
-	g_assert_cmphex((gdt_get(e, S_TSS32) >> 40) & 0xff, ==, 0x8b);
+	g_assert_cmphex((ct_gdt_get(e->ram, S_TSS32) >> 40) & 0xff, ==, 0x8b);
 	/* now busy: #GP(sel); a null selector #GP(0); not a TSS; not present */
 	state32(e, 0);
 	e->s.gpr[GH_RAX] = S_TSS32;
@@ -1370,36 +1272,36 @@ static void test_ldt_tr(void)
 
 	/* long mode: 16-byte descriptors; a 16-bit TSS is refused */
 	state64(e, 0);
-	gdt_set(e, S_TSS64, seg_desc(0x3100, 0x67, 0x89, 0));
-	put64(e, GDT + S_TSS64 + 8, 0x8000);	/* base 0x0000800000003100 */
+	ct_gdt_set(e->ram, S_TSS64, ct_seg_desc(0x3100, 0x67, 0x89, 0));
+	ct_put64(e->ram, GDT + S_TSS64 + 8, 0x8000);	/* base 0x0000800000003100 */
 	e->s.gpr[GH_RAX] = S_TSS64;
 	LOAD(e, 0x0f, 0x00, 0xd8);
 	expect_fault(e, 13, S_TSS64, CODE);	/* non-canonical base */
-	g_assert_cmphex((gdt_get(e, S_TSS64) >> 40) & 0xff, ==, 0x89);
-	put64(e, GDT + S_TSS64 + 8, 0xffffffff);
-	gdt_set(e, S_TSS64, seg_desc(0x80003100, 0x67, 0x89, 0));
+	g_assert_cmphex((ct_gdt_get(e->ram, S_TSS64) >> 40) & 0xff, ==, 0x89);
+	ct_put64(e->ram, GDT + S_TSS64 + 8, 0xffffffff);
+	ct_gdt_set(e->ram, S_TSS64, ct_seg_desc(0x80003100, 0x67, 0x89, 0));
 	state64(e, 0);
 	e->s.gpr[GH_RAX] = S_TSS64;
 	LOAD(e, 0x0f, 0x00, 0xd8);
 	expect_done(e, CODE + 3);
 	g_assert_cmphex(cpu->tr.base, ==, 0xffffffff80003100ULL);
 	g_assert_cmpuint(cpu->tr.type, ==, 0xb);
-	put64(e, GDT + S_TSS64 + 8, 0);
-	gdt_set(e, S_TSS64, seg_desc(TSS64, 0x67, 0x89, 0));
+	ct_put64(e->ram, GDT + S_TSS64 + 8, 0);
+	ct_gdt_set(e->ram, S_TSS64, ct_seg_desc(TSS64, 0x67, 0x89, 0));
 	/* upper type field must be zero */
-	put64(e, GDT + S_TSS64 + 8, 1ULL << 40);
+	ct_put64(e->ram, GDT + S_TSS64 + 8, 1ULL << 40);
 	state64(e, 0);
 	e->s.gpr[GH_RAX] = S_TSS64;
 	LOAD(e, 0x0f, 0x00, 0xd8);
 	expect_fault(e, 13, S_TSS64, CODE);
-	put64(e, GDT + S_TSS64 + 8, 0);
+	ct_put64(e->ram, GDT + S_TSS64 + 8, 0);
 	/* an available 16-bit TSS (with a clean upper half) is no TSS here */
-	gdt_set(e, S_EMPTY, seg_desc(TSS32, 0x2b, 0x81, 0));
+	ct_gdt_set(e->ram, S_EMPTY, ct_seg_desc(TSS32, 0x2b, 0x81, 0));
 	state64(e, 0);
 	e->s.gpr[GH_RAX] = S_EMPTY;
 	LOAD(e, 0x0f, 0x00, 0xd8);
 	expect_fault(e, 13, S_EMPTY, CODE);
-	gdt_set(e, S_EMPTY, 0);
+	ct_gdt_set(e->ram, S_EMPTY, 0);
 	/* a 16-byte descriptor must fit under the limit */
 	state64(e, 0);
 	e->s.gdt.limit = S_LDT64 + 8;
@@ -1549,10 +1451,10 @@ static void test_verr_verw_arpl(void)
 	state32(e, 3);
 	e->s.gpr[GH_RBX] = DATA;
 	e->s.gpr[GH_RCX] = 0x0001;
-	put16(e, DATA, 0x0012);
+	ct_put16(e->ram, DATA, 0x0012);
 	LOAD(e, 0x63, 0x0b, 0xcd, 0x80);
 	expect_fault(e, 0x80, 0, CODE + 4);
-	g_assert_cmphex(get16(e, DATA), ==, 0x0012);
+	g_assert_cmphex(ct_get16(e->ram, DATA), ==, 0x0012);
 	g_assert_false(rflags(e) & GH_FL_ZF);
 	state_real(e);
 	LOAD(e, 0x63, 0xc8);
@@ -1597,11 +1499,11 @@ static void test_syscall(void)
 	expect_fault(e, 0x80, 0, CODE + 4);
 	/* the 0x80 frame holds the user context: CS and SS with RPL 3,
 	 * RFLAGS from R11, the stack kept */
-	g_assert_cmphex(get64(e, cpu->gpr[GH_RSP] + 32), ==, 0x23);
-	g_assert_cmphex(get64(e, cpu->gpr[GH_RSP] + 8), ==, 0x2b);
-	g_assert_cmphex(get64(e, cpu->gpr[GH_RSP] + 16), ==, 0x2 | GH_FL_IF | GH_FL_DF |
-								     GH_FL_CF);
-	g_assert_cmphex(get64(e, cpu->gpr[GH_RSP] + 24), ==, STACK3);
+	g_assert_cmphex(ct_get64(e->ram, cpu->gpr[GH_RSP] + 32), ==, 0x23);
+	g_assert_cmphex(ct_get64(e->ram, cpu->gpr[GH_RSP] + 8), ==, 0x2b);
+	g_assert_cmphex(ct_get64(e->ram, cpu->gpr[GH_RSP] + 16), ==,
+			0x2 | GH_FL_IF | GH_FL_DF | GH_FL_CF);
+	g_assert_cmphex(ct_get64(e->ram, cpu->gpr[GH_RSP] + 24), ==, STACK3);
 
 	/* SYSRET to compatibility mode: CS = STAR[63:48], EIP = ECX */
 	state64(e, 0);
@@ -1613,8 +1515,8 @@ static void test_syscall(void)
 	cpu->msr_star = 0x18ULL << 48;
 	expect_fault(e, 0x80, 0, CODE + 0x202);
 	/* the frame of INT 0x80 from compatibility mode: CS, RFLAGS from R11 */
-	g_assert_cmphex(get64(e, cpu->gpr[GH_RSP] + 8), ==, 0x1b);
-	g_assert_cmphex(get64(e, cpu->gpr[GH_RSP] + 16), ==, 0x2 | GH_FL_ZF);
+	g_assert_cmphex(ct_get64(e->ram, cpu->gpr[GH_RSP] + 8), ==, 0x1b);
+	g_assert_cmphex(ct_get64(e->ram, cpu->gpr[GH_RSP] + 16), ==, 0x2 | GH_FL_ZF);
 	env_free(e);
 }
 
@@ -1644,7 +1546,7 @@ static void test_syscall_faults(void)
 	LOAD(e, 0x48, 0x0f, 0x07);
 	cpu->msr_star = 0x18ULL << 48;
 	expect_fault(e, 13, 0, CODE);
-	g_assert_cmpuint(get64(e, cpu->gpr[GH_RSP] + 16), ==, S_CODE64);
+	g_assert_cmpuint(ct_get64(e->ram, cpu->gpr[GH_RSP] + 16), ==, S_CODE64);
 	/* SWAPGS: exchanges, #GP at CPL 3, #UD outside 64-bit mode */
 	state64(e, 0);
 	LOAD(e, 0x0f, 0x01, 0xf8);
@@ -1691,9 +1593,9 @@ static void test_sysenter(void)
 	cpu->halted = false;
 	expect_fault(e, 0x80, 0, CODE + 0x12);
 	gh_cpu_get_state(cpu, &st);
-	g_assert_cmphex(get32(e, cpu->gpr[GH_RSP] + 4), ==, S_CODE32_3);
-	g_assert_cmphex(get32(e, cpu->gpr[GH_RSP] + 12), ==, STACK3 - 0x10);
-	g_assert_cmphex(get32(e, cpu->gpr[GH_RSP] + 16), ==, S_DATA_3);
+	g_assert_cmphex(ct_get32(e->ram, cpu->gpr[GH_RSP] + 4), ==, S_CODE32_3);
+	g_assert_cmphex(ct_get32(e->ram, cpu->gpr[GH_RSP] + 12), ==, STACK3 - 0x10);
+	g_assert_cmphex(ct_get32(e->ram, cpu->gpr[GH_RSP] + 16), ==, S_DATA_3);
 
 	/* 64-bit: SYSENTER into 64-bit code, SYSEXIT with REX.W back */
 	state64(e, 3);
@@ -1712,8 +1614,8 @@ static void test_sysenter(void)
 	cpu->gpr[GH_RSP] = STACK0;
 	cpu->halted = false;
 	expect_fault(e, 0x80, 0, CODE + 0x12);
-	g_assert_cmphex(get64(e, cpu->gpr[GH_RSP] + 8), ==, (S_CODE32 + 32) | 3);
-	g_assert_cmphex(get64(e, cpu->gpr[GH_RSP] + 32), ==, (S_CODE32 + 40) | 3);
+	g_assert_cmphex(ct_get64(e->ram, cpu->gpr[GH_RSP] + 8), ==, (S_CODE32 + 32) | 3);
+	g_assert_cmphex(ct_get64(e->ram, cpu->gpr[GH_RSP] + 32), ==, (S_CODE32 + 40) | 3);
 
 	/* faults: SYSENTER_CS = 0; real mode; SYSEXIT at CPL 3; non-canonical RDX */
 	state32(e, 3);
@@ -1776,7 +1678,7 @@ static void test_cli_sti(void)
 	e->s.rflags = 0x2 | GH_FL_IF | GH_FL_IOPL;
 	LOAD(e, 0xfa, 0xcd, 0x80);
 	expect_fault(e, 0x80, 0, CODE + 3);
-	g_assert_cmphex(get32(e, cpu->gpr[GH_RSP] + 8) & GH_FL_IF, ==, 0);
+	g_assert_cmphex(ct_get32(e->ram, cpu->gpr[GH_RSP] + 8) & GH_FL_IF, ==, 0);
 	state32(e, 3);
 	e->s.rflags = 0x2 | GH_FL_IF;
 	LOAD(e, 0xfa);
@@ -1803,8 +1705,7 @@ static void test_cli_sti(void)
 		e->s.seg[k].db = 0;
 		e->s.seg[k].g = 0;
 	}
-	e->s.seg[GH_SS].selector = 0;
-	e->s.seg[GH_SS].base = 0;
+	ct_real_seg(&e->s, GH_SS, 0);
 	e->s.rip = 0;
 	e->s.gpr[GH_RSP] = STACK3;
 	LOAD(e, 0xfa);
@@ -1844,28 +1745,28 @@ static void test_misc(void)
 	expect_fault(e, 13, 0, CODE);
 	/* CLFLUSH of a read-only (user) page at CPL 3 is fine */
 	state64(e, 3);
-	put64(e, PML4 + 0x2008, (2u << 20) | 0x85);
+	ct_put64(e->ram, PML4 + 0x2008, (2u << 20) | 0x85);
 	e->s.gpr[GH_RAX] = 0x200000;
 	LOAD(e, 0x0f, 0xae, 0x38, 0xcd, 0x80);
 	expect_fault(e, 0x80, 0, CODE + 5);
-	put64(e, PML4 + 0x2008, (2u << 20) | 0x87);
+	ct_put64(e->ram, PML4 + 0x2008, (2u << 20) | 0x87);
 	/* 32-bit: beyond a segment limit */
 	state32(e, 0);
-	seg_from_gdt(e, S_DATA_RO, &e->s.seg[GH_DS]);
+	ct_seg_from_gdt16(e->ram, S_DATA_RO, &e->s.seg[GH_DS]);
 	e->s.gpr[GH_RAX] = 0x10000;
 	LOAD(e, 0x0f, 0xae, 0x38);
 	expect_fault(e, 13, 0, CODE);
 
 	/* INVLPG: a changed PTE is seen after it, not before */
 	state64(e, 0);
-	put64(e, DATA, 0x1111);
-	put64(e, (2u << 20) + DATA, 0x2222);
+	ct_put64(e->ram, DATA, 0x1111);
+	ct_put64(e->ram, (2u << 20) + DATA, 0x2222);
 	e->s.gpr[GH_RBX] = (2u << 20) + DATA;
 	/* mov rax,[rbx]; hlt; (later) invlpg [rbx]; mov rdx,[rbx] */
 	LOAD(e, 0x48, 0x8b, 0x03, 0xf4, 0x48, 0x8b, 0x0b, 0x0f, 0x01, 0x3b, 0x48, 0x8b, 0x13);
 	expect_done(e, CODE + 3);
 	g_assert_cmphex(cpu->gpr[GH_RAX], ==, 0x2222);
-	put64(e, PML4 + 0x2008, 0x87); /* 2-4 MiB now maps 0-2 MiB */
+	ct_put64(e->ram, PML4 + 0x2008, 0x87); /* 2-4 MiB now maps 0-2 MiB */
 	cpu->halted = false;
 	expect_done(e, CODE + 13);
 	g_assert_cmphex(cpu->gpr[GH_RCX], ==, 0x2222); /* stale: the TLB may keep it */
@@ -1900,14 +1801,14 @@ static void test_x87(void)
 
 	/* EM=TS=0: FNINIT/FNSTSW/FNSTCW do nothing (the FPU probe finds none) */
 	state32(e, 0);
-	put16(e, DATA, 0x5a5a);
-	put16(e, DATA + 2, 0x5a5a);
+	ct_put16(e->ram, DATA, 0x5a5a);
+	ct_put16(e->ram, DATA + 2, 0x5a5a);
 	e->s.gpr[GH_RAX] = DATA;
 	/* fninit; fnstsw [eax]; fnstcw [eax+2]; fld1; fwait */
 	LOAD(e, 0xdb, 0xe3, 0xdd, 0x38, 0xd9, 0x78, 0x02, 0xd9, 0xe8, 0x9b);
 	expect_done(e, CODE + 10);
-	g_assert_cmphex(get16(e, DATA), ==, 0x5a5a);
-	g_assert_cmphex(get16(e, DATA + 2), ==, 0x5a5a);
+	g_assert_cmphex(ct_get16(e->ram, DATA), ==, 0x5a5a);
+	g_assert_cmphex(ct_get16(e->ram, DATA + 2), ==, 0x5a5a);
 	g_assert_cmphex(cpu->gpr[GH_RAX], ==, DATA);
 	/* EM: #NM for an escape, not for WAIT */
 	state32(e, 0);

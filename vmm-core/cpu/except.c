@@ -181,6 +181,20 @@ static void gate_flags(struct gh_cpu *cpu, bool trap)
 		cpu->rflags &= ~(uint64_t)GH_FL_IF;
 }
 
+/*
+ * What both IDT formats check after the gate's type (SDM 6.12.1.1): INT n,
+ * INT3 and INTO need gate DPL >= CPL, then the gate must be present.
+ */
+static void gate_check_access(struct gh_cpu *cpu, const struct gh_descriptor *g,
+			      enum gh_event_kind kind, uint32_t idt_err)
+{
+	if ((kind == GH_EVENT_SOFTWARE || kind == GH_EVENT_SOFTWARE_EXC) &&
+	    gh_desc_dpl(g) < cpu->cpl)
+		gh_cpu_raise(cpu, GH_EXC_GP, idt_err);
+	if (!gh_desc_present(g))
+		gh_cpu_raise(cpu, GH_EXC_NP, idt_err);
+}
+
 /* Protected mode and V86: 16/32-bit interrupt, trap and task gates. */
 static void deliver_prot(struct gh_cpu *cpu, unsigned vector, enum gh_event_kind kind,
 			 bool has_error, uint32_t error)
@@ -206,11 +220,7 @@ static void deliver_prot(struct gh_cpu *cpu, unsigned vector, enum gh_event_kind
 	if (gh_desc_s(&g) ||
 	    (type != 5 && type != 6 && type != 7 && type != 0xe && type != 0xf))
 		gh_cpu_raise(cpu, GH_EXC_GP, idt_err);
-	if ((kind == GH_EVENT_SOFTWARE || kind == GH_EVENT_SOFTWARE_EXC) &&
-	    gh_desc_dpl(&g) < cpu->cpl)
-		gh_cpu_raise(cpu, GH_EXC_GP, idt_err);
-	if (!gh_desc_present(&g))
-		gh_cpu_raise(cpu, GH_EXC_NP, idt_err);
+	gate_check_access(cpu, &g, kind, idt_err);
 
 	sel = (g.raw[0] >> 16) & 0xffff;
 	if (type == 5) {
@@ -312,11 +322,7 @@ static void deliver_long(struct gh_cpu *cpu, unsigned vector, enum gh_event_kind
 	type = gh_desc_type(&g);
 	if (gh_desc_s(&g) || (type != 0xe && type != 0xf) || ((g.raw[1] >> 40) & 0x1f))
 		gh_cpu_raise(cpu, GH_EXC_GP, idt_err);
-	if ((kind == GH_EVENT_SOFTWARE || kind == GH_EVENT_SOFTWARE_EXC) &&
-	    gh_desc_dpl(&g) < cpu->cpl)
-		gh_cpu_raise(cpu, GH_EXC_GP, idt_err);
-	if (!gh_desc_present(&g))
-		gh_cpu_raise(cpu, GH_EXC_NP, idt_err);
+	gate_check_access(cpu, &g, kind, idt_err);
 
 	sel = (g.raw[0] >> 16) & 0xffff;
 	off = (g.raw[0] & 0xffff) | ((g.raw[0] >> 32) & 0xffff0000) |

@@ -1,0 +1,265 @@
+/*
+ * Shared set-up for the software-CPU tests: a fake gh_cpu_bus over a g_malloc'd
+ * RAM, GDT/IDT descriptor encoders (Intel SDM vol. 3A 3.4.5, 6.11), and the
+ * flat protected and 64-bit state the tests start from. Header-only, like devtest.h.
+ */
+#ifndef GH_TESTS_CPUTEST_H
+#define GH_TESTS_CPUTEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "cpu/cpu-internal.h"
+
+/* Every CPU test keeps its GDT and IDT here. */
+#define CT_GDT_BASE 0x1000
+#define CT_IDT_BASE 0x2000
+
+/* ---- the fake machine ---- */
+
+/* The bus page callback's answer for plain RAM of ram_size bytes: the page of
+ * gpa, or NULL beyond the end (which the CPU takes as MMIO). */
+static inline uint8_t *ct_ram_page(uint8_t *ram, uint64_t ram_size, uint64_t gpa)
+{
+	return gpa < ram_size ? ram + (gpa & ~0xfffULL) : NULL;
+}
+
+/* No MMIO: reads float high, writes vanish. */
+static inline uint64_t ct_mmio_read(void *opaque, uint64_t gpa, unsigned size)
+{
+	(void)opaque;
+	(void)gpa;
+	(void)size;
+	return ~0ULL;
+}
+
+static inline void ct_mmio_write(void *opaque, uint64_t gpa, uint64_t val, unsigned size)
+{
+	(void)opaque;
+	(void)gpa;
+	(void)val;
+	(void)size;
+}
+
+/*
+ * A CPU on bus over ram_size bytes of zeroed RAM, returned in *ram (its page
+ * callback reaches that through bus.opaque). MMIO callbacks left NULL become
+ * the stubs above; the other callbacks are the test's own.
+ */
+static inline struct gh_cpu *ct_cpu_new(struct gh_cpu_bus bus, uint8_t **ram,
+					uint64_t ram_size)
+{
+	struct gh_cpu *cpu;
+
+	if (!bus.mmio_read)
+		bus.mmio_read = ct_mmio_read;
+	if (!bus.mmio_write)
+		bus.mmio_write = ct_mmio_write;
+	*ram = g_malloc0(ram_size);
+	cpu = gh_cpu_new(&bus, 0);
+	g_assert_nonnull(cpu);
+	return cpu;
+}
+
+static inline void ct_cpu_free(struct gh_cpu *cpu, uint8_t *ram)
+{
+	gh_cpu_free(cpu);
+	g_free(ram);
+}
+
+/* Unaligned little-endian guest memory accesses, as the host is x86 too. */
+static inline void ct_put8(uint8_t *ram, uint64_t a, uint8_t v)
+{
+	ram[a] = v;
+}
+
+static inline void ct_put16(uint8_t *ram, uint64_t a, uint16_t v)
+{
+	memcpy(ram + a, &v, 2);
+}
+
+static inline void ct_put32(uint8_t *ram, uint64_t a, uint32_t v)
+{
+	memcpy(ram + a, &v, 4);
+}
+
+static inline void ct_put64(uint8_t *ram, uint64_t a, uint64_t v)
+{
+	memcpy(ram + a, &v, 8);
+}
+
+static inline uint16_t ct_get16(const uint8_t *ram, uint64_t a)
+{
+	uint16_t v;
+
+	memcpy(&v, ram + a, 2);
+	return v;
+}
+
+static inline uint32_t ct_get32(const uint8_t *ram, uint64_t a)
+{
+	uint32_t v;
+
+	memcpy(&v, ram + a, 4);
+	return v;
+}
+
+static inline uint64_t ct_get64(const uint8_t *ram, uint64_t a)
+{
+	uint64_t v;
+
+	memcpy(&v, ram + a, 8);
+	return v;
+}
+
+/* Places code at a physical address, dropping decoded blocks of it. */
+static inline void ct_load(struct gh_cpu *cpu, uint8_t *ram, uint64_t a, const void *bytes,
+			   size_t n)
+{
+	memcpy(ram + a, bytes, n);
+	gh_cpu_invalidate_code(cpu, a, n);
+}
+
+static inline void ct_apply(struct gh_cpu *cpu, const struct gh_cpu_state *s)
+{
+	g_assert_cmpint(gh_cpu_set_state(cpu, s), ==, 0);
+}
+
+/* ---- descriptors ---- */
+
+/* A segment descriptor: access byte (P, DPL, S, type) and flags (G, D, L, AVL). */
+static inline uint64_t ct_seg_desc(uint32_t base, uint32_t limit, uint8_t access,
+				   uint8_t flags)
+{
+	return (limit & 0xffff) | ((uint64_t)(base & 0xffffff) << 16) |
+	       ((uint64_t)access << 40) | ((uint64_t)((limit >> 16) & 0xf) << 48) |
+	       ((uint64_t)(flags & 0xf) << 52) | ((uint64_t)(base >> 24) << 56);
+}
+
+/* A gate's low 8 bytes; params is the call gate's parameter count or, in a
+ * 64-bit IDT gate, the IST index. */
+static inline uint64_t ct_gate_desc(uint16_t sel, uint32_t off, uint8_t access,
+				    uint8_t params)
+{
+	return (off & 0xffff) | ((uint64_t)sel << 16) | ((uint64_t)params << 32) |
+	       ((uint64_t)access << 40) | ((uint64_t)(off >> 16) << 48);
+}
+
+static inline void ct_gdt_set(uint8_t *ram, uint16_t sel, uint64_t d)
+{
+	ct_put64(ram, CT_GDT_BASE + (sel & ~7u), d);
+}
+
+static inline uint64_t ct_gdt_get(const uint8_t *ram, uint16_t sel)
+{
+	return ct_get64(ram, CT_GDT_BASE + (sel & ~7u));
+}
+
+/* A 32-bit IDT gate for vec. */
+static inline void ct_idt32_set(uint8_t *ram, unsigned vec, uint16_t sel, uint32_t off,
+				uint8_t access)
+{
+	ct_put64(ram, CT_IDT_BASE + vec * 8, ct_gate_desc(sel, off, access, 0));
+}
+
+/* A 64-bit IDT gate (16 bytes) for vec, on IST stack ist (0: none). */
+static inline void ct_idt64_set(uint8_t *ram, unsigned vec, uint16_t sel, uint64_t off,
+				uint8_t access, unsigned ist)
+{
+	ct_put64(ram, CT_IDT_BASE + vec * 16, ct_gate_desc(sel, off, access, ist));
+	ct_put64(ram, CT_IDT_BASE + vec * 16 + 8, off >> 32);
+}
+
+/*
+ * The hidden part of sel, as a load from the GDT builds it. The 8-byte form
+ * gives a system descriptor no base bits 63:32; the 16-byte form reads them
+ * from the next GDT slot, as a long-mode load does.
+ */
+static inline void ct_seg_from_gdt(const uint8_t *ram, uint16_t sel, struct gh_segment *seg)
+{
+	struct gh_descriptor d = {{ct_gdt_get(ram, sel), 0}};
+
+	gh_cpu_parse_descriptor(&d, sel, seg);
+}
+
+static inline void ct_seg_from_gdt16(const uint8_t *ram, uint16_t sel,
+				     struct gh_segment *seg)
+{
+	struct gh_descriptor d = {{ct_gdt_get(ram, sel), ct_gdt_get(ram, sel + 8)}};
+
+	gh_cpu_parse_descriptor(&d, sel, seg);
+}
+
+/* ---- states ---- */
+
+/*
+ * Resets s to protected mode without paging: CS from cs, every other data
+ * segment from ds, TR from tr, no LDT, the GDT at CT_GDT_BASE. The caller sets
+ * the GDT limit, IDT, RIP, RSP and RFLAGS. wide reads the descriptors as
+ * ct_seg_from_gdt16 does.
+ */
+static inline void ct_flat_state(const uint8_t *ram, struct gh_cpu_state *s, uint16_t cs,
+				 uint16_t ds, uint16_t tr, bool wide)
+{
+	void (*load)(const uint8_t *, uint16_t, struct gh_segment *) =
+		wide ? ct_seg_from_gdt16 : ct_seg_from_gdt;
+
+	gh_cpu_state_reset(s, true);
+	s->cr0 = GH_CR0_PE | GH_CR0_ET;
+	load(ram, cs, &s->seg[GH_CS]);
+	for (unsigned i = 0; i < GH_NR_SEGS; i++) {
+		if (i != GH_CS)
+			load(ram, ds, &s->seg[i]);
+	}
+	load(ram, tr, &s->tr);
+	memset(&s->ldt, 0, sizeof(s->ldt));
+	s->ldt.unusable = 1;
+	s->gdt.base = CT_GDT_BASE;
+}
+
+/* Turns on paging and IA-32e mode (CR0.PG, CR4.PAE, EFER.LME/LMA) with cr3. */
+static inline void ct_long_mode(struct gh_cpu_state *s, uint64_t cr3)
+{
+	s->cr0 = GH_CR0_PE | GH_CR0_ET | GH_CR0_PG;
+	s->cr4 = GH_CR4_PAE;
+	s->efer = GH_EFER_LME | GH_EFER_LMA;
+	s->cr3 = cr3;
+}
+
+/*
+ * The top of a 4-level table at pml4: PML4[0] -> pml4 + 0x1000, PDPT[0] ->
+ * pml4 + 0x2000, both with flags. Returns the page directory's address,
+ * which the caller fills.
+ */
+static inline uint64_t ct_map_low(uint8_t *ram, uint64_t pml4, uint64_t flags)
+{
+	ct_put64(ram, pml4, (pml4 + 0x1000) | flags);
+	ct_put64(ram, pml4 + 0x1000, (pml4 + 0x2000) | flags);
+	return pml4 + 0x2000;
+}
+
+/* A real-mode segment register load: the base is sel * 16 (SDM 20.1.1). */
+static inline void ct_real_seg(struct gh_cpu_state *s, unsigned sreg, uint16_t sel)
+{
+	s->seg[sreg].selector = sel;
+	s->seg[sreg].base = (uint32_t)sel << 4;
+}
+
+/* A virtual-8086 segment: base sel * 16, limit 64 KiB, DPL 3, the given type. */
+static inline void ct_v86_seg(struct gh_segment *seg, uint16_t sel, unsigned type)
+{
+	*seg = (struct gh_segment){
+	    .selector = sel,
+	    .base = (uint32_t)sel << 4,
+	    .limit = 0xffff,
+	    .type = type,
+	    .s = 1,
+	    .dpl = 3,
+	    .present = 1,
+	};
+}
+
+#endif
