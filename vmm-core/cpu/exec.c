@@ -425,80 +425,29 @@ static void slow_write(struct gh_cpu *cpu, uint64_t lin, const void *buf, unsign
 
 /* ---- guest memory: the entry points ------------------------------------------ */
 
-/* 64-bit mode, no FS/GS: the linear address is the offset if canonical. */
-static inline uint64_t fast_lin(struct gh_cpu *cpu, unsigned seg, uint64_t off,
-				unsigned size, bool write)
+/* Everything the inline fast path in exec.h does not take. */
+uint64_t gh_mem_read_slow(struct gh_cpu *cpu, unsigned seg, uint64_t off, unsigned size)
 {
-	if (__builtin_expect(cpu->mode == GH_MODE_LONG && seg < GH_FS, 1) &&
-	    gh_cpu_canonical(off) && gh_cpu_canonical(off + size - 1))
-		return off;
-	return seg_lin(cpu, seg, off, size, write);
-}
-
-static inline uint64_t load_host(const void *h, unsigned size)
-{
-	uint16_t v16;
-	uint32_t v32;
-	uint64_t v64;
-
-	switch (size) {
-	case 1:
-		return *(const uint8_t *)h;
-	case 2:
-		memcpy(&v16, h, 2);
-		return v16;
-	case 4:
-		memcpy(&v32, h, 4);
-		return v32;
-	default:
-		memcpy(&v64, h, 8);
-		return v64;
-	}
-}
-
-static inline void store_host(void *h, unsigned size, uint64_t val)
-{
-	uint16_t v16 = val;
-	uint32_t v32 = val;
-
-	switch (size) {
-	case 1:
-		*(uint8_t *)h = val;
-		break;
-	case 2:
-		memcpy(h, &v16, 2);
-		break;
-	case 4:
-		memcpy(h, &v32, 4);
-		break;
-	default:
-		memcpy(h, &val, 8);
-		break;
-	}
-}
-
-uint64_t gh_mem_read_seg(struct gh_cpu *cpu, unsigned seg, uint64_t off, unsigned size)
-{
-	uint64_t lin = fast_lin(cpu, seg, off, size, false);
+	uint64_t lin = seg_lin(cpu, seg, off, size, false);
 	uint64_t v = 0;
 	void *h;
 
 	if ((lin & PAGE_MASK) + size <= 0x1000 &&
 	    (h = gh_tlb_lookup_read(cpu->tlb, lin, cpu->data_mode)))
-		return load_host(h, size);
+		return gh_host_load(h, size);
 	slow_read(cpu, lin, &v, size, GH_MMU_READ);
 	return v;
 }
 
-void gh_mem_write_seg(struct gh_cpu *cpu, unsigned seg, uint64_t off, unsigned size,
-		      uint64_t val)
+void gh_mem_write_slow(struct gh_cpu *cpu, unsigned seg, uint64_t off, unsigned size,
+		       uint64_t val)
 {
-	uint64_t lin = fast_lin(cpu, seg, off, size, true);
+	uint64_t lin = seg_lin(cpu, seg, off, size, true);
 	void *h;
 
 	if ((lin & PAGE_MASK) + size <= 0x1000 &&
 	    (h = gh_tlb_lookup_write(cpu->tlb, lin, cpu->data_mode))) {
-		store_host(h, size, val);
+		gh_host_store(h, size, val);
 		return;
 	}
 	slow_write(cpu, lin, &val, size, false);
@@ -948,7 +897,10 @@ enum gh_cpu_stop gh_cpu_run(struct gh_cpu *cpu, uint64_t max_insns)
 			return GH_CPU_KICKED;
 		if (cpu->retired >= c->budget_end)
 			return GH_CPU_BUDGET;
-		if (!take_events(cpu))
+		/* the common case is nothing to do: one combined test */
+		if (__builtin_expect(cpu->pending_dbg | cpu->halted | cpu->intr_line |
+				     __atomic_load_n(&cpu->intr_poke, __ATOMIC_RELAXED), 0) &&
+		    !take_events(cpu))
 			return GH_CPU_HLT;
 
 		/* a fault fetching the block reports its own first byte */

@@ -117,9 +117,87 @@ uint64_t gh_exec_ea(struct gh_cpu *cpu, const struct gh_x86_insn *i);
  * the slow path: page walk, MMIO, accesses that cross a page, writes to
  * ROM (dropped) and to pages holding decoded code (invalidated first).
  */
-uint64_t gh_mem_read_seg(struct gh_cpu *cpu, unsigned seg, uint64_t off, unsigned size);
-void gh_mem_write_seg(struct gh_cpu *cpu, unsigned seg, uint64_t off, unsigned size,
-		      uint64_t val);
+uint64_t gh_mem_read_slow(struct gh_cpu *cpu, unsigned seg, uint64_t off, unsigned size);
+void gh_mem_write_slow(struct gh_cpu *cpu, unsigned seg, uint64_t off, unsigned size,
+		       uint64_t val);
+
+static inline uint64_t gh_host_load(const void *h, unsigned size)
+{
+	uint16_t v16;
+	uint32_t v32;
+	uint64_t v64;
+
+	switch (size) {
+	case 1:
+		return *(const uint8_t *)h;
+	case 2:
+		memcpy(&v16, h, 2);
+		return v16;
+	case 4:
+		memcpy(&v32, h, 4);
+		return v32;
+	default:
+		memcpy(&v64, h, 8);
+		return v64;
+	}
+}
+
+static inline void gh_host_store(void *h, unsigned size, uint64_t val)
+{
+	uint16_t v16 = val;
+	uint32_t v32 = val;
+
+	switch (size) {
+	case 1:
+		*(uint8_t *)h = val;
+		break;
+	case 2:
+		memcpy(h, &v16, 2);
+		break;
+	case 4:
+		memcpy(h, &v32, 4);
+		break;
+	default:
+		memcpy(h, &val, 8);
+		break;
+	}
+}
+
+/*
+ * The fast path, inline at every operand access: 64-bit mode, a segment
+ * with no base (not FS/GS), a canonical address whose bytes lie in one
+ * page that the TLB maps to host memory. Everything else is the slow path.
+ */
+static inline bool gh_mem_fast(const struct gh_cpu *cpu, unsigned seg, uint64_t off,
+			       unsigned size)
+{
+	return cpu->mode == GH_MODE_LONG && seg < GH_FS && gh_cpu_canonical(off) &&
+	       (off & 0xfff) + size <= 0x1000;
+}
+
+static inline uint64_t gh_mem_read_seg(struct gh_cpu *cpu, unsigned seg, uint64_t off,
+				       unsigned size)
+{
+	void *h;
+
+	if (__builtin_expect(gh_mem_fast(cpu, seg, off, size), 1) &&
+	    (h = gh_tlb_lookup_read(cpu->tlb, off, cpu->data_mode)))
+		return gh_host_load(h, size);
+	return gh_mem_read_slow(cpu, seg, off, size);
+}
+
+static inline void gh_mem_write_seg(struct gh_cpu *cpu, unsigned seg, uint64_t off,
+				    unsigned size, uint64_t val)
+{
+	void *h;
+
+	if (__builtin_expect(gh_mem_fast(cpu, seg, off, size), 1) &&
+	    (h = gh_tlb_lookup_write(cpu->tlb, off, cpu->data_mode))) {
+		gh_host_store(h, size, val);
+		return;
+	}
+	gh_mem_write_slow(cpu, seg, off, size, val);
+}
 void gh_mem_read_buf(struct gh_cpu *cpu, unsigned seg, uint64_t off, void *buf,
 		     unsigned len);
 void gh_mem_write_buf(struct gh_cpu *cpu, unsigned seg, uint64_t off, const void *buf,
