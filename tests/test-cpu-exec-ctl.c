@@ -1041,6 +1041,38 @@ static void test_int_iret_real(void)
 	env_free(e);
 }
 
+/* NMI: taken with IF=0 and out of HLT, blocked until the handler's IRET. */
+static void test_nmi(void)
+{
+	struct env *e = env_new();
+
+	real_state(e);
+	ct_put16(e->ram, GH_EXC_NMI * 4, 0x0010);
+	ct_put16(e->ram, GH_EXC_NMI * 4 + 2, 0x0700);	/* 0700:0010 */
+	CODE_AT(e, 0x7010, 0x90, 0x90, 0xcf);		/* nop; nop; iret */
+	CODE_AT(e, 0x10100, 0xfa, 0xf4, 0xeb, 0xfe);	/* cli; hlt; jmp $ */
+	apply(e);
+	g_assert_cmpint(gh_cpu_run(e->cpu, 10), ==, GH_CPU_HLT);
+	g_assert_cmphex(e->cpu->rip, ==, 0x102);
+	gh_cpu_nmi(e->cpu);
+	gh_cpu_run(e->cpu, 1);				/* delivered, first nop */
+	g_assert_cmphex(e->cpu->seg[GH_CS].selector, ==, 0x700);
+	g_assert_cmphex(e->cpu->rip, ==, 0x11);
+	g_assert_cmphex(ct_get16(e->ram, 0x7ffa), ==, 0x102);	/* after HLT */
+	g_assert_false(e->cpu->halted);
+	gh_cpu_nmi(e->cpu);				/* blocked: stays pending */
+	gh_cpu_run(e->cpu, 1);
+	g_assert_cmphex(e->cpu->rip, ==, 0x12);
+	g_assert_cmphex(gpr(e, GH_RSP), ==, 0x8000 - 6);
+	gh_cpu_run(e->cpu, 1);				/* iret */
+	g_assert_cmphex(e->cpu->seg[GH_CS].selector, ==, 0x1000);
+	g_assert_cmphex(e->cpu->rip, ==, 0x102);
+	gh_cpu_run(e->cpu, 1);				/* the pending one now */
+	g_assert_cmphex(e->cpu->seg[GH_CS].selector, ==, 0x700);
+	g_assert_cmphex(e->cpu->rip, ==, 0x11);
+	env_free(e);
+}
+
 static void test_int_iret_prot(void)
 {
 	struct env *e = env_new();
@@ -1747,6 +1779,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/cpu-exec-ctl/enter-leave", test_enter_leave);
 	g_test_add_func("/cpu-exec-ctl/int-iret-real", test_int_iret_real);
 	g_test_add_func("/cpu-exec-ctl/int-iret-prot", test_int_iret_prot);
+	g_test_add_func("/cpu-exec-ctl/nmi", test_nmi);
 	g_test_add_func("/cpu-exec-ctl/far", test_far);
 	g_test_add_func("/cpu-exec-ctl/io", test_io);
 	g_test_add_func("/cpu-exec-ctl/sreg", test_sreg);

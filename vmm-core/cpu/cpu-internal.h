@@ -161,6 +161,7 @@ struct gh_cpu {
 	bool halted;
 	bool interrupt_shadow; /* after STI or MOV/POP SS */
 	bool nmi_pending;
+	bool nmi_blocked;		/* from NMI delivery until the next IRET */
 	bool shutdown; /* triple fault */
 
 	/* the exception being raised (gh_cpu_raise) and delivery nesting */

@@ -56,6 +56,9 @@ void gh_cpu_free(struct gh_cpu *cpu);
 enum gh_cpu_stop gh_cpu_run(struct gh_cpu *cpu, uint64_t max_insns);
 /* Any thread: makes gh_cpu_run return GH_CPU_KICKED at the next block. */
 void gh_cpu_kick(struct gh_cpu *cpu);
+/* The NMI pin (any thread): delivered at the next instruction boundary
+ * unless an NMI handler is still running (until its IRET). */
+void gh_cpu_nmi(struct gh_cpu *cpu);
 /* The INTR pin changed (any thread): wakes a halted CPU's next run. */
 void gh_cpu_intr_changed(struct gh_cpu *cpu);
 

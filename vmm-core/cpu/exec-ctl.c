@@ -445,6 +445,8 @@ static void h_int1(struct gh_cpu *cpu, const struct gh_x86_insn *i)
 static void h_iret(struct gh_cpu *cpu, const struct gh_x86_insn *i)
 {
 	gh_exec_flags_out(cpu);
+	/* IRET ends NMI blocking, even when it faults (SDM vol. 3A, 6.7.1) */
+	cpu->nmi_blocked = false;
 	gh_cpu_iret(cpu, i->opsize);
 	gh_exec_flags_in(cpu);
 	gh_exec_end_block(cpu);

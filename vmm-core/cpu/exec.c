@@ -847,6 +847,16 @@ static bool take_events(struct gh_cpu *cpu)
 		gh_cpu_deliver(cpu, GH_EXC_DB, GH_EVENT_EXCEPTION, false, 0);
 		gh_exec_flags_in(cpu);
 	}
+	if (__atomic_load_n(&cpu->nmi_pending, __ATOMIC_ACQUIRE) && !cpu->nmi_blocked &&
+	    !cpu->interrupt_shadow) {
+		__atomic_store_n(&cpu->nmi_pending, false, __ATOMIC_RELAXED);
+		cpu->nmi_blocked = true;
+		cpu->halted = false;
+		cpu->prev_rip = cpu->rip;
+		gh_exec_flags_out(cpu);
+		gh_cpu_deliver(cpu, GH_EXC_NMI, GH_EVENT_EXTERNAL, false, 0);
+		gh_exec_flags_in(cpu);
+	}
 	if (__atomic_load_n(&cpu->intr_poke, __ATOMIC_RELAXED) &&
 	    __atomic_exchange_n(&cpu->intr_poke, 0, __ATOMIC_ACQ_REL) && cpu->bus.intr_pending)
 		cpu->intr_line = cpu->bus.intr_pending(cpu->bus.opaque);
@@ -887,7 +897,7 @@ enum gh_cpu_stop gh_cpu_run(struct gh_cpu *cpu, uint64_t max_insns)
 		struct block *b;
 		bool single;
 		uint64_t ipmask;
-		uint32_t k;
+		uint32_t k, n;
 
 		if (cpu->shutdown)
 			return GH_CPU_SHUTDOWN;
@@ -899,7 +909,8 @@ enum gh_cpu_stop gh_cpu_run(struct gh_cpu *cpu, uint64_t max_insns)
 			return GH_CPU_BUDGET;
 		/* the common case is nothing to do: one combined test */
 		if (__builtin_expect(cpu->pending_dbg | cpu->halted | cpu->intr_line |
-				     __atomic_load_n(&cpu->intr_poke, __ATOMIC_RELAXED), 0) &&
+				     __atomic_load_n(&cpu->intr_poke, __ATOMIC_RELAXED) |
+				     __atomic_load_n(&cpu->nmi_pending, __ATOMIC_RELAXED), 0) &&
 		    !take_events(cpu))
 			return GH_CPU_HLT;
 
@@ -923,7 +934,11 @@ enum gh_cpu_stop gh_cpu_run(struct gh_cpu *cpu, uint64_t max_insns)
 				cpu->pending_dbg |= GH_DR6_BS;
 			continue;
 		}
-		for (k = 0; k < b->n; k++) {
+		/* "at most max_insns": a block may be cut short by the budget */
+		n = b->n;
+		if (c->budget_end - cpu->retired < n)
+			n = (uint32_t)(c->budget_end - cpu->retired);
+		for (k = 0; k < n; k++) {
 			const struct block_entry *e = &b->e[k];
 
 			cpu->prev_rip = cpu->rip;
@@ -941,4 +956,9 @@ enum gh_cpu_stop gh_cpu_run(struct gh_cpu *cpu, uint64_t max_insns)
 bool gh_cpu_interrupts_enabled(struct gh_cpu *cpu)
 {
 	return cpu->rflags & GH_FL_IF;
+}
+
+void gh_cpu_nmi(struct gh_cpu *cpu)
+{
+	__atomic_store_n(&cpu->nmi_pending, true, __ATOMIC_RELEASE);
 }
