@@ -32,6 +32,19 @@ mk reset "b0fee664f4"
 # out dx,al; jmp $
 mk hello "66baf803b06feeb06beeb00aeeebfe"
 
+# At 0x90000: write 0x11 at 1 MiB + 0x500 and 0x22 at 0x500, close the A20
+# gate through port 0x92, write 0x33 at 1 MiB + 0x500 (which now lands at
+# 0x500), and exit with the byte at 0x500: 0x33 where A20 is emulated.
+python3 - "$tmp/a20" <<'PY'
+import struct, sys
+flags = 0x10000
+hdr = struct.pack("<III", 0x1BADB002, flags, (-(0x1BADB002 + flags)) & 0xffffffff)
+hdr += struct.pack("<IIIII", 0x90000, 0x90000, 0, 0, 0x90020)
+code = bytes.fromhex("c6050005100011" "c6050005000022" "e49224fde692"
+                     "c6050005100033" "a000050000" "e6f4f4")
+open(sys.argv[1], "wb").write(hdr + bytes(32 - len(hdr)) + code)
+PY
+
 n=0
 fails=0
 check() {
@@ -48,7 +61,7 @@ run() {
 	"$gh" run --accel "$accel" "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
 }
 
-echo "1..9"
+echo "1..10"
 run --kernel "$tmp/exit42" --serial none
 check $? 85 "debug-exit 0x2a gives exit status 85"
 
@@ -92,5 +105,11 @@ if command -v script >/dev/null 2>&1; then
 else
 	echo "ok 8 # SKIP script(1) not installed"
 	echo "ok 9 # SKIP script(1) not installed"
+fi
+if [ "$accel" = soft ]; then
+	run --kernel "$tmp/a20" --serial none
+	check $? 103 "with A20 closed, addresses wrap at 1 MiB (exit 0x33 -> 103)"
+else
+	echo "ok 10 # SKIP KVM does not model the A20 gate"
 fi
 [ $fails -eq 0 ]

@@ -24,7 +24,25 @@ struct soft_vcpu {
 	struct gh_vm *vm;
 	struct gh_vcpu *vcpu;
 	struct gh_cpu *cpu;
+	bool a20;		/* the gate as the CPU's TLB knows it */
 };
+
+/* With the A20 gate closed, address bit 20 is forced to 0 (wrap at 1 MiB). */
+static uint64_t a20_mask(struct soft_vcpu *s, uint64_t gpa)
+{
+	return s->a20 ? gpa : gpa & ~(1ULL << 20);
+}
+
+/* The gate moves through port I/O (0x92, the i8042): refill the TLB. */
+static void a20_check(struct soft_vcpu *s)
+{
+	bool a20 = gh_vm_a20(s->vm);
+
+	if (a20 != s->a20) {
+		s->a20 = a20;
+		gh_cpu_flush_tlb(s->cpu);
+	}
+}
 
 static int soft_probe(struct gh_error *err)
 {
@@ -52,7 +70,7 @@ static uint8_t *bus_page(void *opaque, uint64_t gpa, bool *writable)
 {
 	struct soft_vcpu *s = opaque;
 
-	return gh_mem_map_page(gh_vm_memory(s->vm), gpa, writable);
+	return gh_mem_map_page(gh_vm_memory(s->vm), a20_mask(s, gpa), writable);
 }
 
 static uint64_t bus_mmio_read(void *opaque, uint64_t gpa, unsigned size)
@@ -61,7 +79,7 @@ static uint64_t bus_mmio_read(void *opaque, uint64_t gpa, unsigned size)
 	uint64_t v;
 
 	pthread_mutex_lock(gh_vm_lock(s->vm));
-	v = gh_bus_read(gh_vm_mmio(s->vm), gpa, size);
+	v = gh_bus_read(gh_vm_mmio(s->vm), a20_mask(s, gpa), size);
 	pthread_mutex_unlock(gh_vm_lock(s->vm));
 	return v;
 }
@@ -71,7 +89,7 @@ static void bus_mmio_write(void *opaque, uint64_t gpa, uint64_t val, unsigned si
 	struct soft_vcpu *s = opaque;
 
 	pthread_mutex_lock(gh_vm_lock(s->vm));
-	gh_bus_write(gh_vm_mmio(s->vm), gpa, val, size);
+	gh_bus_write(gh_vm_mmio(s->vm), a20_mask(s, gpa), val, size);
 	pthread_mutex_unlock(gh_vm_lock(s->vm));
 	if (gh_vcpu_should_exit(s->vcpu))
 		gh_cpu_kick(s->cpu);
@@ -89,6 +107,7 @@ static void bus_pio_out(void *opaque, uint16_t port, uint32_t val, unsigned size
 	struct soft_vcpu *s = opaque;
 
 	gh_vm_pio_write(s->vm, port, val, size);
+	a20_check(s);
 	/* a write can stop or reset the machine (debug-exit, the i8042) */
 	if (gh_vcpu_should_exit(s->vcpu))
 		gh_cpu_kick(s->cpu);
@@ -134,6 +153,7 @@ static int soft_vcpu_init(void *opaque, struct gh_vcpu *vcpu, unsigned index,
 
 	s->vm = opaque;
 	s->vcpu = vcpu;
+	s->a20 = true;
 	s->cpu = gh_cpu_new(&bus, index);
 	*out = s;
 	return 0;
@@ -187,6 +207,7 @@ static int soft_set_state(void *opaque, const struct gh_cpu_state *st)
 	 * (Device DMA will need gh_cpu_invalidate_code on its own path.)
 	 */
 	gh_cpu_flush_code(s->cpu);
+	s->a20 = gh_vm_a20(s->vm);
 	return gh_cpu_set_state(s->cpu, st);
 }
 

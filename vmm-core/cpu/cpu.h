@@ -69,6 +69,10 @@ int gh_cpu_set_state(struct gh_cpu *cpu, const struct gh_cpu_state *s);
 /* RFLAGS.IF: whether a halted CPU can be woken by INTR. */
 bool gh_cpu_interrupts_enabled(struct gh_cpu *cpu);
 
+/* Forgets every cached translation (the physical address map changed,
+ * e.g. the A20 gate). */
+void gh_cpu_flush_tlb(struct gh_cpu *cpu);
+
 /* Drops every decoded block (a machine reset, after which loaders rewrite
  * guest memory). */
 void gh_cpu_flush_code(struct gh_cpu *cpu);

@@ -171,6 +171,12 @@ static void invalidate_page(struct gh_cpu *cpu, uint64_t pfn)
 	cpu->end_block = true;
 }
 
+void gh_cpu_flush_tlb(struct gh_cpu *cpu)
+{
+	gh_tlb_flush_all(cpu->tlb);
+	cpu->end_block = true;
+}
+
 void gh_cpu_flush_code(struct gh_cpu *cpu)
 {
 	unsigned i;
