@@ -92,6 +92,45 @@ static void test_post(void)
 	gh_vm_free(vm);
 }
 
+static void count_post_logs(const gchar *domain, GLogLevelFlags level,
+			    const gchar *msg, gpointer opaque)
+{
+	unsigned *n = opaque;
+
+	(void)domain;
+	(void)level;
+	if (g_str_has_prefix(msg, "POST code "))
+		(*n)++;
+}
+
+static void test_post_log(void)
+{
+	struct gh_vm *vm = dt_vm_new();
+	struct gh_device *dev = new_dev(&gh_post_type, vm, 0);
+	struct gh_bus *pio = gh_vm_pio(vm);
+	unsigned n = 0, i;
+	guint id = g_log_set_handler(G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
+				     count_post_logs, &n);
+
+	/* a change is logged, the same code again is not */
+	gh_bus_write(pio, 0x80, 0x12, 1);
+	g_assert_cmpuint(n, ==, 1);
+	gh_bus_write(pio, 0x80, 0x12, 1);
+	g_assert_cmpuint(n, ==, 1);
+	/* an I/O-delay loop writing changing values logs a bounded amount */
+	for (i = 0; i < 10000; i++)
+		gh_bus_write(pio, 0x80, i, 1);
+	g_assert_cmpuint(n, ==, 64);
+	g_assert_cmphex(gh_bus_read(pio, 0x80, 1), ==, (10000 - 1) & 0xff);
+	/* the next boot's codes are logged again */
+	gh_device_reset(dev);
+	gh_bus_write(pio, 0x80, 0x01, 1);
+	g_assert_cmpuint(n, ==, 65);
+	g_log_remove_handler(G_LOG_DOMAIN, id);
+	gh_device_free(dev);
+	gh_vm_free(vm);
+}
+
 static void test_debugcon(void)
 {
 	struct gh_vm *vm = dt_vm_new();
@@ -169,6 +208,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/debug-exit/wide", test_exit_wide);
 	g_test_add_func("/debug-exit/base", test_exit_base);
 	g_test_add_func("/post/latch", test_post);
+	g_test_add_func("/post/log", test_post_log);
 	g_test_add_func("/debugcon/output", test_debugcon);
 	g_test_add_func("/debugcon/base", test_debugcon_base);
 	g_test_add_func("/debugcon/taken", test_taken);

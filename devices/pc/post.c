@@ -1,7 +1,7 @@
 /*
  * The POST diagnostic port (0x80): firmware writes progress codes here for a
  * POST card to show; we keep the last one (across resets, as the card's
- * latch does) and log it.
+ * latch does) and log the first changes of each boot.
  */
 #include "gh/device.h"
 
@@ -11,10 +11,18 @@
 #include "gh/bus.h"
 #include "gh/vm.h"
 
+/*
+ * Linux writes this port for every I/O delay, thousands of times a boot:
+ * logging each write would format a message per exit and let a guest flood
+ * a verbose log. Firmware's progress codes are the first few changes.
+ */
+#define POST_LOG_MAX 64
+
 struct post {
 	struct gh_vm *vm;
 	uint16_t base;
 	uint8_t code;
+	unsigned logged;	/* changes logged since the last reset */
 };
 
 static uint64_t post_read(void *opaque, uint64_t off, unsigned size)
@@ -28,9 +36,13 @@ static uint64_t post_read(void *opaque, uint64_t off, unsigned size)
 static void post_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
 {
 	struct post *s = opaque;
+	uint8_t code = val;
 
-	s->code = val;
-	g_debug("POST code 0x%02x", s->code);
+	if (code != s->code && s->logged < POST_LOG_MAX) {
+		s->logged++;
+		g_debug("POST code 0x%02x", code);
+	}
+	s->code = code;
 }
 
 static const struct gh_io_ops post_ops = {
@@ -55,6 +67,13 @@ static int post_realize(void *dev, struct gh_vm *vm,
 	return 0;
 }
 
+static void post_reset(void *dev)
+{
+	struct post *s = dev;
+
+	s->logged = 0;
+}
+
 static void post_unrealize(void *dev)
 {
 	struct post *s = dev;
@@ -67,5 +86,6 @@ const struct gh_device_type gh_post_type = {
 	.level = 1,
 	.size = sizeof(struct post),
 	.realize = post_realize,
+	.reset = post_reset,
 	.unrealize = post_unrealize,
 };
