@@ -371,6 +371,20 @@ static void inject(struct kvm_vcpu *kv)
 	}
 }
 
+/*
+ * The shared loop copies count * size bytes at data_offset in the run page
+ * (and checks the size itself): they must lie inside the mapping.
+ */
+static bool io_exit_ok(const struct kvm_vcpu *kv)
+{
+	const struct kvm_run *run = kv->run;
+	uint64_t len = (uint64_t)run->io.count * run->io.size;
+	uint64_t run_size = kv->kvm->run_size;
+
+	return run->io.data_offset <= run_size &&
+	       len <= run_size - run->io.data_offset;
+}
+
 static int kvm_vcpu_run(void *opaque, struct gh_exit *e)
 {
 	struct kvm_vcpu *kv = opaque;
@@ -390,6 +404,12 @@ static int kvm_vcpu_run(void *opaque, struct gh_exit *e)
 	}
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
+		if (!io_exit_ok(kv)) {
+			fill_error(kv, e, "kvm: port I/O exit with its data "
+				   "outside the run page (port 0x%llx)",
+				   run->io.port);
+			break;
+		}
 		e->reason = GH_EXIT_IO;
 		e->io.port = run->io.port;
 		e->io.size = run->io.size;
@@ -398,6 +418,11 @@ static int kvm_vcpu_run(void *opaque, struct gh_exit *e)
 		e->io.data = (uint8_t *)run + run->io.data_offset;
 		break;
 	case KVM_EXIT_MMIO:
+		if (run->mmio.len > sizeof(run->mmio.data)) {
+			fill_error(kv, e, "kvm: %llu-byte MMIO exit",
+				   run->mmio.len);
+			break;
+		}
 		e->reason = GH_EXIT_MMIO;
 		e->mmio.gpa = run->mmio.phys_addr;
 		e->mmio.size = run->mmio.len;
