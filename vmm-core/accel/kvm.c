@@ -640,31 +640,33 @@ static int probe_run(int vm_fd, int run_size, double *mips, struct gh_error *err
 		0x75, 0xfd,					/* jnz -3 */
 		0xf4,						/* hlt */
 	};
+	struct kvm_userspace_memory_region region = { .memory_size = PROBE_MEM };
 	struct kvm_sregs sr;
 	struct kvm_regs r = { .rip = PROBE_CODE, .rflags = 2 };
 	struct kvm_run *run;
 	uint64_t t0, t1;
 	uint8_t *mem;
-	int fd, ret = 0;
+	int fd = -1, ret = 0;
 
 	mem = mmap(NULL, PROBE_MEM, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)
 		return gh_error_set(err, -errno, "kvm probe: out of memory");
 	memcpy(mem + PROBE_CODE, code, sizeof(code));
-	struct kvm_userspace_memory_region region = {
-		.memory_size = PROBE_MEM, .userspace_addr = (uintptr_t)mem,
-	};
-	fd = -1;
+	region.userspace_addr = (uintptr_t)mem;
 	if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0 ||
 	    (fd = ioctl(vm_fd, KVM_CREATE_VCPU, 0)) < 0) {
 		ret = gh_error_set(err, -errno, "kvm probe: %s", g_strerror(errno));
 		goto out;
 	}
 	run = mmap(NULL, run_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (run == MAP_FAILED || ioctl(fd, KVM_GET_SREGS, &sr) < 0) {
-		ret = gh_error_set(err, -EIO, "kvm probe: cannot set up a vCPU");
+	if (run == MAP_FAILED) {
+		ret = gh_error_set(err, -EIO, "kvm probe: cannot map the vCPU");
 		goto out;
+	}
+	if (ioctl(fd, KVM_GET_SREGS, &sr) < 0) {
+		ret = gh_error_set(err, -EIO, "kvm probe: cannot set up a vCPU");
+		goto out_unmap;
 	}
 	sr.cs = (struct kvm_segment){ .limit = 0xffffffff, .selector = 8,
 		.type = 0xb, .present = 1, .s = 1, .db = 1, .g = 1 };
