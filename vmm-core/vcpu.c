@@ -225,6 +225,12 @@ static void dispatch_io(struct gh_vcpu *vcpu, struct gh_exit *e)
 	struct gh_vm *vm = vcpu->vm;
 	unsigned i;
 
+	/* v below holds one element: a backend's exit never has a wider one */
+	if (e->io.size != 1 && e->io.size != 2 && e->io.size != 4) {
+		gh_log_guest(&vcpu->rl, "cpu %u: %u-byte port I/O at 0x%x ignored",
+			     vcpu->index, e->io.size, e->io.port);
+		return;
+	}
 	pthread_mutex_lock(gh_vm_lock(vm));
 	for (i = 0; i < e->io.count; i++) {
 		uint8_t *p = e->io.data + (size_t)i * e->io.size;
