@@ -547,8 +547,13 @@ static uint64_t pit_read(void *opaque, uint64_t off, unsigned size)
 	uint64_t val = 0;
 	unsigned i;
 
-	/* Reads may apply a pending reload; settle edges before that. */
-	update_irq(s);
+	/*
+	 * Reading channel 0 may apply its pending reload: settle its edges
+	 * first. Other channels leave it alone, and Linux polls channel 2 in
+	 * tight loops while calibrating, so they skip the re-arm.
+	 */
+	if (off == 0)
+		update_irq(s);
 	for (i = 0; i < size && off + i < 4; i++) {
 		/* The control word register is write-only: the bus floats. */
 		uint8_t b = off + i == 3 ? 0xff : read_counter(s, &s->ch[off + i]);
