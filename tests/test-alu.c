@@ -961,7 +961,7 @@ static void test_bench(void)
 {
 	struct gh_lazy_flags lf = { 0 };
 	const uint64_t n = 50 * 1000 * 1000;
-	uint64_t x = 1, taken = 0;
+	uint64_t x = 1, taken = 0, rx = 1, rtaken = 0;
 	gint64 t0, t1, t2, t3;
 
 	t0 = g_get_monotonic_time();
@@ -983,6 +983,20 @@ static void test_bench(void)
 		taken += gh_flags_cond(&lf, GH_CC_NE);
 	}
 	t3 = g_get_monotonic_time();
+	/* The same three loops in plain C: the timed ones must have computed this. */
+	for (uint64_t i = 0; i < n; i++) {
+		/* JL after ADD: SF != OF, i.e. the exact signed sum is negative */
+		rtaken += (int64_t)(int32_t)rx + (int32_t)i < 0;
+		rx = (uint32_t)(rx + i);
+	}
+	for (uint64_t i = 0; i < n; i++)
+		rtaken += rx <= i;
+	for (uint64_t i = 0; i < n; i++) {
+		rx = (uint32_t)(rx - 1);
+		rtaken += rx != 0;
+	}
+	g_assert_cmphex(x, ==, rx);
+	g_assert_cmpuint(taken, ==, rtaken);
 	g_test_message("add32+jl %.2f ns, cmp64+jbe %.2f ns, dec32+jne %.2f ns per pair "
 		       "(%" G_GUINT64_FORMAT " taken)", (t1 - t0) * 1000.0 / n,
 		       (t2 - t1) * 1000.0 / n, (t3 - t2) * 1000.0 / n, taken);
