@@ -201,7 +201,7 @@ int gh_vm_new(const struct gh_vm_config *cfg, struct gh_vm **out,
 	for (i = 0; i < vm->cfg.ncpus; i++) {
 		vm->vcpus[i] = gh_vcpu_new(vm, i, err);
 		if (!vm->vcpus[i]) {
-			ret = err->code ? err->code : -EIO;
+			ret = err && err->code ? err->code : -EIO;
 			goto err_free;
 		}
 	}
@@ -376,6 +376,9 @@ int gh_vm_start(struct gh_vm *vm, struct gh_error *err)
 		ret = gh_vcpu_start_thread(vm->vcpus[i], err);
 		if (ret < 0) {
 			gh_vm_request_stop(vm, GH_STOP_ERROR, 0, "%s", err->msg);
+			/* none may run on while the caller frees the devices */
+			while (i--)
+				gh_vcpu_join(vm->vcpus[i]);
 			return ret;
 		}
 	}
