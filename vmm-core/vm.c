@@ -337,13 +337,14 @@ void gh_vm_remove_reset_hook(struct gh_vm *vm, gh_reset_fn *fn, void *opaque)
 
 void gh_vm_set_a20(struct gh_vm *vm, bool enabled)
 {
-	/* KVM has no A20 mask; the software CPU will honour this. */
-	vm->a20 = enabled;
+	/* KVM has no A20 mask; the software CPU reads it after port I/O,
+	 * without the device lock. */
+	__atomic_store_n(&vm->a20, enabled, __ATOMIC_RELAXED);
 }
 
 bool gh_vm_a20(struct gh_vm *vm)
 {
-	return vm->a20;
+	return __atomic_load_n(&vm->a20, __ATOMIC_RELAXED);
 }
 
 /* Every vCPU starts from its power-on state; the BSP from the loader's. */
@@ -456,7 +457,7 @@ static void do_reset(struct gh_vm *vm)
 	if (gh_vm_stopping(vm))
 		return;
 	pthread_mutex_lock(&vm->lock);
-	vm->a20 = true;
+	gh_vm_set_a20(vm, true);
 	for (i = 0; i < vm->reset_hooks->len; i++) {
 		struct reset_hook *h =
 			&g_array_index(vm->reset_hooks, struct reset_hook, i);
