@@ -48,8 +48,9 @@ if "$gh" info 2>/dev/null | grep -q '^kvm: available'; then
 	grep -q '^Unable to unlock ram' "$tmp/kvm.log"
 	ok $? "kvm: SeaBIOS reaches the same point"
 	cmp -s "$tmp/kvm.log" "$tmp/soft.log"
-	ok $? "soft and kvm print the same debug log"
-	[ $? -eq 0 ] || diff "$tmp/kvm.log" "$tmp/soft.log" | sed 's/^/# /'
+	same=$?
+	ok $same "soft and kvm print the same debug log"
+	[ $same -eq 0 ] || diff "$tmp/kvm.log" "$tmp/soft.log" | sed 's/^/# /'
 else
 	echo "ok 5 # SKIP kvm not available"
 	echo "ok 6 # SKIP kvm not available"
