@@ -325,10 +325,11 @@ static void test_real_fire(void)
 	rt_init(&r, true);
 	t0 = gh_clock_ns(r.clock);
 	g_usleep(5000);
+	/* w0 before t1: a preemption between the two then cannot shorten the wait. */
+	w0 = g_get_monotonic_time();
 	t1 = gh_clock_ns(r.clock);
 	g_assert_cmpuint(t1 - t0, >=, 5 * MS);
 
-	w0 = g_get_monotonic_time();
 	deadline = t1 + 20 * MS;
 	gh_timer_mod(r.timer, deadline);
 	g_assert_true(wait_fired(&r, 1, 5000));
