@@ -342,7 +342,10 @@ GH_ALU_INLINE bool gh_alu_cmpxchg(struct gh_lazy_flags *lf, uint64_t acc, uint64
  * The count is CL or imm8 as fetched; it is masked to 5 bits (6 for 64-bit
  * operands) and a masked count of 0 changes no flag. The SDM defines OF for
  * a count of 1 only; for larger counts this host computes OF as for the first
- * one-bit step, and so do we. AF is undefined for shifts; the host clears it.
+ * one-bit step, and so do these functions. One exception they cannot see:
+ * ROL/ROR of a register by an immediate count above 1 leaves OF unchanged on
+ * this host, so the caller must put the old OF back for that form (exec-alu.c,
+ * shift_ib). AF is undefined for shifts; the host clears it.
  */
 GH_ALU_INLINE unsigned gh_alu_count(unsigned count, unsigned bits)
 {
