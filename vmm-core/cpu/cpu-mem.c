@@ -44,11 +44,9 @@ static void mmio_write(struct gh_cpu *cpu, uint64_t gpa, const uint8_t *buf, uns
 /*
  * Guest-physical addresses: bus.page() gives the host address of a whole
  * RAM/ROM page; where it gives none, the access goes to MMIO. Writes to
- * ROM are dropped, as the chipset drops them.
- *
- * There is no A20 gate here: the VM has no hook telling the CPU about the
- * mask yet (port 0x92 / the i8042 output port), so real-mode addresses
- * above 1 MiB reach memory unmasked, as with A20 enabled.
+ * ROM are dropped, as the chipset drops them. The A20 gate is the bus
+ * callbacks' business (accel/soft.c masks bit 20 in page and MMIO lookups),
+ * so page walks and system accesses see it too.
  */
 void gh_cpu_read_phys(struct gh_cpu *cpu, uint64_t gpa, void *buf, unsigned len)
 {
