@@ -1,6 +1,6 @@
 #!/bin/sh
 # How `guesthouse run` ends, with tiny Multiboot kernels made here: the
-# debug-exit status, --timeout, SIGTERM, --no-reboot after a keyboard-
+# debug-exit status, --timeout, SIGTERM and SIGINT, --no-reboot after a keyboard-
 # controller reset, serial output to a file, a pty, and Ctrl-A x on stdio.
 # Usage: cli-run.sh GUESTHOUSE ACCEL
 set -u
@@ -61,7 +61,7 @@ run() {
 	"$gh" run --accel "$accel" "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
 }
 
-echo "1..10"
+echo "1..12"
 run --kernel "$tmp/exit42" --serial none
 check $? 85 "debug-exit 0x2a gives exit status 85"
 
@@ -83,6 +83,14 @@ kill -TERM $pid
 wait $pid
 check $? 143 "SIGTERM stops the VM with 128+15"
 
+"$gh" run --accel "$accel" --kernel "$tmp/hello" --serial none </dev/null \
+	>/dev/null 2>"$tmp/err" &
+pid=$!
+sleep 1
+kill -INT $pid
+wait $pid
+check $? 130 "SIGINT stops the VM with 128+2"
+
 "$gh" run --accel "$accel" --kernel "$tmp/hello" --serial pty --timeout 3 \
 	</dev/null >/dev/null 2>"$tmp/err" &
 pid=$!
@@ -94,6 +102,7 @@ for _ in 1 2 3 4 5 6 7 8 9 10; do
 done
 check "$(echo "$pts" | cut -c1-9)" "/dev/pts/" "--serial pty announces its pty"
 wait $pid
+check $? 124 "with nobody on the pty the guest still runs until --timeout"
 
 # stdio on a terminal: Ctrl-A x quits with status 0 (script(1) gives a tty).
 if command -v script >/dev/null 2>&1; then
@@ -103,13 +112,13 @@ if command -v script >/dev/null 2>&1; then
 	check $? 0 "Ctrl-A x on the stdio console quits with 0"
 	check "$(grep -c ok "$tmp/tty")" 1 "the guest's output reached the terminal"
 else
-	echo "ok 8 # SKIP script(1) not installed"
-	echo "ok 9 # SKIP script(1) not installed"
+	echo "ok 10 # SKIP script(1) not installed"
+	echo "ok 11 # SKIP script(1) not installed"
 fi
 if [ "$accel" = soft ]; then
 	run --kernel "$tmp/a20" --serial none
 	check $? 103 "with A20 closed, addresses wrap at 1 MiB (exit 0x33 -> 103)"
 else
-	echo "ok 10 # SKIP KVM does not model the A20 gate"
+	echo "ok 12 # SKIP KVM does not model the A20 gate"
 fi
 [ $fails -eq 0 ]
