@@ -1763,6 +1763,28 @@ static void test_rep_interrupted(void)
 	env_free(e);
 }
 
+/*
+ * An instruction whose bytes run into a page that is not present: the
+ * fetch faults with CR2 at that page and RIP at the instruction, every
+ * time it is retried.
+ */
+static void test_fetch_fault_cross_page(void)
+{
+	struct env *e = env_new();
+
+	long_state(e, 0);
+	ct_put64(e->ram, PT + 0x150 * 8, 0); /* 0x150000 not present */
+	CODE_AT(e, 0x14fffe, 0x48, 0xb8);    /* mov rax, imm64: 8 bytes missing */
+	e->s.rip = 0x14fffe;
+	for (unsigned k = 0; k < 3; k++) {
+		apply(e);
+		run_fault(e, 5, GH_EXC_PF);
+		g_assert_cmphex(e->cpu->cr2, ==, 0x150000);
+		g_assert_cmphex(ct_get64(e->ram, 0x8800 - 40), ==, 0x14fffe);
+	}
+	env_free(e);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -1787,5 +1809,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/cpu-exec-ctl/string-cases", test_string_cases);
 	g_test_add_func("/cpu-exec-ctl/rep-movs-pf", test_rep_movs_pf);
 	g_test_add_func("/cpu-exec-ctl/rep-interrupted", test_rep_interrupted);
+	g_test_add_func("/cpu-exec-ctl/fetch-fault-cross-page", test_fetch_fault_cross_page);
 	return g_test_run();
 }

@@ -54,6 +54,8 @@ struct gh_exec_cache {
 	uint64_t gen;		/* bumped when blocks are dropped or the mode changes */
 	struct block *prev;	/* the cached block that ran last (for chaining) */
 	uint64_t prev_gen;	/* gen when prev ran: if it moved, prev may be freed */
+	/* where blocks are decoded: a fetch fault part-way leaks nothing */
+	struct block *scratch;
 };
 
 /* ---- handler binding ------------------------------------------------------ */
@@ -91,6 +93,8 @@ void gh_exec_init(struct gh_cpu *cpu)
 	bind(c, gh_exec_ctl_binds);
 	bind(c, gh_exec_sys_binds);
 	c->code_pages = g_hash_table_new(g_direct_hash, g_direct_equal);
+	c->scratch = g_malloc(sizeof(*c->scratch) +
+			      BLOCK_MAX_INSNS * sizeof(c->scratch->e[0]));
 	cpu->cache = c;
 	cpu->tlb = g_new0(struct gh_tlb, 1);
 	gh_tlb_flush_all(cpu->tlb);
@@ -130,6 +134,7 @@ void gh_exec_fini(struct gh_cpu *cpu)
 	for (i = 0; i < BLOCK_TABLE_SIZE; i++)
 		drop_block(c, i);
 	g_free(c->owned);
+	g_free(c->scratch);
 	g_hash_table_destroy(c->code_pages);
 	g_free(c);
 	g_free(cpu->tlb);
@@ -697,7 +702,7 @@ static const uint8_t *fetch(struct gh_cpu *cpu, uint64_t lin, uint8_t *buf, size
 static struct block *build_block(struct gh_cpu *cpu, bool *cacheable)
 {
 	struct gh_exec_cache *c = cpu->cache;
-	struct block *b = g_malloc(sizeof(*b) + BLOCK_MAX_INSNS * sizeof(b->e[0]));
+	struct block *b = c->scratch;
 	unsigned bits = code_bits(cpu);
 	uint64_t ipmask = bits == 64 ? ~0ULL : bits == 32 ? 0xffffffffULL : 0xffffULL;
 	uint64_t rip = cpu->rip, limit = cpu->seg[GH_CS].limit;
@@ -754,7 +759,7 @@ static struct block *build_block(struct gh_cpu *cpu, bool *cacheable)
 		    b->pfn[1] != b->pfn[0] || ((code_lin(cpu, rip) & PAGE_MASK) == 0))
 			break;
 	}
-	return g_realloc(b, sizeof(*b) + b->n * sizeof(b->e[0]));
+	return g_memdup2(b, sizeof(*b) + b->n * sizeof(b->e[0]));
 }
 
 static unsigned block_index(uintptr_t host, unsigned bits)
