@@ -352,6 +352,13 @@ void gh_cpu_invalidate_segs_for_cpl(struct gh_cpu *cpu);
  * 64-bit TSS, ist selects IST1-7 instead. */
 void gh_cpu_tss_stack(struct gh_cpu *cpu, unsigned pl, unsigned ist, uint16_t *ss,
 		      uint64_t *sp);
+/*
+ * The SS:ESP of a 16/32-bit TSS for a switch to inner privilege dpl, with
+ * the #TS/#SS checks of that SS (SDM vol. 2, CALL and INT n). d is the SS
+ * descriptor, for the accessed bit once the switch can no longer fault.
+ */
+void gh_cpu_tss_ss(struct gh_cpu *cpu, unsigned dpl, struct gh_descriptor *d,
+		   struct gh_segment *ss, uint64_t *sp);
 
 /* Descriptor field helpers on raw[0]. */
 static inline unsigned gh_desc_type(const struct gh_descriptor *d)

@@ -149,23 +149,6 @@ static void gate_target(struct gh_cpu *cpu, uint16_t sel, bool want64,
 		gh_cpu_raise_sel(cpu, GH_EXC_NP, sel);
 }
 
-/* SS:ESP for privilege dpl from a 16/32-bit TSS, with the #TS checks. */
-static void tss_ss(struct gh_cpu *cpu, unsigned dpl, struct gh_descriptor *d,
-		   struct gh_segment *ss, uint64_t *sp)
-{
-	uint16_t sel;
-
-	gh_cpu_tss_stack(cpu, dpl, 0, &sel, sp);
-	if (gh_sel_null(sel))
-		gh_cpu_raise(cpu, GH_EXC_TS, cpu->err_ext);
-	gh_cpu_read_descriptor(cpu, sel, false, GH_EXC_TS, d);
-	gh_cpu_parse_descriptor(d, sel, ss);
-	if ((sel & 3) != dpl || ss->dpl != dpl || !gh_seg_writable_data(ss))
-		gh_cpu_raise_sel(cpu, GH_EXC_TS, sel);
-	if (!ss->present)
-		gh_cpu_raise_sel(cpu, GH_EXC_SS, sel);
-}
-
 /* The gate's offset must lie in the target: #GP(EXT) (SDM vol. 2, INT n). */
 static void gate_check_ip(struct gh_cpu *cpu, const struct gh_segment *cs, uint64_t ip)
 {
@@ -250,7 +233,7 @@ static void deliver_prot(struct gh_cpu *cpu, unsigned vector, enum gh_event_kind
 		/* from V86 mode only ring 0 can take the interrupt */
 		if (v86 && dpl != 0)
 			gh_cpu_raise_sel(cpu, GH_EXC_GP, sel);
-		tss_ss(cpu, dpl, &sd, &ss, &sp);
+		gh_cpu_tss_ss(cpu, dpl, &sd, &ss, &sp);
 		gh_cpu_stack_init(cpu, &st, &ss, sp, dpl,
 				  (ss.selector & 0xfffc) | cpu->err_ext);
 		gate_check_ip(cpu, &cs, off);

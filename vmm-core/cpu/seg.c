@@ -307,30 +307,6 @@ static void far_to_code(struct gh_cpu *cpu, uint16_t sel, struct gh_descriptor *
 	cpu->rip = off;
 }
 
-/* The new stack of a CALL through a gate to more privileged code: SS:ESP
- * of the target's DPL in the TSS, with the checks that raise #TS. */
-static void inner_stack(struct gh_cpu *cpu, unsigned dpl, struct gh_segment *ss,
-			uint64_t *sp)
-{
-	struct gh_descriptor d;
-	uint16_t sel;
-
-	gh_cpu_tss_stack(cpu, dpl, 0, &sel, sp);
-	if (gh_cpu_long_mode(cpu)) {
-		gh_cpu_null_ss(ss, dpl);
-		return;
-	}
-	if (gh_sel_null(sel))
-		gh_cpu_raise(cpu, GH_EXC_TS, cpu->err_ext);
-	gh_cpu_read_descriptor(cpu, sel, false, GH_EXC_TS, &d);
-	gh_cpu_parse_descriptor(&d, sel, ss);
-	if ((sel & 3) != dpl || ss->dpl != dpl || !gh_seg_writable_data(ss))
-		gh_cpu_raise_sel(cpu, GH_EXC_TS, sel);
-	if (!ss->present)
-		gh_cpu_raise_sel(cpu, GH_EXC_SS, sel);
-	gh_cpu_set_accessed(cpu, &d, ss);
-}
-
 /* JMP/CALL through a call gate (SDM 5.8.4-5.8.6). */
 static void far_gate(struct gh_cpu *cpu, uint16_t gsel, const struct gh_descriptor *g,
 		     bool call)
@@ -340,7 +316,7 @@ static void far_gate(struct gh_cpu *cpu, uint16_t gsel, const struct gh_descript
 	uint16_t tsel = (g->raw[0] >> 16) & 0xffff;
 	unsigned nparams = (g->raw[0] >> 32) & 0x1f;
 	uint64_t off = g->raw[0] & 0xffff;
-	struct gh_descriptor td;
+	struct gh_descriptor td, sd;
 	struct gh_segment cs, ss;
 	struct gh_stack st, nst;
 	uint64_t new_sp;
@@ -383,7 +359,14 @@ static void far_gate(struct gh_cpu *cpu, uint16_t gsel, const struct gh_descript
 	}
 
 	/* CALL to more privileged code: switch to the TSS's stack for it */
-	inner_stack(cpu, cs.dpl, &ss, &new_sp);
+	if (gsize == 8) {
+		uint16_t unused;
+
+		gh_cpu_tss_stack(cpu, cs.dpl, 0, &unused, &new_sp);
+		gh_cpu_null_ss(&ss, cs.dpl);
+	} else {
+		gh_cpu_tss_ss(cpu, cs.dpl, &sd, &ss, &new_sp);
+	}
 	gh_cpu_stack_init(cpu, &nst, &ss, new_sp, cs.dpl, ss.selector & 0xfffc);
 	if (gsize == 8) {
 		nst.width = 8;
@@ -399,6 +382,8 @@ static void far_gate(struct gh_cpu *cpu, uint16_t gsel, const struct gh_descript
 	gh_cpu_stack_push(cpu, &nst, cpu->seg[GH_CS].selector, gsize);
 	gh_cpu_stack_push(cpu, &nst, cpu->rip, gsize);
 
+	if (gsize != 8)
+		gh_cpu_set_accessed(cpu, &sd, &ss);
 	gh_cpu_set_accessed(cpu, &td, &cs);
 	cpu->seg[GH_SS] = ss;
 	cpu->gpr[GH_RSP] = nst.sp;

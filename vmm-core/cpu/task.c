@@ -74,6 +74,22 @@ void gh_cpu_tss_stack(struct gh_cpu *cpu, unsigned pl, unsigned ist, uint16_t *s
 	}
 }
 
+void gh_cpu_tss_ss(struct gh_cpu *cpu, unsigned dpl, struct gh_descriptor *d,
+		   struct gh_segment *ss, uint64_t *sp)
+{
+	uint16_t sel;
+
+	gh_cpu_tss_stack(cpu, dpl, 0, &sel, sp);
+	if (gh_sel_null(sel))
+		gh_cpu_raise(cpu, GH_EXC_TS, cpu->err_ext);
+	gh_cpu_read_descriptor(cpu, sel, false, GH_EXC_TS, d);
+	gh_cpu_parse_descriptor(d, sel, ss);
+	if ((sel & 3) != dpl || ss->dpl != dpl || !gh_seg_writable_data(ss))
+		gh_cpu_raise_sel(cpu, GH_EXC_TS, sel);
+	if (!ss->present)
+		gh_cpu_raise_sel(cpu, GH_EXC_SS, sel);
+}
+
 static uint32_t get32(const uint8_t *img, unsigned off)
 {
 	uint32_t v;
