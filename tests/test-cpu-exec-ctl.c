@@ -1764,6 +1764,32 @@ static void test_rep_interrupted(void)
 }
 
 /*
+ * A REP MOVSB whose destination shares the page of its own code: the first
+ * store drops the page's decoded blocks, the block being run among them,
+ * and the remaining iterations still run from the decoded instruction.
+ */
+static void test_rep_movs_own_page(void)
+{
+	struct env *e = env_new();
+
+	prot_state(e, 0);
+	for (unsigned k = 0; k < 16; k++)
+		e->ram[CODE + 0x700 + k] = (uint8_t)(0xa0 + k);
+	CODE_AT(e, CODE, 0xf3, 0xa4, 0xeb, 0xfe); /* rep movsb; jmp $ */
+	e->s.gpr[GH_RSI] = CODE + 0x700;
+	e->s.gpr[GH_RDI] = CODE + 0x800;
+	e->s.gpr[GH_RCX] = 16;
+	apply(e);
+	/* one run: the block is cached, its page protected, then written */
+	gh_cpu_run(e->cpu, 1);
+	run_to(e, 10, CODE + 2);
+	g_assert_cmphex(gpr(e, GH_RCX), ==, 0);
+	g_assert_cmphex(gpr(e, GH_RDI), ==, CODE + 0x810);
+	g_assert_cmpmem(e->ram + CODE + 0x800, 16, e->ram + CODE + 0x700, 16);
+	env_free(e);
+}
+
+/*
  * An instruction whose bytes run into a page that is not present: the
  * fetch faults with CR2 at that page and RIP at the instruction, every
  * time it is retried.
@@ -1809,6 +1835,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/cpu-exec-ctl/string-cases", test_string_cases);
 	g_test_add_func("/cpu-exec-ctl/rep-movs-pf", test_rep_movs_pf);
 	g_test_add_func("/cpu-exec-ctl/rep-interrupted", test_rep_interrupted);
+	g_test_add_func("/cpu-exec-ctl/rep-movs-own-page", test_rep_movs_own_page);
 	g_test_add_func("/cpu-exec-ctl/fetch-fault-cross-page", test_fetch_fault_cross_page);
 	return g_test_run();
 }

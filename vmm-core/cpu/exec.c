@@ -42,6 +42,7 @@ struct block {
 	uint64_t pfn[2];	/* guest pages its bytes come from */
 	uint32_t span;		/* bytes from the first to past the last */
 	uint32_t n;
+	struct block *dead_next;	/* on the cache's dead list once dropped */
 	struct block_entry e[];
 };
 
@@ -53,7 +54,13 @@ struct gh_exec_cache {
 	struct block *owned;	/* an uncacheable block being run */
 	uint64_t gen;		/* bumped when blocks are dropped or the mode changes */
 	struct block *prev;	/* the cached block that ran last (for chaining) */
-	uint64_t prev_gen;	/* gen when prev ran: if it moved, prev may be freed */
+	uint64_t prev_gen;	/* gen when prev ran: if it moved, prev may be dead */
+	/*
+	 * Dropped blocks, freed between blocks: a write that invalidates a
+	 * page can come from a handler of the block being run, which still
+	 * uses its decoded instruction.
+	 */
+	struct block *dead;
 	/* where blocks are decoded: a fetch fault part-way leaks nothing */
 	struct block *scratch;
 };
@@ -123,7 +130,19 @@ static void drop_block(struct gh_exec_cache *c, unsigned idx)
 	}
 	c->table[idx] = NULL;
 	c->gen++;
-	g_free(b);
+	b->dead_next = c->dead;
+	c->dead = b;
+}
+
+/* Only between blocks, when no handler is running. */
+static void free_dead(struct gh_exec_cache *c)
+{
+	while (c->dead) {
+		struct block *b = c->dead;
+
+		c->dead = b->dead_next;
+		g_free(b);
+	}
 }
 
 void gh_exec_fini(struct gh_cpu *cpu)
@@ -133,6 +152,7 @@ void gh_exec_fini(struct gh_cpu *cpu)
 
 	for (i = 0; i < BLOCK_TABLE_SIZE; i++)
 		drop_block(c, i);
+	free_dead(c);
 	g_free(c->owned);
 	g_free(c->scratch);
 	g_hash_table_destroy(c->code_pages);
@@ -778,6 +798,7 @@ static struct block *find_block(struct gh_cpu *cpu)
 	uint8_t *h;
 	unsigned idx;
 
+	free_dead(c);
 	h = gh_tlb_lookup_exec(cpu->tlb, lin, cpu->cpl == 3 ? GH_TLB_USER : GH_TLB_SUP);
 	if (!h) {
 		struct piece p;
