@@ -165,6 +165,8 @@ static const uint32_t state_msrs[] = {
     0x200, 0x201, 0x202, 0x203, 0x204, 0x205, 0x206, 0x207,
     0x208, 0x209, 0x20a, 0x20b, 0x20c, 0x20d, 0x20e, 0x20f,
 };
+/* gh_cpu_get_state() writes them all into gh_cpu_state.msrs */
+G_STATIC_ASSERT(G_N_ELEMENTS(state_msrs) <= GH_CPU_MAX_MSRS);
 
 void gh_cpu_get_state(struct gh_cpu *cpu, struct gh_cpu_state *s)
 {
