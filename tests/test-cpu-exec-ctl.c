@@ -1233,6 +1233,43 @@ static void test_io(void)
 	env_free(e);
 }
 
+/*
+ * String I/O at CPL 3 checks the TSS bitmap each iteration before its
+ * memory operand: REP OUTSB to an allowed port runs all iterations, REP
+ * INSB to a denied one faults #GP before any read or store.
+ */
+static void test_io_string_bitmap(void)
+{
+	struct env *e = env_new();
+
+	prot_state(e, 3);
+	for (unsigned k = 0; k < 3; k++)
+		e->ram[0x20000 + k] = (uint8_t)(0xc0 + k);
+	memset(e->ram + 0x30000, 0xee, 4);
+	e->s.gpr[GH_RSI] = 0x20000;
+	e->s.gpr[GH_RDI] = 0x30000;
+	e->s.gpr[GH_RCX] = 3;
+	e->s.gpr[GH_RDX] = 0x66;
+	CODE_AT(e, CODE, 0xf3, 0x6e,		/* rep outsb */
+		0xb9, 0x02, 0x00, 0x00, 0x00,	/* mov ecx, 2 */
+		0xba, 0x68, 0x00, 0x00, 0x00,	/* mov edx, 0x68 */
+		0xf3, 0x6c,			/* rep insb */
+		0xeb, 0xfe);
+	apply(e);
+	run_fault(e, 20, GH_EXC_GP);
+	g_assert_cmpuint(e->nout, ==, 3);
+	for (unsigned k = 0; k < 3; k++) {
+		g_assert_cmphex(e->out[k].port, ==, 0x66);
+		g_assert_cmphex(e->out[k].val, ==, 0xc0 + k);
+	}
+	g_assert_cmpuint(e->nin, ==, 0);
+	g_assert_cmphex(ct_get32(e->ram, 0x9000 - 20), ==, CODE + 12);
+	g_assert_cmphex(gpr(e, GH_RCX), ==, 2);
+	g_assert_cmphex(gpr(e, GH_RDI), ==, 0x30000);
+	g_assert_cmphex(ct_get32(e->ram, 0x30000), ==, 0xeeeeeeee);
+	env_free(e);
+}
+
 /* ---- segment registers --------------------------------------------------------------- */
 
 static void test_sreg(void)
@@ -1830,6 +1867,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/cpu-exec-ctl/nmi", test_nmi);
 	g_test_add_func("/cpu-exec-ctl/far", test_far);
 	g_test_add_func("/cpu-exec-ctl/io", test_io);
+	g_test_add_func("/cpu-exec-ctl/io-string-bitmap", test_io_string_bitmap);
 	g_test_add_func("/cpu-exec-ctl/sreg", test_sreg);
 	g_test_add_func("/cpu-exec-ctl/string-matrix", test_string_matrix);
 	g_test_add_func("/cpu-exec-ctl/string-cases", test_string_cases);

@@ -812,7 +812,7 @@ static inline __attribute__((always_inline)) void ins_one(struct gh_cpu *cpu,
 
 	gh_exec_io_check(cpu, port, size);
 	gh_mem_probe_write(cpu, GH_ES, s->di & s->amask, size);
-	v = gh_exec_in(cpu, port, size);
+	v = gh_exec_pio_in(cpu, port, size);
 	gh_mem_write_seg(cpu, GH_ES, s->di & s->amask, size, v);
 	s->di += s->step;
 }
@@ -848,7 +848,7 @@ static inline __attribute__((always_inline)) void outs_one(struct gh_cpu *cpu,
 
 	gh_exec_io_check(cpu, port, size);
 	v = gh_mem_read_seg(cpu, i->seg, s->si & s->amask, size);
-	gh_exec_out(cpu, port, size, v);
+	gh_exec_pio_out(cpu, port, size, v);
 	s->si += s->step;
 }
 

@@ -614,22 +614,31 @@ void gh_exec_io_check(struct gh_cpu *cpu, uint16_t port, unsigned size)
 		gh_cpu_raise(cpu, GH_EXC_GP, 0);
 }
 
-uint32_t gh_exec_in(struct gh_cpu *cpu, uint16_t port, unsigned size)
+uint32_t gh_exec_pio_in(struct gh_cpu *cpu, uint16_t port, unsigned size)
 {
-	uint32_t v;
+	uint32_t v = cpu->bus.pio_in(cpu->bus.opaque, port, size);
 
-	gh_exec_io_check(cpu, port, size);
-	v = cpu->bus.pio_in(cpu->bus.opaque, port, size);
 	cpu->intr_poke = 1;	/* a read can lower a device's interrupt */
 	return v;
+}
+
+void gh_exec_pio_out(struct gh_cpu *cpu, uint16_t port, unsigned size, uint32_t val)
+{
+	cpu->bus.pio_out(cpu->bus.opaque, port, val, size);
+	cpu->intr_poke = 1;
+	cpu->end_block = true;	/* the PIC may have something for us now */
+}
+
+uint32_t gh_exec_in(struct gh_cpu *cpu, uint16_t port, unsigned size)
+{
+	gh_exec_io_check(cpu, port, size);
+	return gh_exec_pio_in(cpu, port, size);
 }
 
 void gh_exec_out(struct gh_cpu *cpu, uint16_t port, unsigned size, uint32_t val)
 {
 	gh_exec_io_check(cpu, port, size);
-	cpu->bus.pio_out(cpu->bus.opaque, port, val, size);
-	cpu->intr_poke = 1;
-	cpu->end_block = true;	/* the PIC may have something for us now */
+	gh_exec_pio_out(cpu, port, size, val);
 }
 
 /* ---- decoding blocks ------------------------------------------------------------------ */

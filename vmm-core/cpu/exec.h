@@ -274,8 +274,11 @@ void gh_exec_invlpg(struct gh_cpu *cpu, uint64_t lin);
  * first when CPL > IOPL or in V86 mode (#GP(0)). */
 uint32_t gh_exec_in(struct gh_cpu *cpu, uint16_t port, unsigned size);
 void gh_exec_out(struct gh_cpu *cpu, uint16_t port, unsigned size, uint32_t val);
-/* Just the permission check (string I/O checks once per iteration). */
+/* Just the permission check, and the accesses after it: string I/O checks
+ * each iteration before its memory operand, then moves the data. */
 void gh_exec_io_check(struct gh_cpu *cpu, uint16_t port, unsigned size);
+uint32_t gh_exec_pio_in(struct gh_cpu *cpu, uint16_t port, unsigned size);
+void gh_exec_pio_out(struct gh_cpu *cpu, uint16_t port, unsigned size, uint32_t val);
 
 /* The TSC as the guest reads it. */
 uint64_t gh_exec_tsc(struct gh_cpu *cpu);
