@@ -72,13 +72,12 @@ static void put_str(uint32_t *regs, const char *s, unsigned n)
 	memcpy(regs, s, n);
 }
 
-static void basic(const struct gh_cpu *cpu, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
+static void basic(const struct gh_cpu *cpu, uint32_t leaf, uint32_t max_basic,
+		  uint32_t out[4])
 {
-	(void)subleaf;
 	switch (leaf) {
 	case 0:
-		out[GH_CPUID_EAX] = (cpu->msr_misc_enable & GH_MISC_ENABLE_LIMIT_CPUID)
-					    ? 2 : GH_CPUID_MAX_BASIC;
+		out[GH_CPUID_EAX] = max_basic;
 		put_str(&out[GH_CPUID_EBX], "Genu", 4);
 		put_str(&out[GH_CPUID_EDX], "ineI", 4);
 		put_str(&out[GH_CPUID_ECX], "ntel", 4);
@@ -138,6 +137,7 @@ void gh_cpuid(const struct gh_cpu *cpu, uint32_t leaf, uint32_t subleaf, uint32_
 	uint32_t max_basic = (cpu->msr_misc_enable & GH_MISC_ENABLE_LIMIT_CPUID)
 				     ? 2 : GH_CPUID_MAX_BASIC;
 
+	(void)subleaf;	/* the leaves with subleaves (4, 7, 0xb, 0xd) are all zero */
 	memset(out, 0, 4 * sizeof(out[0]));
 	if (leaf >= GH_CPUID_HV_BASE && leaf < GH_CPUID_HV_BASE + 0x10000) {
 		/* the hypervisor range: one leaf with our signature, no interface */
@@ -156,5 +156,5 @@ void gh_cpuid(const struct gh_cpu *cpu, uint32_t leaf, uint32_t subleaf, uint32_
 	/* Intel answers any other leaf out of range with the highest basic leaf */
 	if (leaf > max_basic)
 		leaf = max_basic;
-	basic(cpu, leaf, subleaf, out);
+	basic(cpu, leaf, max_basic, out);
 }
