@@ -1032,12 +1032,6 @@ static void h_pause(struct gh_cpu *cpu, const struct gh_x86_insn *i)
 	(void)i;
 }
 
-static void h_ud(struct gh_cpu *cpu, const struct gh_x86_insn *i)
-{
-	(void)i;
-	gh_exec_ud(cpu);
-}
-
 /* ---- x87 without an FPU (SDM vol. 3A, 2.5 and table 2-2) ---------------------------- */
 
 /*
@@ -1067,7 +1061,8 @@ static void h_fwait(struct gh_cpu *cpu, const struct gh_x86_insn *i)
 /*
  * MMX and SSE ops stay unbound: the loop raises #UD for them, which is what
  * a CPU whose CPUID reports neither raises. So do RDRAND/RDSEED, CLAC/STAC,
- * MONITOR/MWAIT, XSAVE and the VMX/SVM ops, none of which is advertised.
+ * MONITOR/MWAIT, XSAVE and the VMX/SVM ops, none of which is advertised,
+ * and UD0/UD1/UD2, whose whole job that is.
  */
 const struct gh_handler_bind gh_exec_sys_binds[] = {
 	B(CPUID, h_cpuid)
@@ -1116,9 +1111,6 @@ const struct gh_handler_bind gh_exec_sys_binds[] = {
 	B(MFENCE, h_fence)
 	B(SFENCE, h_fence)
 	B(PAUSE, h_pause)
-	B(UD0_Gv_Ev, h_ud)
-	B(UD1_Gv_Ev, h_ud)
-	B(UD2, h_ud)
 	B(FWAIT, h_fwait)
 	/* the x87 escapes D8-DF */
 	X87(FADD_m32) X87(FMUL_m32) X87(FCOM_m32)
