@@ -347,6 +347,29 @@ static void test_real_fire(void)
 	rt_fini(&r);
 }
 
+/*
+ * A deadline at the end of time neither fires nor keeps the clock thread
+ * busy; moving it to a near deadline then fires it once.
+ */
+static void test_real_far_deadline(void)
+{
+	struct rt r;
+	struct timespec c0, c1;
+
+	rt_init(&r, true);
+	gh_timer_mod(r.timer, UINT64_MAX - 1);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+	g_usleep(100000);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+	g_assert_cmpint(g_atomic_int_get(&r.fired), ==, 0);
+	/* a spinning thread would burn ~100 ms of CPU here; allow 50 */
+	g_assert_cmpint((c1.tv_sec - c0.tv_sec) * 1000000000LL + c1.tv_nsec - c0.tv_nsec,
+			<, 50 * (int64_t)MS);
+	gh_timer_mod(r.timer, gh_clock_ns(r.clock) + 2 * MS);
+	g_assert_true(wait_fired(&r, 1, 5000));
+	rt_fini(&r);
+}
+
 /* While the device lock is held elsewhere, a due timer waits for it. */
 static void test_real_waits_for_lock(void)
 {
@@ -505,6 +528,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/clock/manual/pause", test_manual_pause);
 	g_test_add_func("/clock/real/fire", test_real_fire);
 	g_test_add_func("/clock/real/waits-for-lock", test_real_waits_for_lock);
+	g_test_add_func("/clock/real/far-deadline", test_real_far_deadline);
 	g_test_add_func("/clock/real/moved-while-waiting", test_real_moved_while_waiting);
 	g_test_add_func("/clock/real/del-and-move", test_real_del_and_move);
 	g_test_add_func("/clock/real/pause", test_real_pause);

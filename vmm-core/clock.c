@@ -89,7 +89,11 @@ static void *timer_thread(void *opaque)
 			continue;
 		}
 		if (t->expire > now) {
-			uint64_t when = c->start + c->paused_total + t->expire;
+			uint64_t base = c->start + c->paused_total;
+			/* a deadline past the end of time waits a year at most */
+			uint64_t when = t->expire > UINT64_MAX / 2 - base ?
+						base + 365ULL * 86400 * GH_NS_PER_SEC :
+						base + t->expire;
 			struct timespec ts = {
 				.tv_sec = when / GH_NS_PER_SEC,
 				.tv_nsec = when % GH_NS_PER_SEC,
@@ -236,6 +240,11 @@ void gh_timer_mod(struct gh_timer *t, uint64_t expire_ns)
 	struct gh_clock *c = t->clock;
 
 	pthread_mutex_lock(&c->tlock);
+	/* re-arming at the same time changes nothing the thread waits for */
+	if (t->armed && t->expire == expire_ns) {
+		pthread_mutex_unlock(&c->tlock);
+		return;
+	}
 	t->expire = expire_ns;
 	t->armed = true;
 	if (!c->manual && earliest(c) == t)
