@@ -124,6 +124,37 @@ enum gh_task_reason {
 	GH_TASK_INT, /* an interrupt or exception through a task gate */
 };
 
+/*
+ * An x87 register: the 80-bit extended-precision format (SDM vol. 1,
+ * 4.2.2), a 64-bit significand with its explicit integer bit and a sign
+ * plus 15-bit exponent. MMX register i is the significand of physical
+ * register i (SDM vol. 1, 9.5).
+ */
+struct gh_f80 {
+	uint64_t mant;
+	uint16_t sexp; /* bit 15: sign, bits 14-0: biased exponent */
+};
+
+/* The x87 FPU (SDM vol. 1, 8.1): registers in physical order R0-R7. */
+struct gh_x87 {
+	struct gh_f80 r[8];
+	uint16_t fcw;
+	uint16_t fsw;	/* TOP in bits 13-11 */
+	uint8_t ftw;	/* abridged (FXSAVE) form: bit i = Ri is not empty;
+			 * FSTENV/FSAVE derive the full tags from the contents */
+	uint16_t fop;	/* last non-control instruction's opcode, 11 bits */
+	uint64_t fip, fdp;	/* last instruction and operand pointers */
+	uint16_t fcs, fds;
+};
+
+/* An XMM register (SDM vol. 1, 10.2.2). */
+union gh_xmm {
+	uint8_t b[16];
+	uint16_t w[8];
+	uint32_t d[4];
+	uint64_t q[2];
+} __attribute__((aligned(16)));
+
 struct gh_cpu {
 	uint64_t gpr[GH_NR_GPRS];
 	uint64_t rip;
@@ -155,6 +186,12 @@ struct gh_cpu {
 	uint64_t mtrr_fixed[11]; /* 0x250, 0x258-0x259, 0x268-0x26f */
 	uint64_t mtrr_var[16];   /* PHYSBASE0, PHYSMASK0, ... (0x200-0x20f) */
 	int64_t tsc_offset; /* TSC = now_ns + offset: a 1 GHz TSC */
+
+	/* x87, MMX and SSE (exec-x87.c, exec-sse.c) */
+	struct gh_x87 x87;
+	union gh_xmm xmm[16];
+	uint32_t mxcsr;
+	uint64_t xcr0;	/* XSETBV: x87 (bit 0) always set */
 
 	enum gh_cpu_mode mode;
 	unsigned cpl;

@@ -40,6 +40,8 @@ struct gh_handler_bind {
 extern const struct gh_handler_bind gh_exec_alu_binds[];	/* exec-alu.c */
 extern const struct gh_handler_bind gh_exec_ctl_binds[];	/* exec-ctl.c */
 extern const struct gh_handler_bind gh_exec_sys_binds[];	/* exec-sys.c */
+extern const struct gh_handler_bind gh_exec_x87_binds[];	/* exec-x87.c */
+extern const struct gh_handler_bind gh_exec_sse_binds[];	/* exec-sse.c */
 
 /* ---- registers ---------------------------------------------------------- */
 
