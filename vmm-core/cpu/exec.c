@@ -101,6 +101,7 @@ void gh_exec_init(struct gh_cpu *cpu)
 	bind(c, gh_exec_sys_binds);
 	bind(c, gh_exec_x87_binds);
 	bind(c, gh_exec_sse_binds);
+	bind(c, gh_exec_ssefp_binds);
 	c->code_pages = g_hash_table_new(g_direct_hash, g_direct_equal);
 	c->scratch = g_malloc(sizeof(*c->scratch) +
 			      BLOCK_MAX_INSNS * sizeof(c->scratch->e[0]));

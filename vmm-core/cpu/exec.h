@@ -42,6 +42,7 @@ extern const struct gh_handler_bind gh_exec_ctl_binds[];	/* exec-ctl.c */
 extern const struct gh_handler_bind gh_exec_sys_binds[];	/* exec-sys.c */
 extern const struct gh_handler_bind gh_exec_x87_binds[];	/* exec-x87.c */
 extern const struct gh_handler_bind gh_exec_sse_binds[];	/* exec-sse.c */
+extern const struct gh_handler_bind gh_exec_ssefp_binds[];	/* exec-ssefp.c */
 
 /* ---- registers ---------------------------------------------------------- */
 
