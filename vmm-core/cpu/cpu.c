@@ -5,6 +5,7 @@
  */
 #include "cpu/cpu-internal.h"
 #include "cpu/mmu.h"
+#include "cpu/x87.h"
 
 #include <errno.h>
 #include <string.h>
@@ -24,6 +25,7 @@ struct gh_cpu *gh_cpu_new(const struct gh_cpu_bus *bus, unsigned index)
 	cpu->bus = *bus;
 	cpu->index = index;
 	cpu->delivering = -1;
+	gh_x87_reset(&cpu->x87);
 	gh_exec_init(cpu);
 	gh_cpu_state_reset(s, index == 0);
 	ret = gh_cpu_set_state(cpu, s);

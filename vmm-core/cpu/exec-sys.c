@@ -2,8 +2,8 @@
  * System and miscellaneous instruction handlers of the interpreter: CPUID,
  * TSC, MSRs, control and debug registers, descriptor tables, SYSCALL/SYSENTER
  * and their returns, LAR/LSL/VERR/VERW/ARPL, HLT, CLI/STI, cache and fence
- * instructions, and the x87 escapes of a CPU without an FPU. Intel SDM
- * vol. 2 (the instructions' pseudo-code), vol. 3A ch. 2, 4, 5, 17 and vol. 4.
+ * instructions. Intel SDM vol. 2 (the instructions' pseudo-code), vol. 3A
+ * ch. 2, 4, 5, 17 and vol. 4. The x87 escapes and FWAIT are exec-x87.c's.
  */
 #include "cpu/exec.h"
 
@@ -1032,31 +1032,7 @@ static void h_pause(struct gh_cpu *cpu, const struct gh_x86_insn *i)
 	(void)i;
 }
 
-/* ---- x87 without an FPU (SDM vol. 3A, 2.5 and table 2-2) ---------------------------- */
-
-/*
- * CPUID reports no FPU. With CR0.EM or CR0.TS set an escape raises #NM (an
- * OS without an FPU sets EM and emulates). With both clear nothing answers
- * the escape, as on a CPU without a coprocessor: the instruction does
- * nothing, which is what the FNINIT/FNSTSW probe of Linux and firmware
- * expects (the status word it stores stays unwritten).
- */
-static void h_x87(struct gh_cpu *cpu, const struct gh_x86_insn *i)
-{
-	(void)i;
-	if (cpu->cr0 & (GH_CR0_EM | GH_CR0_TS))
-		gh_cpu_raise_noerr(cpu, GH_EXC_NM);
-}
-
-static void h_fwait(struct gh_cpu *cpu, const struct gh_x86_insn *i)
-{
-	(void)i;
-	if ((cpu->cr0 & (GH_CR0_MP | GH_CR0_TS)) == (GH_CR0_MP | GH_CR0_TS))
-		gh_cpu_raise_noerr(cpu, GH_EXC_NM);
-}
-
 #define B(id, fn) { GH_X86_OP_##id, fn },
-#define X87(id) B(id, h_x87)
 
 /*
  * MMX and SSE ops stay unbound: the loop raises #UD for them, which is what
@@ -1111,47 +1087,5 @@ const struct gh_handler_bind gh_exec_sys_binds[] = {
 	B(MFENCE, h_fence)
 	B(SFENCE, h_fence)
 	B(PAUSE, h_pause)
-	B(FWAIT, h_fwait)
-	/* the x87 escapes D8-DF */
-	X87(FADD_m32) X87(FMUL_m32) X87(FCOM_m32)
-	X87(FCOMP_m32) X87(FSUB_m32) X87(FSUBR_m32)
-	X87(FDIV_m32) X87(FDIVR_m32) X87(FADD_ST0_STi)
-	X87(FMUL_ST0_STi) X87(FCOM_STi) X87(FCOMP_STi)
-	X87(FSUB_ST0_STi) X87(FSUBR_ST0_STi) X87(FDIV_ST0_STi)
-	X87(FDIVR_ST0_STi) X87(FLD_m32) X87(FST_m32)
-	X87(FSTP_m32) X87(FLDENV) X87(FLDCW)
-	X87(FNSTENV) X87(FNSTCW) X87(FLD_STi)
-	X87(FXCH_STi) X87(FNOP) X87(FCHS)
-	X87(FABS) X87(FTST) X87(FXAM)
-	X87(FLD1) X87(FLDL2T) X87(FLDL2E)
-	X87(FLDPI) X87(FLDLG2) X87(FLDLN2)
-	X87(FLDZ) X87(FPU_D9_F0) X87(FPU_D9_F8)
-	X87(FIADD_m32) X87(FIMUL_m32) X87(FICOM_m32)
-	X87(FICOMP_m32) X87(FISUB_m32) X87(FISUBR_m32)
-	X87(FIDIV_m32) X87(FIDIVR_m32) X87(FCMOVB)
-	X87(FCMOVE) X87(FCMOVBE) X87(FCMOVU)
-	X87(FUCOMPP) X87(FILD_m32) X87(FISTTP_m32)
-	X87(FIST_m32) X87(FISTP_m32) X87(FLD_m80)
-	X87(FSTP_m80) X87(FCMOVNB) X87(FCMOVNE)
-	X87(FCMOVNBE) X87(FCMOVNU) X87(FNCLEX)
-	X87(FNINIT) X87(FUCOMI) X87(FCOMI)
-	X87(FADD_m64) X87(FMUL_m64) X87(FCOM_m64)
-	X87(FCOMP_m64) X87(FSUB_m64) X87(FSUBR_m64)
-	X87(FDIV_m64) X87(FDIVR_m64) X87(FADD_STi_ST0)
-	X87(FMUL_STi_ST0) X87(FSUBR_STi_ST0) X87(FSUB_STi_ST0)
-	X87(FDIVR_STi_ST0) X87(FDIV_STi_ST0) X87(FLD_m64)
-	X87(FISTTP_m64) X87(FST_m64) X87(FSTP_m64)
-	X87(FRSTOR) X87(FNSAVE) X87(FNSTSW_m16)
-	X87(FFREE) X87(FST_STi) X87(FSTP_STi)
-	X87(FUCOM) X87(FUCOMP) X87(FIADD_m16)
-	X87(FIMUL_m16) X87(FICOM_m16) X87(FICOMP_m16)
-	X87(FISUB_m16) X87(FISUBR_m16) X87(FIDIV_m16)
-	X87(FIDIVR_m16) X87(FADDP) X87(FMULP)
-	X87(FCOMPP) X87(FSUBRP) X87(FSUBP)
-	X87(FDIVRP) X87(FDIVP) X87(FILD_m16)
-	X87(FISTTP_m16) X87(FIST_m16) X87(FISTP_m16)
-	X87(FBLD) X87(FILD_m64) X87(FBSTP)
-	X87(FISTP_m64) X87(FNSTSW_AX) X87(FUCOMIP)
-	X87(FCOMIP)
 	{ 0, NULL },
 };
