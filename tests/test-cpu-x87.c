@@ -624,7 +624,7 @@ static bool run_case(struct dtest *t, const struct dcase *c, unsigned op, uint64
 
 static unsigned cases_per_form(void)
 {
-	return g_test_slow() ? 50000 : 2000;
+	return g_test_slow() ? 50000 : 1200;
 }
 
 /* Every x87 form the decoder knows in 64-bit mode: the memory form of each
