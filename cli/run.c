@@ -154,6 +154,7 @@ static int read_kernel(struct run *r)
 		.cmdline = r->o->append,
 		.modules = r->modules,
 		.nmodules = r->nmodules,
+		.ncpus = r->o->ncpus,
 	};
 	if (gh_x86_kernel_format(data, len) == GH_KERNEL_UNKNOWN) {
 		fail("%s: not a Linux bzImage or Multiboot kernel",

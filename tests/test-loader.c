@@ -1168,6 +1168,44 @@ static void test_real_kernel(void)
 	g_free(path);
 }
 
+/*
+ * With ncpus the loader leaves the ACPI and MP tables in the BIOS area
+ * (test-acpi-tables checks their content) and Linux gets the RSDP's
+ * address in boot_params.acpi_rsdp_addr (zero-page.rst, 0x070); without,
+ * neither.
+ */
+static void test_acpi_hook(void)
+{
+	struct fixture fx;
+	struct gh_cpu_state cpu;
+	struct gh_error err;
+	size_t size;
+	uint8_t *img = make_bzimage(&bz_default, &size);
+	struct gh_boot_args args = {
+		.kernel = img, .kernel_size = size, .kernel_name = "bzImage",
+	};
+	uint8_t sig[8];
+
+	for (unsigned ncpus = 0; ncpus <= 2; ncpus += 2) {
+		fixture_init(&fx, RAM_SIZE);
+		args.ncpus = ncpus;
+		err = (struct gh_error){ 0 };
+		g_assert_cmpint(gh_x86_load_linux(fx.mem, &args, &cpu, &err), ==, 0);
+		g_assert_cmphex(rd64(fx.mem, cpu.gpr[GH_RSI] + 0x070), ==,
+				ncpus ? 0xf0000 : 0);
+		g_assert_cmpint(gh_mem_read(fx.mem, 0xf0000, sig, 8), ==, 0);
+		g_assert_cmpint(!memcmp(sig, "RSD PTR ", 8), ==, ncpus != 0);
+		fixture_fini(&fx);
+	}
+	/* ncpus out of range: an error, not a table with no CPU */
+	fixture_init(&fx, RAM_SIZE);
+	args.ncpus = 65;
+	err = (struct gh_error){ 0 };
+	g_assert_cmpint(gh_x86_load_linux(fx.mem, &args, &cpu, &err), ==, -EINVAL);
+	fixture_fini(&fx);
+	g_free(img);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -1185,5 +1223,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/loader/multiboot/corrupt", test_multiboot_corrupt);
 	g_test_add_func("/loader/multiboot/fuzz", test_multiboot_fuzz);
 	g_test_add_func("/loader/unknown", test_unknown);
+	g_test_add_func("/loader/acpi-hook", test_acpi_hook);
 	return g_test_run();
 }

@@ -72,4 +72,15 @@ int gh_x86_boot_write(struct gh_memory *mem, uint64_t gpa, const void *buf,
 void gh_x86_boot_flat_state(struct gh_cpu_state *cpu, uint8_t gdt[GH_X86_GDT_SIZE],
 			    bool long_mode);
 
+/* The byte that makes len bytes sum to 0 (ACPI and MP table checksums). */
+uint8_t gh_x86_checksum(const uint8_t *p, size_t len);
+
+/*
+ * The MP floating pointer and configuration table (acpi.c's table area
+ * layout: at offset GH_X86_MP_OFF of area, which sits at area_gpa).
+ */
+#define GH_X86_MP_OFF		0x40
+#define GH_X86_MP_END		0x1000
+void gh_x86_build_mptable(uint8_t *area, uint64_t area_gpa, unsigned ncpus);
+
 #endif

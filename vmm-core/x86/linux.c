@@ -11,6 +11,7 @@
 
 #include "boot-internal.h"
 #include "gh/memory.h"
+#include "gh/x86-acpi.h"
 
 /*
  * Guest-physical layout. Everything the loader owns sits below 640 KiB, in
@@ -72,6 +73,7 @@
 #define BP_ORIG_VIDEO_LINES	0x00e
 #define BP_ORIG_VIDEO_ISVGA	0x00f
 #define BP_ORIG_VIDEO_POINTS	0x010
+#define BP_ACPI_RSDP_ADDR	0x070
 #define BP_ALT_MEM_K		0x1e0
 #define BP_E820_ENTRIES		0x1e8
 #define BP_E820_TABLE		0x2d0
@@ -322,6 +324,16 @@ int gh_x86_load_linux(struct gh_memory *mem, const struct gh_boot_args *args,
 	bp[BP_E820_ENTRIES] = ne820 < BP_E820_MAX ? ne820 : BP_E820_MAX;
 	for (unsigned i = 0; i < bp[BP_E820_ENTRIES]; i++)
 		gh_x86_put_e820(bp + BP_E820_TABLE + i * BP_E820_ENTRY_SIZE, &e820[i]);
+
+	if (args->ncpus) {
+		uint64_t rsdp;
+
+		ret = gh_x86_build_tables(mem, args->ncpus, &rsdp, err);
+		if (ret < 0)
+			return ret;
+		/* the kernel scans for it too; this saves the scan (zero-page.rst) */
+		gh_x86_put64(bp + BP_ACPI_RSDP_ADDR, rsdp);
+	}
 
 	gh_x86_boot_flat_state(cpu, gdt, long_mode);
 	cpu->gpr[GH_RSI] = BP_ADDR;

@@ -12,6 +12,7 @@
 
 #include "boot-internal.h"
 #include "gh/memory.h"
+#include "gh/x86-acpi.h"
 
 /*
  * Guest-physical layout: what the loader owns sits below 640 KiB and the
@@ -454,6 +455,12 @@ int gh_x86_load_multiboot(struct gh_memory *mem, const struct gh_boot_args *args
 	if (!ret)
 		ret = gh_x86_boot_write(mem, GH_X86_GDT_ADDR, gdt, sizeof(gdt), name,
 					err);
+	/* the kernel finds them by the RSDP and MP scans of the BIOS area */
+	if (!ret && args->ncpus) {
+		uint64_t rsdp;
+
+		ret = gh_x86_build_tables(mem, args->ncpus, &rsdp, err);
+	}
 out:
 	g_free(info);
 	g_free(img);

@@ -41,6 +41,11 @@ struct gh_boot_args {
 	 */
 	const struct gh_boot_module *modules;
 	unsigned nmodules;
+	/*
+	 * vCPUs the ACPI and MP tables describe (gh/x86-acpi.h); 0 leaves
+	 * them out, for a VM without the PC board.
+	 */
+	unsigned ncpus;
 };
 
 /* Which loader a file is for, from its headers alone. */
