@@ -7,8 +7,10 @@
 #include <errno.h>
 #include <glib.h>
 
+#include "gh/acpi-pm.h"
 #include "gh/device.h"
 #include "gh/vm.h"
+#include "gh/x86-acpi.h"
 
 struct board_slot {
 	const struct gh_device_type *type;
@@ -28,6 +30,8 @@ static const struct board_slot pc_devices[] = {
 	{ &gh_post_type,	{ .irq = -1 } },
 	{ &gh_debugcon_type,	{ .irq = -1 } },
 	{ &gh_debug_exit_type,	{ .irq = -1 } },
+	/* ACPI fixed hardware; SCI on GSI 9 as the FADT and MADT say */
+	{ &gh_acpi_pm_type,	{ .irq = GH_ACPI_SCI_IRQ } },
 };
 
 #define MAX_LEVEL 1
@@ -93,4 +97,13 @@ void gh_board_free(struct gh_board *b)
 		gh_device_free(b->devs[--b->n]);
 	pthread_mutex_unlock(gh_vm_lock(b->vm));
 	g_free(b);
+}
+
+void gh_board_power_button(struct gh_board *b)
+{
+	pthread_mutex_lock(gh_vm_lock(b->vm));
+	for (unsigned i = 0; i < b->n; i++)
+		if (b->devs[i]->type == &gh_acpi_pm_type)
+			gh_acpi_pm_power_button(b->devs[i]->state);
+	pthread_mutex_unlock(gh_vm_lock(b->vm));
 }

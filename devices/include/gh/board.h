@@ -12,4 +12,7 @@ __attribute__((warn_unused_result))
 int gh_board_new(struct gh_vm *vm, struct gh_board **out, struct gh_error *err);
 void gh_board_free(struct gh_board *board);
 
+/* Presses the ACPI power button (any thread): the OS decides what follows. */
+void gh_board_power_button(struct gh_board *board);
+
 #endif
