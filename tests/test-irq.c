@@ -314,6 +314,48 @@ static void test_shared_sources(void)
 	gh_irq_free(irq);
 }
 
+/* A muted source is disconnected from its line; another source is not. */
+static void test_mute(void)
+{
+	struct gh_irq *irq = gh_irq_new(NULL, NULL);
+	struct sink a;
+	int id;
+
+	sink_init(&a);
+	g_assert_cmpint(gh_irq_add_sink(irq, sink_fn, &a), ==, 0);
+	id = gh_irq_source_new(irq, 0);
+	g_assert_cmpint(id, >, 0);
+
+	gh_irq_set(irq, 0, 1);
+	check_ev(&a, 0, 0, 1);
+	gh_irq_mute_source(irq, 0, 0, true);
+	check_ev(&a, 1, 0, 0);
+	g_assert_cmpint(gh_irq_level(irq, 0), ==, 0);
+	/* muting again, or a muted source toggling, reaches no sink as high */
+	gh_irq_mute_source(irq, 0, 0, true);
+	g_assert_cmpuint(a.ev->len, ==, 2);
+	gh_irq_set(irq, 0, 0);
+	gh_irq_set(irq, 0, 1);
+	for (guint i = 2; i < a.ev->len; i++)
+		check_ev(&a, i, 0, 0);
+	/* the other source still drives the line */
+	gh_irq_set_source(irq, 0, id, 1);
+	check_ev(&a, a.ev->len - 1, 0, 1);
+	g_assert_cmpint(gh_irq_level(irq, 0), ==, 1);
+	gh_irq_set_source(irq, 0, id, 0);
+	g_assert_cmpint(gh_irq_level(irq, 0), ==, 0);
+	/* unmuting shows the level the source kept driving */
+	gh_irq_mute_source(irq, 0, 0, false);
+	check_ev(&a, a.ev->len - 1, 0, 1);
+	g_assert_cmpint(gh_irq_level(irq, 0), ==, 1);
+	/* out of range: ignored */
+	gh_irq_mute_source(irq, GH_IRQ_MAX_GSI, 0, true);
+	gh_irq_mute_source(irq, 0, GH_IRQ_MAX_SOURCES, true);
+	g_assert_cmpint(gh_irq_level(irq, 0), ==, 1);
+	sink_fini(&a);
+	gh_irq_free(irq);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -326,5 +368,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/irq/intc", test_intc);
 	g_test_add_func("/irq/intc-no-notify", test_intc_no_notify);
 	g_test_add_func("/irq/shared-sources", test_shared_sources);
+	g_test_add_func("/irq/mute", test_mute);
 	return g_test_run();
 }

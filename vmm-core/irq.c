@@ -15,6 +15,7 @@ struct sink {
 struct gh_irq {
 	uint32_t level[GH_IRQ_MAX_GSI];		/* asserted sources */
 	uint32_t allocated[GH_IRQ_MAX_GSI];	/* source ids in use */
+	uint32_t muted[GH_IRQ_MAX_GSI];		/* sources the sinks do not see */
 	struct sink sinks[MAX_SINKS];
 	unsigned nsinks;
 	const struct gh_intc_ops *intc;
@@ -46,7 +47,7 @@ int gh_irq_add_sink(struct gh_irq *irq, gh_irq_sink_fn *fn, void *opaque)
 	irq->sinks[irq->nsinks++] = (struct sink){ fn, opaque };
 	/* A controller added late sees the lines as they are. */
 	for (gsi = 0; gsi < GH_IRQ_MAX_GSI; gsi++)
-		if (irq->level[gsi])
+		if (gh_irq_level(irq, gsi))
 			fn(opaque, gsi, 1);
 	return 0;
 }
@@ -73,10 +74,28 @@ void gh_irq_set_source(struct gh_irq *irq, unsigned gsi, int id, int level)
 		irq->level[gsi] |= 1u << id;
 	else
 		irq->level[gsi] &= ~(1u << id);
-	level = irq->level[gsi] != 0;
+	level = gh_irq_level(irq, gsi);
 	/* Sinks do their own edge detection; repeated levels are harmless. */
 	for (i = 0; i < irq->nsinks; i++)
 		irq->sinks[i].fn(irq->sinks[i].opaque, gsi, level);
+}
+
+void gh_irq_mute_source(struct gh_irq *irq, unsigned gsi, int id, bool muted)
+{
+	uint32_t old;
+
+	if (gsi >= GH_IRQ_MAX_GSI || id < 0 || id >= GH_IRQ_MAX_SOURCES)
+		return;
+	old = irq->muted[gsi];
+	if (muted)
+		irq->muted[gsi] |= 1u << id;
+	else
+		irq->muted[gsi] &= ~(1u << id);
+	/* the sinks see the line change if the source was driving it */
+	if (old != irq->muted[gsi] && (irq->level[gsi] & (1u << id)))
+		for (unsigned i = 0; i < irq->nsinks; i++)
+			irq->sinks[i].fn(irq->sinks[i].opaque, gsi,
+					 gh_irq_level(irq, gsi));
 }
 
 void gh_irq_set(struct gh_irq *irq, unsigned gsi, int level)
@@ -116,7 +135,8 @@ void gh_irq_pulse(struct gh_irq *irq, unsigned gsi)
 
 int gh_irq_level(struct gh_irq *irq, unsigned gsi)
 {
-	return gsi < GH_IRQ_MAX_GSI ? irq->level[gsi] != 0 : 0;
+	return gsi < GH_IRQ_MAX_GSI ?
+	       (irq->level[gsi] & ~irq->muted[gsi]) != 0 : 0;
 }
 
 void gh_irq_set_intc(struct gh_irq *irq, const struct gh_intc_ops *ops,

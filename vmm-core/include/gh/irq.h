@@ -46,7 +46,14 @@ void gh_irq_source_free(struct gh_irq *irq, unsigned gsi, int id);
 void gh_irq_set_source(struct gh_irq *irq, unsigned gsi, int id, int level);
 /* Raise then lower: an edge for edge-triggered inputs. */
 void gh_irq_pulse(struct gh_irq *irq, unsigned gsi);
-/* Current level of a line: the OR of what its sources drive. */
+/*
+ * Disconnects a source from its line (muted) or reconnects it: the sinks
+ * stop or start seeing what it drives, and the source may go on driving
+ * it meanwhile. The HPET's LegacyReplacement route takes IRQ 0 and IRQ 8
+ * from the PIT and the RTC (source 0 of those lines) this way.
+ */
+void gh_irq_mute_source(struct gh_irq *irq, unsigned gsi, int id, bool muted);
+/* Current level of a line: the OR of what its unmuted sources drive. */
 int gh_irq_level(struct gh_irq *irq, unsigned gsi);
 
 void gh_irq_set_intc(struct gh_irq *irq, const struct gh_intc_ops *ops,
