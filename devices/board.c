@@ -32,6 +32,8 @@ static const struct board_slot pc_devices[] = {
 	{ &gh_debug_exit_type,	{ .irq = -1 } },
 	/* ACPI fixed hardware; SCI on GSI 9 as the FADT and MADT say */
 	{ &gh_acpi_pm_type,	{ .irq = GH_ACPI_SCI_IRQ } },
+	/* IRQs 0 and 8 in LegacyReplacement mode, else I/O APIC pins 20-23 */
+	{ &gh_hpet_type,	{ .irq = -1 } },
 };
 
 #define MAX_LEVEL 1

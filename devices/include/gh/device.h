@@ -59,5 +59,6 @@ extern const struct gh_device_type gh_debug_exit_type;	/* isa-debug-exit */
 extern const struct gh_device_type gh_post_type;	/* port 0x80 */
 extern const struct gh_device_type gh_debugcon_type;	/* ports 0xe9, 0x402 */
 extern const struct gh_device_type gh_acpi_pm_type;	/* PM1a, PM timer, 0xcf9 */
+extern const struct gh_device_type gh_hpet_type;	/* HPET at 0xfed00000 */
 
 #endif
