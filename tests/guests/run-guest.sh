@@ -7,7 +7,8 @@
 #          guest against QEMU (ACCEL is then ignored: TCG)
 #   NAME   guest16 | guest32 | guest64 | info, or a guest with a NAME.expect
 #          file next to this script: an "exit: 0xNN" line (the debug-exit
-#          value of success), then the lines it must print; "PASS|SKIP: x"
+#          value of success; "exit: poweroff" for a guest that powers the
+#          machine off, exit status 0), then the lines it must print; "PASS|SKIP: x"
 #          accepts "PASS: x" or "SKIP: x (why)" (a CPUID feature that is
 #          absent); "PASS|QEMU: x" accepts "XFAIL: x (...)" under QEMU only,
 #          where its TCG is known to differ from the SDM (see check_sdm()).
@@ -65,7 +66,12 @@ info) want=97; append="gh.test=1" ;;	# 0x30
 	expect_file=$(dirname "$0")/$name.expect
 	[ -r "$expect_file" ] || { echo "FAIL: unknown guest $name"; exit 1; }
 	code=$(sed -n 's/^exit: //p' "$expect_file")
-	want=$(((code << 1) | 1))
+	# "exit: poweroff": the guest powers the machine off (status 0)
+	if [ "$code" = poweroff ]; then
+		want=0
+	else
+		want=$(((code << 1) | 1))
+	fi
 	[ "$mode" = qemu ] && append="gh.ref=qemu"
 	;;
 esac
