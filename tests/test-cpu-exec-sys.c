@@ -341,7 +341,7 @@ static void test_cpuid(void)
 	g_assert_cmphex(r[2], ==, (1u << 13) | (1u << 22) | (1u << 23) | (1u << 31));
 	g_assert_cmphex(r[3], ==,
 			(1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 7) |
-			    (1u << 8) | (1u << 11) | (1u << 12) | (1u << 13) | (1u << 15) |
+			    (1u << 8) | (1u << 11) | (1u << 12) | (1u << 13) | (1u << 14) | (1u << 15) |
 			    (1u << 16) | (1u << 17) | (1u << 19));
 	/* no FPU, MMX, FXSR, SSE, SSE2, APIC, HTT; no SSE3, XSAVE, x2APIC, RDRAND */
 	g_assert_cmphex(r[3] & ((1u << 0) | (1u << 9) | (1u << 23) | (1u << 24) | (1u << 25) |
@@ -620,6 +620,27 @@ static void test_msr(void)
 	g_assert_false(wrmsr(e, GH_MSR_IA32_PAT, 0x0307040600070406ULL));
 	g_assert_false(wrmsr(e, GH_MSR_IA32_PAT, 0x0807040600070406ULL));
 	g_assert_cmphex(cpu->msr_pat, ==, 0x0007010600070406ULL);
+
+	/* machine-check banks (SDM 16.3): MCG_CAP read-only, no error logged */
+	g_assert_true(rdmsr(e, 0x179, &v));
+	g_assert_cmphex(v & 0xff, ==, GH_CPU_MCE_BANKS);
+	g_assert_true(v & (1u << 8)); /* MCG_CTL_P */
+	g_assert_false(wrmsr(e, 0x179, v));
+	msr_rw(e, 0x17b, ~0ULL, ~0ULL);
+	msr_rw(e, 0x17b, 0, 0);
+	g_assert_false(wrmsr(e, 0x17b, 1));
+	msr_rw(e, 0x17a, 0, 0);
+	g_assert_false(wrmsr(e, 0x17a, 4));
+	for (unsigned b = 0; b < GH_CPU_MCE_BANKS; b++) {
+		msr_rw(e, 0x400 + 4 * b, ~0ULL, ~0ULL);
+		msr_rw(e, 0x401 + 4 * b, 0, 0);
+		g_assert_false(wrmsr(e, 0x401 + 4 * b, 1ULL << 63));
+		g_assert_true(rdmsr(e, 0x402 + 4 * b, &v));
+		g_assert_cmphex(v, ==, 0);
+		g_assert_true(rdmsr(e, 0x403 + 4 * b, &v));
+		g_assert_cmphex(v, ==, 0);
+	}
+	g_assert_false(rdmsr(e, 0x400 + 4 * GH_CPU_MCE_BANKS, &v)); /* no such bank */
 
 	/* MTRRs */
 	g_assert_true(rdmsr(e, 0xfe, &v));

@@ -155,6 +155,9 @@ union gh_xmm {
 	uint64_t q[2];
 } __attribute__((aligned(16)));
 
+/* Machine-check banks the CPU reports in IA32_MCG_CAP. */
+#define GH_CPU_MCE_BANKS 10
+
 struct gh_cpu {
 	uint64_t gpr[GH_NR_GPRS];
 	uint64_t rip;
@@ -186,6 +189,10 @@ struct gh_cpu {
 	uint64_t mtrr_fixed[11]; /* 0x250, 0x258-0x259, 0x268-0x26f */
 	uint64_t mtrr_var[16];   /* PHYSBASE0, PHYSMASK0, ... (0x200-0x20f) */
 	int64_t tsc_offset; /* TSC = now_ns + offset: a 1 GHz TSC */
+	/* machine-check banks (SDM vol. 3B, 16.3): stored; no error is ever
+	 * logged, so STATUS/ADDR/MISC read 0 */
+	uint64_t mcg_status, mcg_ctl;
+	uint64_t mc_ctl[GH_CPU_MCE_BANKS];
 
 	/* x87, MMX and SSE (exec-x87.c, exec-sse.c) */
 	struct gh_x87 x87;

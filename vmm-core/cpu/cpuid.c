@@ -30,6 +30,7 @@ const struct gh_cpuid_feature gh_cpuid_features[] = {
 	F(1, EDX, 5, "msr", X(RDMSR), X(WRMSR)),	 /* exec-sys.c */
 	F(1, EDX, 6, "pae", X(MOV_Cd_Rd)),		 /* PAE paging, PDPTEs: mmu.c */
 	F(1, EDX, 7, "mce", X(MOV_Cd_Rd)),		 /* CR4.MCE exists; no #MC is raised */
+	F(1, EDX, 14, "mca", X(RDMSR), X(WRMSR)),	 /* MCG_CAP and banks: exec-sys.c */
 	F(1, EDX, 8, "cx8", X(CMPXCHG8B_Mq)),		 /* exec-alu.c */
 	F(1, EDX, 11, "sep", X(SYSENTER), X(SYSEXIT)),	 /* exec-sys.c */
 	F(1, EDX, 12, "mtrr", X(RDMSR), X(WRMSR)),	 /* MTRR MSRs stored: exec-sys.c */

@@ -17,6 +17,11 @@
 #define MSR_BIOS_SIGN_ID 0x8b
 #define MSR_MTRR_PHYS_BASE0 0x200
 #define MSR_MTRR_DEF_TYPE 0x2ff
+#define MSR_MCG_CAP 0x179
+#define MSR_MCG_STATUS 0x17a
+#define MSR_MCG_CTL 0x17b
+#define MSR_MC0_CTL 0x400 /* bank i: CTL, STATUS, ADDR, MISC at 0x400 + 4i */
+#define MCG_CTL_P (1ULL << 8)
 #define MTRR_DEF_TYPE_VALID 0xcffULL
 #define PHYS_RESERVED (~0ULL << GH_MMU_MAXPHYADDR)
 
@@ -232,6 +237,51 @@ static uint64_t *msr_plain(struct gh_cpu *cpu, uint32_t index)
 	return NULL;
 }
 
+/*
+ * Machine-check architecture (SDM vol. 3B, 16.3): IA32_MCG_CAP reports the
+ * banks and MCG_CTL; no machine check is ever signalled, so status,
+ * address and misc registers read 0 and take only 0 (other values #GP, as
+ * on CPUs without software error recovery). Returns false for an MSR that
+ * is not one of these; rdmsr gets the value in *v, wrmsr writes v.
+ */
+static bool mca_msr(struct gh_cpu *cpu, uint32_t index, bool write, uint64_t *v)
+{
+	unsigned bank = (index - MSR_MC0_CTL) / 4;
+
+	switch (index) {
+	case MSR_MCG_CAP:
+		if (write)
+			gp0(cpu); /* read-only */
+		*v = GH_CPU_MCE_BANKS | MCG_CTL_P;
+		return true;
+	case MSR_MCG_STATUS:
+		if (write && *v)
+			gp0(cpu);
+		*v = cpu->mcg_status;
+		return true;
+	case MSR_MCG_CTL:
+		/* all ones enables, all zeros disables; nothing in between */
+		if (write && *v != 0 && *v != ~0ULL)
+			gp0(cpu);
+		if (write)
+			cpu->mcg_ctl = *v;
+		*v = cpu->mcg_ctl;
+		return true;
+	}
+	if (index < MSR_MC0_CTL || bank >= GH_CPU_MCE_BANKS)
+		return false;
+	if ((index & 3) == 0) {
+		if (write)
+			cpu->mc_ctl[bank] = *v;
+		*v = cpu->mc_ctl[bank];
+	} else {
+		if (write && *v)
+			gp0(cpu);
+		*v = 0;
+	}
+	return true;
+}
+
 static void h_rdmsr(struct gh_cpu *cpu, const struct gh_x86_insn *i)
 {
 	uint32_t index = (uint32_t)cpu->gpr[GH_RCX];
@@ -250,6 +300,8 @@ static void h_rdmsr(struct gh_cpu *cpu, const struct gh_x86_insn *i)
 		v = 0; /* no microcode: Linux reads it on every Intel CPU */
 		break;
 	default:
+		if (mca_msr(cpu, index, false, &v))
+			break;
 		slot = msr_plain(cpu, index);
 		if (!slot)
 			gp0(cpu);
@@ -327,6 +379,8 @@ static void h_wrmsr(struct gh_cpu *cpu, const struct gh_x86_insn *i)
 	case MSR_MTRRCAP:
 		gp0(cpu); /* read-only */
 	default:
+		if (mca_msr(cpu, index, true, &v))
+			return;
 		if (index >= MSR_MTRR_PHYS_BASE0 && index < MSR_MTRR_PHYS_BASE0 + 16) {
 			bool mask = index & 1;
 
