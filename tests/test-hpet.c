@@ -359,6 +359,50 @@ static void test_legacy(void)
 	teardown(&f);
 }
 
+/*
+ * Comparators at the far end of the counter's range: the deadline is past
+ * the end of virtual time and must not wrap into the present (a timer that
+ * fires at once, forever).
+ */
+static void test_far(void)
+{
+	struct fix f;
+
+	setup(&f);
+	/* near the power-on comparator (all-ones), one-shot */
+	wr(&f, TCONF(0), T_ENB | ROUTE(20));
+	wr(&f, TCMP(0), ~0ULL - 500);
+	/* periodic with a period of 2^63 */
+	wr(&f, TCONF(1), T_ENB | T_PERIODIC | T_VAL_SET | ROUTE(21));
+	wr(&f, TCMP(1), 1000);
+	wr(&f, TCMP(1), 1ULL << 63);
+	wr(&f, CONF, ENABLE);
+	dt_advance(f.vm, SEC);
+	g_assert_cmpuint(f.e.rises[20], ==, 0);
+	g_assert_cmpuint(f.e.rises[21], ==, 1);
+	dt_advance(f.vm, 1000 * SEC);
+	g_assert_cmpuint(f.e.rises[21], ==, 1);
+	g_assert_cmphex(rd(&f, TCMP(1)), ==, 1000 + (1ULL << 63));
+	/* a period below the table's minimum runs at the minimum */
+	wr(&f, CONF, 0);
+	wr(&f, CNT, 0);
+	wr(&f, TCONF(1), T_ENB | T_PERIODIC | T_VAL_SET | ROUTE(21));
+	wr(&f, TCMP(1), 1);
+	wr(&f, TCMP(1), 1);
+	f.e.rises[21] = 0;
+	wr(&f, CONF, ENABLE);
+	dt_advance(f.vm, 128 * 10 * 100);
+	g_assert_cmpuint(f.e.rises[21], ==, 100);
+	wr(&f, TCONF(1), 0);
+	/* a counter written near the top */
+	wr(&f, CONF, 0);
+	wr(&f, CNT, ~0ULL - 1000);
+	wr(&f, CONF, ENABLE);
+	dt_advance(f.vm, SEC);
+	g_assert_cmpuint(f.e.rises[20], ==, 1);
+	teardown(&f);
+}
+
 /* A guest hammering every offset with every size: no crash, sane reads. */
 static void test_storm(void)
 {
@@ -404,6 +448,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/hpet/32bit", test_32bit);
 	g_test_add_func("/hpet/level", test_level);
 	g_test_add_func("/hpet/legacy", test_legacy);
+	g_test_add_func("/hpet/far", test_far);
 	g_test_add_func("/hpet/storm", test_storm);
 	return g_test_run();
 }

@@ -72,11 +72,16 @@ static uint64_t tmr_ticks(struct gh_acpi_pm *s)
 	return gh_ns_to_ticks(gh_clock_ns(s->clock), PM_TMR_HZ);
 }
 
-/* When PM timer tick k happens: rounded up, so tmr_ticks() is k by then. */
+/*
+ * When PM timer tick k happens: rounded up, so tmr_ticks() is k by then;
+ * past the clock's range it saturates rather than wrap into the past.
+ */
 static uint64_t tick_ns(uint64_t k)
 {
-	return (uint64_t)(((unsigned __int128)k * GH_NS_PER_SEC + PM_TMR_HZ - 1) /
-			  PM_TMR_HZ);
+	unsigned __int128 ns = ((unsigned __int128)k * GH_NS_PER_SEC +
+				PM_TMR_HZ - 1) / PM_TMR_HZ;
+
+	return ns > UINT64_MAX ? UINT64_MAX : (uint64_t)ns;
 }
 
 /* The SCI is a level: any enabled status bit holds it up (4.8.2.1). */

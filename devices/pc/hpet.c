@@ -13,6 +13,7 @@
 #include "gh/device.h"
 
 #include <errno.h>
+#include <glib.h>
 
 #include "gh/bus.h"
 #include "gh/clock.h"
@@ -55,6 +56,9 @@
  * gh_irq lines of those numbers go to those pins.
  */
 #define ROUTE_CAP	0x00f00000u
+
+/* the HPET table's minimum clock ticks in periodic mode (acpi.c) */
+#define MIN_PERIOD	GH_HPET_MIN_PERIOD
 
 #define LEGACY_IRQ0	0
 #define LEGACY_IRQ8	8
@@ -99,12 +103,17 @@ static uint64_t counter(struct gh_hpet *s)
 	return s->count + gh_ns_to_ticks(now - s->count_ns, GH_HPET_HZ);
 }
 
-/* When the counter reaches c: rounded up, so counter() is c by then. */
+/*
+ * When the counter reaches c: rounded up, so counter() is c by then. A
+ * time past the end of the clock's range saturates instead of wrapping to
+ * a deadline in the past, which would fire the timer again and again.
+ */
 static uint64_t count_ns(struct gh_hpet *s, uint64_t c)
 {
 	unsigned __int128 ns = (unsigned __int128)(c - s->count) * GH_NS_PER_SEC;
 
-	return s->count_ns + (uint64_t)((ns + GH_HPET_HZ - 1) / GH_HPET_HZ);
+	ns = (ns + GH_HPET_HZ - 1) / GH_HPET_HZ + s->count_ns;
+	return ns > UINT64_MAX ? UINT64_MAX : (uint64_t)ns;
 }
 
 static bool is32(const struct hpet_timer *t)
@@ -216,12 +225,15 @@ static void timer_cb(void *opaque)
 	}
 	fire(s, n);
 	if ((t->conf & TN_TYPE) && t->period) {
-		uint64_t k = (now - t->target) / t->period + 1;
+		/* the HPET table promises no period below MIN_PERIOD works;
+		 * a shorter one would have the clock thread do nothing else */
+		uint64_t step = MAX(t->period, MIN_PERIOD);
+		uint64_t k = (now - t->target) / step + 1;
 
-		t->cmp = t->target + k * t->period;
+		t->cmp = t->target + k * step;
 		if (is32(t))
 			t->cmp = (uint32_t)t->cmp;
-		t->target += k * t->period;
+		t->target += k * step;
 		gh_timer_mod(t->timer, count_ns(s, t->target));
 		return;
 	}

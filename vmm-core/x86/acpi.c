@@ -460,7 +460,7 @@ static size_t build_hpet(struct area *a)
 	gh_x86_put32(h + 36, GH_HPET_ID);
 	gas(h + 40, GAS_MEM, 64, 0, GH_HPET_BASE);
 	h[52] = 0;			/* HPET number */
-	gh_x86_put16(h + 53, 0x80);	/* minimum clock ticks in periodic mode */
+	gh_x86_put16(h + 53, GH_HPET_MIN_PERIOD);	/* in periodic mode */
 	h[55] = 0;			/* no page protection */
 	finish(h);
 	return off;

@@ -28,6 +28,8 @@ struct gh_memory;
 #define GH_HPET_ID		0x8086a201u
 #define GH_HPET_HZ		100000000ULL
 #define GH_HPET_PERIOD_FS	10000000u
+/* the shortest period a periodic comparator keeps (HPET table, 3.2.4) */
+#define GH_HPET_MIN_PERIOD	128
 
 /* The PM1a register blocks and the PM timer (ACPI 6.3, 4.8.3), in I/O space */
 #define GH_ACPI_PM_BASE		0x600
