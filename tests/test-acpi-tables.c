@@ -446,6 +446,55 @@ static void test_iasl(void)
 	g_free(iasl);
 }
 
+/*
+ * ACPICA's own interpreter loads the tables as a kernel's ACPI core would
+ * and evaluates \_S5: no warnings, and the SLP_TYP acpi-pm takes.
+ */
+static void test_acpiexec(void)
+{
+	static const char *const sigs[] = { "FACP", "DSDT", "APIC", "HPET" };
+	char *acpiexec = g_find_program_in_path("acpiexec");
+	g_autofree char *dir = NULL, *out = NULL, *errs = NULL, *want = NULL;
+	char *argv[3 + G_N_ELEMENTS(sigs) + 1] = { acpiexec, "-b", "evaluate \\_S5" };
+	int status = -1;
+	struct fix f;
+
+	if (!acpiexec) {
+		g_test_skip("acpiexec is not installed (Debian: acpica-tools)");
+		return;
+	}
+	dir = g_dir_make_tmp("gh-acpi-XXXXXX", NULL);
+	g_assert_nonnull(dir);
+	setup(&f, 2);
+	for (unsigned i = 0; i < G_N_ELEMENTS(sigs); i++) {
+		const uint8_t *t;
+
+		if (!strcmp(sigs[i], "DSDT"))
+			t = table(&f, r32(find_table(&f, "FACP") + 40), "DSDT");
+		else
+			t = find_table(&f, sigs[i]);
+		argv[3 + i] = g_strdup_printf("%s/%s.dat", dir, sigs[i]);
+		g_assert_true(g_file_set_contents(argv[3 + i], (const char *)t,
+						  r32(t + 4), NULL));
+	}
+	g_assert_true(g_spawn_sync(dir, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+				   &out, &errs, &status, NULL));
+	g_test_message("acpiexec: %s%s", out, errs);
+	g_assert_cmpint(status, ==, 0);
+	g_assert_null(strstr(out, "Warning"));
+	g_assert_null(strstr(out, "Error"));
+	g_assert_nonnull(strstr(out, "[Package] Contains 4 Elements"));
+	want = g_strdup_printf("[Integer] = %016X", GH_ACPI_SLP_TYP_S5);
+	g_assert_nonnull(strstr(out, want));
+	for (unsigned i = 0; i < G_N_ELEMENTS(sigs); i++) {
+		g_unlink(argv[3 + i]);
+		g_free(argv[3 + i]);
+	}
+	g_rmdir(dir);
+	teardown(&f);
+	g_free(acpiexec);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -457,5 +506,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/acpi-tables/mptable", test_mptable);
 	g_test_add_func("/acpi-tables/bad", test_bad);
 	g_test_add_func("/acpi-tables/iasl", test_iasl);
+	g_test_add_func("/acpi-tables/acpiexec", test_acpiexec);
 	return g_test_run();
 }
