@@ -396,10 +396,25 @@ static void test_bad(void)
 	g_free(ram);
 }
 
+/* The tables the ACPICA tools read, as files: the DSDT through the FADT. */
+static const char *const tool_sigs[] = { "FACP", "DSDT", "APIC", "HPET" };
+
+static char *write_table(struct fix *f, const char *dir, const char *sig)
+{
+	char *path = g_strdup_printf("%s/%s.dat", dir, sig);
+	const uint8_t *t;
+
+	if (!strcmp(sig, "DSDT"))
+		t = table(f, r32(find_table(f, "FACP") + 40), "DSDT");
+	else
+		t = find_table(f, sig);
+	g_assert_true(g_file_set_contents(path, (const char *)t, r32(t + 4), NULL));
+	return path;
+}
+
 /* Every table through iasl's disassembler: no errors, no checksum warnings. */
 static void test_iasl(void)
 {
-	static const char *const sigs[] = { "FACP", "DSDT", "APIC", "HPET" };
 	char *iasl = g_find_program_in_path("iasl");
 	g_autofree char *dir = NULL;
 	struct fix f;
@@ -411,29 +426,22 @@ static void test_iasl(void)
 	dir = g_dir_make_tmp("gh-acpi-XXXXXX", NULL);
 	g_assert_nonnull(dir);
 	setup(&f, 4);
-	for (unsigned i = 0; i < G_N_ELEMENTS(sigs); i++) {
-		const uint8_t *t;
-		g_autofree char *dat = g_strdup_printf("%s/%s.dat", dir, sigs[i]);
-		g_autofree char *dsl = g_strdup_printf("%s/%s.dsl", dir, sigs[i]);
+	for (unsigned i = 0; i < G_N_ELEMENTS(tool_sigs); i++) {
+		g_autofree char *dat = write_table(&f, dir, tool_sigs[i]);
+		g_autofree char *dsl = g_strdup_printf("%s/%s.dsl", dir, tool_sigs[i]);
 		g_autofree char *out = NULL, *errs = NULL, *text = NULL;
 		char *argv[] = { iasl, "-d", dat, NULL };
 		int status = -1;
 
-		if (!strcmp(sigs[i], "DSDT"))
-			t = table(&f, r32(find_table(&f, "FACP") + 40), "DSDT");
-		else
-			t = find_table(&f, sigs[i]);
-		g_assert_true(g_file_set_contents(dat, (const char *)t, r32(t + 4),
-						  NULL));
 		g_assert_true(g_spawn_sync(dir, argv, NULL, G_SPAWN_DEFAULT, NULL,
 					   NULL, &out, &errs, &status, NULL));
-		g_test_message("iasl -d %s: %s%s", sigs[i], out, errs);
+		g_test_message("iasl -d %s: %s%s", tool_sigs[i], out, errs);
 		g_assert_cmpint(status, ==, 0);
 		g_assert_true(g_file_get_contents(dsl, &text, NULL, NULL));
 		g_assert_null(strstr(text, "**** "));	/* iasl's error marks */
 		g_assert_null(strstr(text, "Incorrect checksum"));
 		g_assert_null(strstr(text, "Invalid"));
-		if (!strcmp(sigs[i], "DSDT")) {
+		if (!strcmp(tool_sigs[i], "DSDT")) {
 			g_assert_nonnull(strstr(text, "Name (\\_S5, Package (0x04)"));
 			g_assert_nonnull(strstr(text, "Device (HPET)"));
 			g_assert_nonnull(strstr(text, "Memory32Fixed (ReadOnly"));
@@ -452,10 +460,9 @@ static void test_iasl(void)
  */
 static void test_acpiexec(void)
 {
-	static const char *const sigs[] = { "FACP", "DSDT", "APIC", "HPET" };
 	char *acpiexec = g_find_program_in_path("acpiexec");
 	g_autofree char *dir = NULL, *out = NULL, *errs = NULL, *want = NULL;
-	char *argv[3 + G_N_ELEMENTS(sigs) + 1] = { acpiexec, "-b", "evaluate \\_S5" };
+	char *argv[3 + G_N_ELEMENTS(tool_sigs) + 1] = { acpiexec, "-b", "evaluate \\_S5" };
 	int status = -1;
 	struct fix f;
 
@@ -466,17 +473,8 @@ static void test_acpiexec(void)
 	dir = g_dir_make_tmp("gh-acpi-XXXXXX", NULL);
 	g_assert_nonnull(dir);
 	setup(&f, 2);
-	for (unsigned i = 0; i < G_N_ELEMENTS(sigs); i++) {
-		const uint8_t *t;
-
-		if (!strcmp(sigs[i], "DSDT"))
-			t = table(&f, r32(find_table(&f, "FACP") + 40), "DSDT");
-		else
-			t = find_table(&f, sigs[i]);
-		argv[3 + i] = g_strdup_printf("%s/%s.dat", dir, sigs[i]);
-		g_assert_true(g_file_set_contents(argv[3 + i], (const char *)t,
-						  r32(t + 4), NULL));
-	}
+	for (unsigned i = 0; i < G_N_ELEMENTS(tool_sigs); i++)
+		argv[3 + i] = write_table(&f, dir, tool_sigs[i]);
 	g_assert_true(g_spawn_sync(dir, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
 				   &out, &errs, &status, NULL));
 	g_test_message("acpiexec: %s%s", out, errs);
@@ -486,7 +484,7 @@ static void test_acpiexec(void)
 	g_assert_nonnull(strstr(out, "[Package] Contains 4 Elements"));
 	want = g_strdup_printf("[Integer] = %016X", GH_ACPI_SLP_TYP_S5);
 	g_assert_nonnull(strstr(out, want));
-	for (unsigned i = 0; i < G_N_ELEMENTS(sigs); i++) {
+	for (unsigned i = 0; i < G_N_ELEMENTS(tool_sigs); i++) {
 		g_unlink(argv[3 + i]);
 		g_free(argv[3 + i]);
 	}
