@@ -10,7 +10,7 @@
  * to the guest's MXCSR. An unmasked one is then delivered as #XM (#UD
  * without CR4.OSXMMEXCPT) and the destination keeps its old value.
  */
-#include "cpu/exec.h"
+#include "cpu/sse.h"
 
 #define H(name) static void h_##name(struct gh_cpu *cpu, const struct gh_x86_insn *i)
 
@@ -27,91 +27,40 @@
 #define MX_UM 0x0800u
 #define MX_RC 0x6000u
 #define MX_FTZ 0x8000u
-/* The bits LDMXCSR accepts: MXCSR_MASK as FXSAVE reports it, and as the
- * host reports it (every bit of 15:0, DAZ included). */
-#define MX_WRITABLE 0xffffu
 /* The pre-computation exceptions (SDM vol. 1, 11.5.1). */
 #define MX_PRE (MX_IE | MX_DE | MX_ZE)
-
-/* ---- availability ------------------------------------------------------ */
-
-/* #UD with CR0.EM or without CR4.OSFXSR, #NM with CR0.TS (SDM vol. 3A,
- * 2.5 and 13.1; vol. 2 "SIMD floating-point exceptions" class tables). */
-static void sse_usable(struct gh_cpu *cpu)
-{
-	if ((cpu->cr0 & GH_CR0_EM) || !(cpu->cr4 & GH_CR4_OSFXSR))
-		gh_exec_ud(cpu);
-	if (cpu->cr0 & GH_CR0_TS)
-		gh_cpu_raise_noerr(cpu, GH_EXC_NM);
-}
-
-/*
- * The forms with an MMX register operand are also x87-state instructions
- * (SDM vol. 1, 9.5-9.6): a pending x87 exception is taken first (#MF),
- * then TOP becomes 0 and every register valid.
- */
-static void mmx_enter(struct gh_cpu *cpu)
-{
-	if (cpu->x87.fsw & 0x80)
-		gh_cpu_raise_noerr(cpu, GH_EXC_MF);
-	cpu->x87.fsw &= ~(7u << 11);
-	cpu->x87.ftw = 0xff;
-}
-
-/* Writing an MMX register sets the exponent bits of its x87 register. */
-static void mmx_set(struct gh_cpu *cpu, unsigned r, uint64_t v)
-{
-	cpu->x87.r[r & 7].mant = v;
-	cpu->x87.r[r & 7].sexp = 0xffff;
-}
 
 /* ---- operands ------------------------------------------------------------ */
 
 /*
  * The W operand: an XMM register, or n bytes of memory in the low bytes of
- * v (the rest zero). 16-byte operands of the legacy-SSE forms must be
- * aligned: #GP(0) before the access otherwise (SDM vol. 1, 11.6.7).
+ * v (the rest zero); 16-byte operands of the packed forms must be aligned
+ * (sse.h).
  */
 static void load_W(struct gh_cpu *cpu, const struct gh_x86_insn *i, union gh_xmm *v,
 		   unsigned n, bool align)
 {
-	uint64_t off, base;
+	union gh_xmm tmp;
 
-	if (i->mod == 3) {
+	if (!i->has_mem) {
 		*v = cpu->xmm[i->rm];
-		return;
-	}
-	off = gh_exec_ea(cpu, i);
-	memset(v, 0, sizeof(*v));
-	if (n == 16) {
-		base = cpu->mode == GH_MODE_LONG && i->seg < GH_FS ? 0 : cpu->seg[i->seg].base;
-		if (align && ((base + off) & 15))
-			gh_cpu_raise(cpu, GH_EXC_GP, 0);
-		gh_mem_read_buf(cpu, i->seg, off, v->b, 16);
+	} else if (n == 16) {
+		*v = *(align ? gh_sse_Wa : gh_sse_W)(cpu, i, &tmp);
 	} else {
-		v->q[0] = gh_mem_read_seg(cpu, i->seg, off, n);
-	}
-}
-
-/* The E operand of n (4 or 8) bytes: a general register or memory. */
-static uint64_t load_E(struct gh_cpu *cpu, const struct gh_x86_insn *i, unsigned n)
-{
-	if (i->mod == 3)
-		return gh_reg_get(cpu, i->rm, n);
-	return gh_mem_read_seg(cpu, i->seg, gh_exec_ea(cpu, i), n);
-}
-
-/* The Q operand: an MMX register (entering MMX state) or 8 bytes of memory. */
-static void load_Q(struct gh_cpu *cpu, const struct gh_x86_insn *i, union gh_xmm *v)
-{
-	if (i->mod == 3) {
-		mmx_enter(cpu);
 		memset(v, 0, sizeof(*v));
-		v->q[0] = cpu->x87.r[i->rm & 7].mant;
-		return;
+		v->q[0] = gh_sse_W_low(cpu, i, n);
 	}
-	load_W(cpu, i, v, 8, false);
 }
+
+/*
+ * The host runs the guest's instruction, so one it lacks is #UD for the
+ * guest too (and CPUID must not advertise it).
+ */
+#define NEED_HOST(cpu, feat)                                                             \
+	do {                                                                             \
+		if (!__builtin_cpu_supports(feat))                                       \
+			gh_exec_ud(cpu);                                                 \
+	} while (0)
 
 /* The general-register size of the Gy/Ey operands: 8 with REX.W. */
 static unsigned y_size(const struct gh_x86_insn *i)
@@ -545,7 +494,7 @@ static void fp_op(struct gh_cpu *cpu, const struct gh_x86_insn *i, host_fn *fn, 
 {
 	union gh_xmm s, d;
 
-	sse_usable(cpu);
+	gh_sse_check(cpu);
 	load_W(cpu, i, &s, n, true);
 	d = cpu->xmm[i->reg];
 	fp_run(cpu, fn, sh, &d, &s, (uint8_t)i->imm);
@@ -553,6 +502,12 @@ static void fp_op(struct gh_cpu *cpu, const struct gh_x86_insn *i, host_fn *fn, 
 }
 
 #define FPS(op, n, sh) H(op) { fp_op(cpu, i, x_##op, sh, n); }
+#define FPH(op, n, sh, feat)                                                             \
+	H(op)                                                                            \
+	{                                                                                \
+		NEED_HOST(cpu, feat);                                                    \
+		fp_op(cpu, i, x_##op, sh, n);                                            \
+	}
 #define FP(op, n) FPS(op, n, S_NONE)
 #define FPK4(N, k)                                                                       \
 	FPS(N##PS, 16, SHAPE(S_PACKED, k, 0, 4)) FPS(N##PD, 16, SHAPE(S_PACKED, k, 1, 2))    \
@@ -561,12 +516,12 @@ FPK4(ADD, K_ADD)
 FPK4(SUB, K_SUB)
 FPK4(MUL, K_MUL)
 FPK4(DIV, K_DIV)
-FPS(HADDPS, 16, SHAPE(S_HORIZ, K_ADD, 0, 4))
-FPS(HADDPD, 16, SHAPE(S_HORIZ, K_ADD, 1, 2))
-FPS(HSUBPS, 16, SHAPE(S_HORIZ, K_SUB, 0, 4))
-FPS(HSUBPD, 16, SHAPE(S_HORIZ, K_SUB, 1, 2))
-FPS(ADDSUBPS, 16, SHAPE(S_ADDSUB, K_ADD, 0, 4))
-FPS(ADDSUBPD, 16, SHAPE(S_ADDSUB, K_ADD, 1, 2))
+FPH(HADDPS, 16, SHAPE(S_HORIZ, K_ADD, 0, 4), "sse3")
+FPH(HADDPD, 16, SHAPE(S_HORIZ, K_ADD, 1, 2), "sse3")
+FPH(HSUBPS, 16, SHAPE(S_HORIZ, K_SUB, 0, 4), "sse3")
+FPH(HSUBPD, 16, SHAPE(S_HORIZ, K_SUB, 1, 2), "sse3")
+FPH(ADDSUBPS, 16, SHAPE(S_ADDSUB, K_ADD, 0, 4), "sse3")
+FPH(ADDSUBPD, 16, SHAPE(S_ADDSUB, K_ADD, 1, 2), "sse3")
 FPS(CVTPD2PS, 16, SHAPE(S_CVT, K_CVT, 0, 2))
 FPS(CVTSD2SS, 8, SHAPE(S_CVT, K_CVT, 0, 1))
 #define FP4(N) FP(N##PS, 16) FP(N##PD, 16) FP(N##SS, 4) FP(N##SD, 8)
@@ -578,10 +533,10 @@ FP(RCPPS, 16)
 FP(RCPSS, 4)
 FP(RSQRTPS, 16)
 FP(RSQRTSS, 4)
-FP(ROUNDPS, 16)
-FP(ROUNDPD, 16)
-FP(ROUNDSS, 4)
-FP(ROUNDSD, 8)
+FPH(ROUNDPS, 16, S_NONE, "sse4.1")
+FPH(ROUNDPD, 16, S_NONE, "sse4.1")
+FPH(ROUNDSS, 4, S_NONE, "sse4.1")
+FPH(ROUNDSD, 8, S_NONE, "sse4.1")
 FP(CVTPS2PD, 8)
 FP(CVTSS2SD, 4)
 FP(CVTDQ2PS, 16)
@@ -615,7 +570,7 @@ static void dpp(struct gh_cpu *cpu, const struct gh_x86_insn *i, bool dbl)
 	union gh_xmm s, d, p, x = {{0}}, y = {{0}};
 	uint32_t mx = (g & (MX_RC | MX_DAZ | MX_FTZ)) | MX_MASKS, f, acc = 0;
 
-	sse_usable(cpu);
+	gh_sse_check(cpu);
 	load_W(cpu, i, &s, 16, true);
 	d = cpu->xmm[i->reg];
 	p = d;
@@ -661,15 +616,24 @@ fault:
 	simd_fault(cpu);
 }
 
-H(DPPS) { dpp(cpu, i, false); }
-H(DPPD) { dpp(cpu, i, true); }
+H(DPPS)
+{
+	NEED_HOST(cpu, "sse4.1");
+	dpp(cpu, i, false);
+}
+
+H(DPPD)
+{
+	NEED_HOST(cpu, "sse4.1");
+	dpp(cpu, i, true);
+}
 
 /* COMISS and friends: EFLAGS.ZF/PF/CF from the compare, OF, SF, AF cleared. */
 static void comi(struct gh_cpu *cpu, const struct gh_x86_insn *i, host_fn *fn, unsigned n)
 {
 	union gh_xmm s, d;
 
-	sse_usable(cpu);
+	gh_sse_check(cpu);
 	load_W(cpu, i, &s, n, false);
 	d = cpu->xmm[i->reg];
 	fp_run(cpu, fn, S_NONE, &d, &s, 0);
@@ -689,7 +653,7 @@ static void cvt_to_gpr(struct gh_cpu *cpu, const struct gh_x86_insn *i, host_fn 
 	union gh_xmm s, d = {{0}};
 	unsigned size = y_size(i);
 
-	sse_usable(cpu);
+	gh_sse_check(cpu);
 	load_W(cpu, i, &s, n, false);
 	fp_run(cpu, size == 8 ? fn64 : fn32, S_NONE, &d, &s, 0);
 	gh_reg_set(cpu, i->reg, size, d.q[0]);
@@ -707,8 +671,8 @@ static void cvt_from_gpr(struct gh_cpu *cpu, const struct gh_x86_insn *i, host_f
 	union gh_xmm s = {{0}}, d;
 	unsigned size = y_size(i);
 
-	sse_usable(cpu);
-	s.q[0] = load_E(cpu, i, size);
+	gh_sse_check(cpu);
+	s.q[0] = gh_exec_read_E(cpu, i, size);
 	d = cpu->xmm[i->reg];
 	fp_run(cpu, size == 8 ? fn64 : fn32, S_NONE, &d, &s, 0);
 	cpu->xmm[i->reg] = d;
@@ -717,15 +681,24 @@ static void cvt_from_gpr(struct gh_cpu *cpu, const struct gh_x86_insn *i, host_f
 H(CVTSI2SS) { cvt_from_gpr(cpu, i, x_CVTSI2SS32, x_CVTSI2SS64); }
 H(CVTSI2SD) { cvt_from_gpr(cpu, i, x_CVTSI2SD32, x_CVTSI2SD64); }
 
-/* CVTPI2PS / CVTPI2PD V,Q: two int32 from an MMX register or memory. */
+/* CVTPI2PS / CVTPI2PD V,Q: two int32 from an MMX register or memory; only
+ * the register form is an MMX instruction (SDM vol. 2, CVTPI2PS). */
 static void cvt_from_mmx(struct gh_cpu *cpu, const struct gh_x86_insn *i, host_fn *fn)
 {
 	union gh_xmm s, d;
 
-	sse_usable(cpu);
-	load_Q(cpu, i, &s);
+	gh_sse_check(cpu);
+	if (i->has_mem) {
+		load_W(cpu, i, &s, 8, false);
+	} else {
+		gh_mmx_check(cpu);
+		memset(&s, 0, sizeof(s));
+		s.q[0] = gh_mmx_get(cpu, i->rm);
+	}
 	d = cpu->xmm[i->reg];
 	fp_run(cpu, fn, S_NONE, &d, &s, 0);
+	if (!i->has_mem)
+		gh_mmx_enter(cpu);
 	cpu->xmm[i->reg] = d;
 }
 
@@ -739,13 +712,14 @@ static void cvt_to_mmx(struct gh_cpu *cpu, const struct gh_x86_insn *i, host_fn 
 {
 	union gh_xmm s, d = {{0}};
 
-	sse_usable(cpu);
-	mmx_enter(cpu);
+	gh_sse_check(cpu);
+	gh_mmx_check(cpu);
 	load_W(cpu, i, &s, n, true);
 	if (n == 8)
 		s.q[1] = 0;
 	fp_run(cpu, fn, S_NONE, &d, &s, 0);
-	mmx_set(cpu, i->reg, d.q[0]);
+	gh_mmx_enter(cpu);
+	gh_mmx_set(cpu, i->reg, d.q[0]);
 }
 
 H(CVTPS2PI) { cvt_to_mmx(cpu, i, x_CVTPS2DQ, 8); }
@@ -758,16 +732,16 @@ H(LDMXCSR)
 {
 	uint32_t v;
 
-	sse_usable(cpu);
+	gh_sse_check(cpu);
 	v = gh_mem_read_seg(cpu, i->seg, gh_exec_ea(cpu, i), 4);
-	if (v & ~MX_WRITABLE)
+	if (v & ~GH_MXCSR_MASK)
 		gh_cpu_raise(cpu, GH_EXC_GP, 0);
 	cpu->mxcsr = v;
 }
 
 H(STMXCSR)
 {
-	sse_usable(cpu);
+	gh_sse_check(cpu);
 	gh_mem_write_seg(cpu, i->seg, gh_exec_ea(cpu, i), 4, cpu->mxcsr);
 }
 
@@ -870,7 +844,7 @@ static void pcmpstr(struct gh_cpu *cpu, const struct gh_x86_insn *i)
 	uint32_t la = 0, lb = 0, idx, fl;
 	const bool expl = i->op == GH_X86_OP_PCMPESTRI || i->op == GH_X86_OP_PCMPESTRM;
 
-	sse_usable(cpu);
+	gh_sse_check(cpu);
 	load_W(cpu, i, &b, 16, false);
 	if (expl) {
 		la = str_len(cpu, i, GH_RAX, imm);
@@ -885,7 +859,11 @@ static void pcmpstr(struct gh_cpu *cpu, const struct gh_x86_insn *i)
 			   GH_FL_CF | GH_FL_PF | GH_FL_AF | GH_FL_ZF | GH_FL_SF | GH_FL_OF);
 }
 
-H(PCMPSTR) { pcmpstr(cpu, i); }
+H(PCMPSTR)
+{
+	NEED_HOST(cpu, "sse4.2");
+	pcmpstr(cpu, i);
+}
 
 /* ---- CRC32 (SDM vol. 2, CRC32) --------------------------------------------------- */
 
