@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <glib.h>
 
@@ -260,6 +261,54 @@ static inline void ct_v86_seg(struct gh_segment *seg, uint16_t sel, unsigned typ
 	    .dpl = 3,
 	    .present = 1,
 	};
+}
+
+/* ---- host-differential tests ---- */
+
+/* xorshift64*: fixed seeds give the same cases on every run. */
+struct ct_rng {
+	uint64_t s;
+};
+
+static inline uint64_t ct_rnd(struct ct_rng *g)
+{
+	uint64_t x = g->s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	g->s = x;
+	return x * 0x2545f4914f6cdd1dULL;
+}
+
+static inline unsigned ct_rndn(struct ct_rng *g, unsigned n)
+{
+	return (unsigned)(ct_rnd(g) % n);
+}
+
+/*
+ * size bytes of RWX host memory at one of a few fixed addresses below
+ * 1 GiB, so that the same address works natively and in a guest that
+ * identity-maps it; NULL if none is free. *va gets the address.
+ */
+static inline uint8_t *ct_map_window(size_t size, uint64_t *va)
+{
+	static const uint64_t choices[] = {0x10000000, 0x18000000, 0x28000000, 0x38000000};
+
+	for (unsigned k = 0; k < G_N_ELEMENTS(choices); k++) {
+		void *p = mmap((void *)choices[k], size, PROT_READ | PROT_WRITE | PROT_EXEC,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+
+		if (p == MAP_FAILED)
+			continue;
+		if (p != (void *)choices[k]) {
+			munmap(p, size);
+			continue;
+		}
+		*va = choices[k];
+		return p;
+	}
+	return NULL;
 }
 
 #endif

@@ -224,69 +224,36 @@ static int native_run(struct nregs *r, const void *code)
 
 static bool map_window(struct env *e)
 {
-	static const uint64_t choices[] = {0x10000000, 0x18000000, 0x28000000, 0x38000000};
-
-	for (unsigned k = 0; k < G_N_ELEMENTS(choices); k++) {
-		void *p = mmap((void *)choices[k], WIN_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-
-		if (p == MAP_FAILED)
-			continue;
-		if (p != (void *)choices[k]) {
-			munmap(p, WIN_SIZE);
-			continue;
-		}
-		e->win = p;
-		e->va = choices[k];
-		e->win[0x1000] = 0xc3; /* RET after the instruction */
-		return true;
-	}
-	return false;
+	e->win = ct_map_window(WIN_SIZE, &e->va);
+	if (!e->win)
+		return false;
+	e->win[0x1000] = 0xc3; /* RET after the instruction */
+	return true;
 }
 
 /* ---- random operands ---------------------------------------------------------- */
 
-struct rng {
-	uint64_t s;
-};
-
-static uint64_t rnd(struct rng *g)
-{
-	uint64_t x = g->s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	g->s = x;
-	return x * 0x2545f4914f6cdd1dULL;
-}
-
-static unsigned rndn(struct rng *g, unsigned n)
-{
-	return (unsigned)(rnd(g) % n);
-}
-
 /* A value whose low n bytes are often an edge case, with junk above. */
-static uint64_t operand(struct rng *g, unsigned n)
+static uint64_t operand(struct ct_rng *g, unsigned n)
 {
 	uint64_t m = n == 8 ? ~0ULL : (1ULL << (n * 8)) - 1, sign = 1ULL << (n * 8 - 1);
-	uint64_t junk = rnd(g) & ~m, v;
+	uint64_t junk = ct_rnd(g) & ~m, v;
 
-	switch (rndn(g, 10)) {
+	switch (ct_rndn(g, 10)) {
 	case 0:
-		v = rndn(g, 4);
+		v = ct_rndn(g, 4);
 		break;
 	case 1:
-		v = m - rndn(g, 3);
+		v = m - ct_rndn(g, 3);
 		break;
 	case 2:
-		v = sign + rndn(g, 3) - 1;
+		v = sign + ct_rndn(g, 3) - 1;
 		break;
 	case 3:
-		v = rnd(g) & 0xff;
+		v = ct_rnd(g) & 0xff;
 		break;
 	default:
-		return rnd(g);
+		return ct_rnd(g);
 	}
 	return junk | (v & m);
 }
@@ -348,25 +315,25 @@ static bool is_implicit(unsigned r)
 
 /* A base or index register: never RSP nor the implicit rAX, rCX, rDX, nor
  * one in the avoid mask. */
-static unsigned addr_reg(struct rng *g, unsigned avoid)
+static unsigned addr_reg(struct ct_rng *g, unsigned avoid)
 {
 	unsigned r;
 
 	do
-		r = rndn(g, 16);
+		r = ct_rndn(g, 16);
 	while (is_implicit(r) || (avoid >> r & 1));
 	return r;
 }
 
 /* An operand register: not RSP (nor SPL); 0-7 without REX for byte forms. */
-static unsigned op_reg(struct rng *g, bool byte_norex)
+static unsigned op_reg(struct ct_rng *g, bool byte_norex)
 {
 	unsigned r;
 
 	if (byte_norex)
-		return rndn(g, 8);
+		return ct_rndn(g, 8);
 	do
-		r = rndn(g, 16);
+		r = ct_rndn(g, 16);
 	while (r == GH_RSP);
 	return r;
 }
@@ -392,7 +359,7 @@ static void emit_n(struct insn_bytes *ib, uint64_t v, unsigned n)
 }
 
 /* Builds one random case of form f: bytes, registers, flags and memory. */
-static void gen_case(struct env *e, struct rng *g, const struct form *f, struct gen *c)
+static void gen_case(struct env *e, struct ct_rng *g, const struct form *f, struct gen *c)
 {
 	struct insn_bytes *ib = &c->ib;
 	const bool byte = f->f & F_BYTE;
@@ -406,19 +373,19 @@ static void gen_case(struct env *e, struct rng *g, const struct form *f, struct 
 
 	memset(c, 0, sizeof(*c));
 	for (unsigned k = 0; k < BUF_SIZE; k += 8) {
-		uint64_t v = rnd(g);
+		uint64_t v = ct_rnd(g);
 
 		memcpy(c->buf + k, &v, 8);
 	}
 	for (unsigned k = 0; k < 16; k++)
 		c->r.g[k] = operand(g, 8);
-	c->r.fl = 2 | (rnd(g) & ARITH);
+	c->r.fl = 2 | (ct_rnd(g) & ARITH);
 	if (f->f & F_DF)
-		c->r.fl |= rnd(g) & GH_FL_DF;
+		c->r.fl |= ct_rnd(g) & GH_FL_DF;
 
 	if (byte) {
 		n = 1;
-		rex_byte = rndn(g, 2);
+		rex_byte = ct_rndn(g, 2);
 	} else {
 		if (f->f & F_S2)
 			sizes[nsizes++] = 2;
@@ -426,32 +393,32 @@ static void gen_case(struct env *e, struct rng *g, const struct form *f, struct 
 			sizes[nsizes++] = 4;
 		if (f->f & F_S8)
 			sizes[nsizes++] = 8;
-		n = sizes[rndn(g, nsizes)];
+		n = sizes[ct_rndn(g, nsizes)];
 	}
 	c->size = n;
 
 	/* operands */
 	if (f->ext != NOMODRM || (f->f & F_PLUSR)) {
 		reg = f->ext >= 0 ? (unsigned)f->ext : op_reg(g, byte && !rex_byte);
-		if (f->ext >= 0 && rndn(g, 2) && !(byte && !rex_byte))
+		if (f->ext >= 0 && ct_rndn(g, 2) && !(byte && !rex_byte))
 			reg |= 8;	/* REX.R is ignored for /digit */
 	}
 	if (f->f & F_PLUSR) {
 		rm = op_reg(g, byte && !rex_byte);
 	} else if (f->ext != NOMODRM) {
-		c->mem = (f->f & F_MEM) || (!(f->f & F_REG) && rndn(g, 2));
+		c->mem = (f->f & F_MEM) || (!(f->f & F_REG) && ct_rndn(g, 2));
 		if (!c->mem)
 			rm = op_reg(g, byte && !rex_byte);
 	}
 	if (c->mem || (f->f & (F_MOFFS | F_XLAT))) {
-		a32 = rndn(g, 6) == 0;
-		t = MARGIN + rndn(g, BUF_SIZE - 2 * MARGIN);
-		if ((f->f & F_A16) && rndn(g, 8))
+		a32 = ct_rndn(g, 6) == 0;
+		t = MARGIN + ct_rndn(g, BUF_SIZE - 2 * MARGIN);
+		if ((f->f & F_A16) && ct_rndn(g, 8))
 			t &= ~15ULL;
 		c->target = buf_va + t;
 	}
 	if (c->mem) {
-		addr_mode = rndn(g, 7);
+		addr_mode = ct_rndn(g, 7);
 		unsigned avoid = (f->f & F_BITS) ? 1u << reg : 0;
 
 		/* a REX for the address would turn AH..BH into SPL..DIL */
@@ -460,7 +427,7 @@ static void gen_case(struct env *e, struct rng *g, const struct form *f, struct 
 
 		base = addr_reg(g, avoid);
 		index = addr_reg(g, avoid | 1u << base);
-		scale = 1u << rndn(g, 4);
+		scale = 1u << ct_rndn(g, 4);
 		switch (addr_mode) {
 		case 0: /* [base] */
 			if ((base & 7) == 5)
@@ -468,14 +435,14 @@ static void gen_case(struct env *e, struct rng *g, const struct form *f, struct 
 			break;
 		case 1: /* [base + disp8] */
 		case 3: /* [base + index * scale + disp8] */
-			disp = (int8_t)rnd(g);
+			disp = (int8_t)ct_rnd(g);
 			break;
 		default: /* disp32 forms */
-			disp = (int32_t)(rndn(g, 0x2000) - 0x1000);
+			disp = (int32_t)(ct_rndn(g, 0x2000) - 0x1000);
 			break;
 		}
 		if (addr_mode == 1)
-			disp = (int8_t)rnd(g);
+			disp = (int8_t)ct_rnd(g);
 	}
 	if (byte && !rex_byte && (reg >= 8 || rm >= 8))
 		rex_byte = true;
@@ -485,7 +452,7 @@ static void gen_case(struct env *e, struct rng *g, const struct form *f, struct 
 		emit(ib, 0x67);
 	if (n == 2)
 		emit(ib, 0x66);
-	if (c->mem && (f->f & F_LK) && rndn(g, 4) == 0)
+	if (c->mem && (f->f & F_LK) && ct_rndn(g, 4) == 0)
 		emit(ib, 0xf0);
 	if (f->pfx)
 		emit(ib, f->pfx);
@@ -562,14 +529,14 @@ static void gen_case(struct env *e, struct rng *g, const struct form *f, struct 
 	} else if (imm_n) {
 		uint64_t imm = operand(g, imm_n);
 
-		if ((f->f & F_SHIFT) && rndn(g, 2))
-			imm = rndn(g, 2 * n * 8 + 2);
+		if ((f->f & F_SHIFT) && ct_rndn(g, 2))
+			imm = ct_rndn(g, 2 * n * 8 + 2);
 		emit_n(ib, imm, imm_n);
 	}
 
 	/* now that the length is known: the address registers or displacement */
 	if (c->mem) {
-		uint64_t idx_val = rndn(g, 16), junk = a32 ? rnd(g) << 32 : 0;
+		uint64_t idx_val = ct_rndn(g, 16), junk = a32 ? ct_rnd(g) << 32 : 0;
 		uint64_t next = e->va + 0x1000, want = c->target;
 		unsigned at = ib->len - imm_n - disp_n;
 
@@ -582,7 +549,7 @@ static void gen_case(struct env *e, struct rng *g, const struct form *f, struct 
 				c->r.g[base] = ((want - (uint64_t)disp) & 0xffffffff) | junk;
 			break;
 		case 3:
-			c->r.g[index] = idx_val | (a32 ? rnd(g) << 32 : 0);
+			c->r.g[index] = idx_val | (a32 ? ct_rnd(g) << 32 : 0);
 			c->r.g[base] = ((want - (uint64_t)disp - idx_val * scale) &
 					(a32 ? 0xffffffff : ~0ULL)) | junk;
 			break;
@@ -601,16 +568,16 @@ static void gen_case(struct env *e, struct rng *g, const struct form *f, struct 
 			ib->b[at + k] = (uint8_t)((uint64_t)disp >> (8 * k));
 	}
 	if (f->f & F_XLAT)
-		c->r.g[GH_RBX] = (a32 ? rnd(g) << 32 : 0) | (c->target - (c->r.g[GH_RAX] & 0xff));
+		c->r.g[GH_RBX] = (a32 ? ct_rnd(g) << 32 : 0) | (c->target - (c->r.g[GH_RAX] & 0xff));
 
 	/* operands that need a shape */
 	if (f->f & F_SHIFT)
 		c->r.g[GH_RCX] = (c->r.g[GH_RCX] & ~0xffULL) |
-				 (rndn(g, 2) ? rndn(g, 2 * n * 8 + 2) : (rnd(g) & 0xff));
+				 (ct_rndn(g, 2) ? ct_rndn(g, 2 * n * 8 + 2) : (ct_rnd(g) & 0xff));
 	if (f->f & F_DIV) {
 		unsigned bits = n * 8;
 		uint64_t m = n == 8 ? ~0ULL : (1ULL << bits) - 1, lo = c->r.g[GH_RAX];
-		uint64_t hi = rndn(g, 3) == 0 ? rnd(g) : (rndn(g, 2) && ((lo >> (bits - 1)) & 1) ? m : 0);
+		uint64_t hi = ct_rndn(g, 3) == 0 ? ct_rnd(g) : (ct_rndn(g, 2) && ((lo >> (bits - 1)) & 1) ? m : 0);
 
 		if (n == 1)
 			c->r.g[GH_RAX] = (lo & ~0xff00ULL) | (hi & 0xff) << 8;
@@ -618,17 +585,17 @@ static void gen_case(struct env *e, struct rng *g, const struct form *f, struct 
 			c->r.g[GH_RDX] = hi;
 	}
 	if ((f->f & F_BITS) && c->mem) {
-		int64_t off = (int64_t)rndn(g, 2 * (MARGIN - 16) * 8) - (MARGIN - 16) * 8;
+		int64_t off = (int64_t)ct_rndn(g, 2 * (MARGIN - 16) * 8) - (MARGIN - 16) * 8;
 
 		c->r.g[reg] = (c->r.g[reg] & ~(n == 8 ? ~0ULL : (1ULL << (n * 8)) - 1)) |
 			      ((uint64_t)off & (n == 8 ? ~0ULL : (1ULL << (n * 8)) - 1));
 	}
-	if (c->mem && rndn(g, 2)) {
+	if (c->mem && ct_rndn(g, 2)) {
 		uint64_t v = operand(g, 8);
 
 		memcpy(c->buf + t, &v, 8);
 	}
-	if ((f->f & F_CMPX) && rndn(g, 2)) {
+	if ((f->f & F_CMPX) && ct_rndn(g, 2)) {
 		uint64_t d = 0;
 
 		if (c->mem)
@@ -642,7 +609,7 @@ static void gen_case(struct env *e, struct rng *g, const struct form *f, struct 
 		else
 			c->r.g[GH_RAX] = d;
 	}
-	if ((f->f & F_CX816) && rndn(g, 2)) {
+	if ((f->f & F_CX816) && ct_rndn(g, 2)) {
 		uint64_t m0, m1;
 
 		memcpy(&m0, c->buf + t, 8);
@@ -655,7 +622,7 @@ static void gen_case(struct env *e, struct rng *g, const struct form *f, struct 
 			c->r.g[GH_RDX] = (c->r.g[GH_RDX] & ~0xffffffffULL) | (m0 >> 32);
 		}
 	}
-	if ((f->f & F_SCAN) && rndn(g, 6) == 0) {
+	if ((f->f & F_SCAN) && ct_rndn(g, 6) == 0) {
 		if (c->mem)
 			memset(c->buf + t, 0, 8);
 		else
@@ -1005,7 +972,7 @@ static void test_differential(void)
 	for (unsigned fi = 0; fi < forms->len && failures < 40; fi++) {
 		const struct form *f = &g_array_index(forms, struct form, fi);
 		uint64_t seed = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)fi << 32) ^ f->opc;
-		struct rng g = {seed};
+		struct ct_rng g = {seed};
 		uint64_t fmask = ARITH | ((f->f & F_DF) ? GH_FL_DF : 0);
 
 		for (unsigned idx = 0; idx < cases_per_form(); idx++) {
@@ -1097,21 +1064,21 @@ static void test_rmw_fault(void)
 	};
 	struct env *e = env_new();
 	struct gh_cpu *cpu = e->cpu;
-	struct rng g = {0x51ed270b27a3ULL};
+	struct ct_rng g = {0x51ed270b27a3ULL};
 
 	long_state(e);
 	for (unsigned k = 0; k < G_N_ELEMENTS(cases); k++) {
 		for (unsigned rep = 0; rep < 8; rep++) {
-			uint64_t gpr[16], fl = 2 | (rnd(&g) & ARITH), start;
+			uint64_t gpr[16], fl = 2 | (ct_rnd(&g) & ARITH), start;
 			uint8_t before[32];
 
 			for (unsigned r = 0; r < 16; r++)
-				gpr[r] = rnd(&g);
+				gpr[r] = ct_rnd(&g);
 			gpr[GH_RBX] = RO_PAGE + 0x100;
 			gpr[GH_RCX] = 1 + rep; /* a real shift; a bit offset inside */
 			gpr[GH_RSP] = STACK_TOP;
 			for (unsigned j = 0; j < 32; j++)
-				e->ram[RO_PAGE + 0x100 + j] = (uint8_t)rnd(&g);
+				e->ram[RO_PAGE + 0x100 + j] = (uint8_t)ct_rnd(&g);
 			if (rep & 1) {	/* the comparisons succeed */
 				memcpy(&gpr[GH_RAX], e->ram + RO_PAGE + 0x100, 8);
 				memcpy(&gpr[GH_RDX], e->ram + RO_PAGE + 0x108, 8);
