@@ -493,11 +493,6 @@ static void gen_case(struct env *e, struct ct_rng *g, const struct form *f, unsi
 	uint8_t near[16];
 
 	memset(c, 0, sizeof(*c));
-	for (unsigned k = 0; k < BUF_SIZE; k += 8) {
-		uint64_t v = ct_rnd(g);
-
-		memcpy(c->buf + k, &v, 8);
-	}
 	for (unsigned k = 0; k < 16; k++)
 		c->st.g[k] = rnd_int(g, 64);
 	for (unsigned k = 0; k < 8; k++)
@@ -547,6 +542,12 @@ static void gen_case(struct env *e, struct ct_rng *g, const struct form *f, unsi
 			off += 1 + ct_rndn(g, 15);
 		if (off + size > BUF_SIZE)
 			off = BUF_SIZE - size;
+		/* junk around the operand; the rest of the buffer stays zero */
+		for (unsigned k = off & ~15u; k < BUF_SIZE && k < (off & ~15u) + 32; k += 8) {
+			uint64_t v = ct_rnd(g);
+
+			memcpy(c->buf + k, &v, 8);
+		}
 		c->target = e->va + BUF_OFF + off;
 		c->st.g[GH_RBX] = c->target - 0x80;
 		if (f->el == E_MX) {
