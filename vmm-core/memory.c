@@ -8,6 +8,8 @@
 struct gh_memory {
 	unsigned n;
 	struct gh_mem_region r[GH_MEM_MAX_REGIONS];	/* sorted by gpa */
+	gh_mem_write_notify_fn *notify;
+	void *notify_opaque;
 };
 
 struct gh_memory *gh_memory_new(void)
@@ -149,7 +151,24 @@ int gh_mem_read(struct gh_memory *mem, uint64_t gpa, void *buf, size_t len)
 int gh_mem_write(struct gh_memory *mem, uint64_t gpa, const void *buf,
 		 size_t len)
 {
-	return copy(mem, gpa, (void *)buf, len, true);
+	int ret = copy(mem, gpa, (void *)buf, len, true);
+
+	if (!ret && len)
+		gh_mem_dma_written(mem, gpa, len);
+	return ret;
+}
+
+void gh_mem_dma_written(struct gh_memory *mem, uint64_t gpa, uint64_t len)
+{
+	if (mem->notify && len && gpa + len - 1 >= gpa)
+		mem->notify(mem->notify_opaque, gpa, len);
+}
+
+void gh_memory_set_write_notify(struct gh_memory *mem, gh_mem_write_notify_fn *fn,
+				void *opaque)
+{
+	mem->notify = fn;
+	mem->notify_opaque = opaque;
 }
 
 static uint64_t ram_in(const struct gh_memory *mem, uint64_t lo, uint64_t hi)

@@ -194,6 +194,9 @@ int gh_vm_new(const struct gh_vm_config *cfg, struct gh_vm **out,
 		ret = vm->accel->vm_init(vm, &vm->accel_vm, err);
 		if (ret < 0)
 			goto err_free;
+		if (vm->accel->invalidate_code)
+			gh_memory_set_write_notify(vm->mem, vm->accel->invalidate_code,
+						   vm->accel_vm);
 	}
 	ret = map_ram(vm, err);
 	if (ret < 0)
@@ -226,8 +229,10 @@ void gh_vm_free(struct gh_vm *vm)
 	}
 	for (i = 0; i < GH_VM_MAX_CPUS; i++)
 		gh_vcpu_free(vm->vcpus[i]);
-	if (vm->accel && vm->accel_vm)
+	if (vm->accel && vm->accel_vm) {
+		gh_memory_set_write_notify(vm->mem, NULL, NULL);
 		vm->accel->vm_destroy(vm->accel_vm);
+	}
 	gh_clock_free(vm->clock);
 	gh_input_free(vm->input);
 	gh_irq_free(vm->irq);

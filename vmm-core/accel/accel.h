@@ -63,6 +63,12 @@ struct gh_accel_ops {
 	/* Called for every RAM/ROM region before any vCPU is created. */
 	int (*map_memory)(void *accel_vm, uint64_t gpa, uint64_t size, void *hva,
 			  bool readonly, struct gh_error *err);
+	/*
+	 * Optional, any thread: guest RAM in [gpa, gpa+len) was written by a
+	 * device or loader, not by a vCPU. Backends that cache decoded guest
+	 * code (soft) drop it; NULL where the hardware needs no telling.
+	 */
+	void (*invalidate_code)(void *accel_vm, uint64_t gpa, uint64_t len);
 	int (*vcpu_init)(void *accel_vm, struct gh_vcpu *vcpu, unsigned index,
 			 void **accel_vcpu, struct gh_error *err);
 	void (*vcpu_destroy)(void *accel_vcpu);

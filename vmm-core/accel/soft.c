@@ -49,14 +49,36 @@ static int soft_probe(struct gh_error *err)
 	return 0;
 }
 
+/* One per machine: the CPUs share what they know of code pages. */
+struct soft_vm {
+	struct gh_vm *vm;
+	struct gh_code_map *code;
+};
+
 static int soft_vm_init(struct gh_vm *vm, void **out, struct gh_error *err)
 {
-	*out = vm;
+	struct soft_vm *sv = g_new0(struct soft_vm, 1);
+
+	sv->vm = vm;
+	sv->code = gh_code_map_new();
+	*out = sv;
 	return 0;
 }
 
 static void soft_vm_destroy(void *opaque)
 {
+	struct soft_vm *sv = opaque;
+
+	gh_code_map_free(sv->code);
+	g_free(sv);
+}
+
+/* A device or loader wrote guest RAM: any thread. */
+static void soft_invalidate_code(void *opaque, uint64_t gpa, uint64_t len)
+{
+	struct soft_vm *sv = opaque;
+
+	gh_code_map_invalidate(sv->code, gpa, len);
 }
 
 static int soft_map_memory(void *opaque, uint64_t gpa, uint64_t size, void *hva,
@@ -151,10 +173,16 @@ static int soft_vcpu_init(void *opaque, struct gh_vcpu *vcpu, unsigned index,
 		.now_ns = bus_now_ns,
 	};
 
-	s->vm = opaque;
+	struct soft_vm *sv = opaque;
+
+	s->vm = sv->vm;
 	s->vcpu = vcpu;
 	s->a20 = true;
-	s->cpu = gh_cpu_new(&bus, index);
+	s->cpu = gh_cpu_new_shared(&bus, index, sv->code);
+	if (!s->cpu) {
+		g_free(s);
+		return gh_error_set(err, -ENOSPC, "soft: too many vCPUs for one code map");
+	}
 	*out = s;
 	return 0;
 }
@@ -202,9 +230,9 @@ static int soft_set_state(void *opaque, const struct gh_cpu_state *st)
 	struct soft_vcpu *s = opaque;
 
 	/*
-	 * A new state is a start or a reset, after which a loader may have
-	 * rewritten guest memory behind the CPU: decode everything afresh.
-	 * (Device DMA will need gh_cpu_invalidate_code on its own path.)
+	 * A new state is a start or a reset: decode everything afresh, so
+	 * nothing depends on every writer having reported its writes (loaders
+	 * and device DMA do, through gh_memory's write notifier).
 	 */
 	gh_cpu_flush_code(s->cpu);
 	s->a20 = gh_vm_a20(s->vm);
@@ -232,6 +260,7 @@ const struct gh_accel_ops gh_accel_soft = {
 	.vm_init = soft_vm_init,
 	.vm_destroy = soft_vm_destroy,
 	.map_memory = soft_map_memory,
+	.invalidate_code = soft_invalidate_code,
 	.vcpu_init = soft_vcpu_init,
 	.vcpu_destroy = soft_vcpu_destroy,
 	.vcpu_run = soft_vcpu_run,

@@ -241,6 +241,7 @@ struct gh_cpu {
 	uint64_t retired;
 	int kick;      /* set by other threads */
 	int intr_poke; /* the INTR pin changed (other threads) */
+	int code_inval; /* blocks to drop are queued (any thread) */
 	struct gh_ratelimit rl;
 };
 
@@ -250,13 +251,17 @@ struct gh_descriptor {
 };
 
 /* The interpreter's part of the CPU (exec.c). */
-void gh_exec_init(struct gh_cpu *cpu);
+/* map NULL: a map of the CPU's own. -ENOSPC if map has no room left. */
+int gh_exec_init(struct gh_cpu *cpu, struct gh_code_map *map);
 void gh_exec_fini(struct gh_cpu *cpu);
 /* Mode, CPL or RFLAGS.AC changed: recompute what accesses depend on. */
 void gh_exec_mode_changed(struct gh_cpu *cpu);
 /* Whether the guest-physical page holds decoded code (writes must
  * invalidate it first). */
 bool gh_exec_is_code_page(struct gh_cpu *cpu, uint64_t gpa_page);
+/* The CPU wrote guest-physical [gpa, gpa+len), which may hold decoded code:
+ * every CPU drops its blocks there (this one after the current instruction). */
+void gh_exec_code_written(struct gh_cpu *cpu, uint64_t gpa, uint64_t len);
 struct gh_mmu_ctx;
 /* The paging context of the CPU's current state, at privilege cpl. */
 void gh_cpu_mmu_ctx(struct gh_cpu *cpu, struct gh_mmu_ctx *ctx, unsigned cpl);

@@ -79,6 +79,9 @@ void gh_cpu_write_phys(struct gh_cpu *cpu, uint64_t gpa, const void *buf, unsign
 		    cpu->bus.page(cpu->bus.opaque, gpa & ~PAGE_MASK, &writable);
 
 		if (page) {
+			/* stacks and descriptors may share a page with code */
+			if (writable && gh_exec_is_code_page(cpu, gpa & ~PAGE_MASK))
+				gh_exec_code_written(cpu, gpa, chunk);
 			if (writable)
 				memcpy(page + (gpa & PAGE_MASK), in, chunk);
 		} else {

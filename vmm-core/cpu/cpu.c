@@ -18,15 +18,25 @@
 
 struct gh_cpu *gh_cpu_new(const struct gh_cpu_bus *bus, unsigned index)
 {
+	return gh_cpu_new_shared(bus, index, NULL);
+}
+
+struct gh_cpu *gh_cpu_new_shared(const struct gh_cpu_bus *bus, unsigned index,
+				 struct gh_code_map *map)
+{
 	struct gh_cpu *cpu = g_new0(struct gh_cpu, 1);
-	struct gh_cpu_state *s = g_new(struct gh_cpu_state, 1);
+	struct gh_cpu_state *s;
 	int ret;
 
 	cpu->bus = *bus;
 	cpu->index = index;
 	cpu->delivering = -1;
 	gh_x87_reset(&cpu->x87);
-	gh_exec_init(cpu);
+	if (gh_exec_init(cpu, map) < 0) {
+		g_free(cpu);
+		return NULL;
+	}
+	s = g_new(struct gh_cpu_state, 1);
 	gh_cpu_state_reset(s, index == 0);
 	ret = gh_cpu_set_state(cpu, s);
 	g_assert(ret == 0); /* the reset state is always valid */

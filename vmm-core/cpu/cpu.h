@@ -49,7 +49,28 @@ enum gh_cpu_stop {
 	GH_CPU_BUDGET,		/* ran the instructions it was allowed */
 };
 
+/*
+ * Which guest-physical pages hold decoded code, for all the CPUs of a
+ * machine: a write by any CPU, or by a device (DMA), to such a page drops
+ * the blocks every CPU decoded from it. Each CPU drops its own at its next
+ * block boundary; the block it is running stays valid until then.
+ */
+struct gh_code_map;
+
+struct gh_code_map *gh_code_map_new(void);
+/* After every CPU using it is freed. */
+void gh_code_map_free(struct gh_code_map *map);
+/* Any thread: [gpa, gpa+len) was written by something other than a CPU
+ * of the map (device DMA, a loader). */
+void gh_code_map_invalidate(struct gh_code_map *map, uint64_t gpa, uint64_t len);
+
+/* A CPU with a code map of its own. */
 struct gh_cpu *gh_cpu_new(const struct gh_cpu_bus *bus, unsigned index);
+/* A CPU that shares map (which must outlive it) with the other CPUs of its
+ * machine. At most GH_CODE_MAP_CPUS CPUs share a map; NULL beyond that. */
+#define GH_CODE_MAP_CPUS 64
+struct gh_cpu *gh_cpu_new_shared(const struct gh_cpu_bus *bus, unsigned index,
+				 struct gh_code_map *map);
 void gh_cpu_free(struct gh_cpu *cpu);
 
 /* Runs at most max_insns instructions (0: no limit). */
@@ -77,7 +98,8 @@ void gh_cpu_flush_tlb(struct gh_cpu *cpu);
  * guest memory). */
 void gh_cpu_flush_code(struct gh_cpu *cpu);
 
-/* Guest-physical memory changed behind the CPU's back (DMA, loader). */
+/* Guest-physical memory changed behind the CPU's back (DMA, loader): the
+ * same as gh_code_map_invalidate() on the CPU's map. */
 void gh_cpu_invalidate_code(struct gh_cpu *cpu, uint64_t gpa, uint64_t len);
 
 /* Instructions retired since creation (benchmarks, tests). */

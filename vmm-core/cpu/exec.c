@@ -21,6 +21,8 @@
 #define BLOCK_TABLE_SIZE 16384
 #define BLOCK_MAX_INSNS 64
 #define PAGE_MASK 0xfffULL
+/* pages a CPU can have queued for dropping before it drops everything */
+#define INVAL_QUEUE 32
 
 struct block_entry {
 	gh_handler_fn *fn;
@@ -40,16 +42,43 @@ struct block {
 	struct chain next[2];	/* two successors: fall-through and taken */
 	uint8_t bits;		/* code size the block was decoded for */
 	uint64_t pfn[2];	/* guest pages its bytes come from */
+	struct block *page_next[2];	/* the other blocks of pfn[0], pfn[1] */
 	uint32_t span;		/* bytes from the first to past the last */
 	uint32_t n;
 	struct block *dead_next;	/* on the cache's dead list once dropped */
 	struct block_entry e[];
 };
 
+/*
+ * The machine's code pages. A CPU claims a page (its bit in the page's
+ * mask) before it reads bytes to decode there; claiming a page no CPU held
+ * removes the fast write path for it from every CPU's TLB. Whoever writes
+ * a claimed page queues the page on every claiming CPU and unclaims it.
+ */
+struct gh_code_map {
+	GMutex lock;
+	GHashTable *pages;	/* pfn -> mask of claiming CPU slots */
+	struct gh_cpu *cpus[GH_CODE_MAP_CPUS];
+	/*
+	 * Bumped (before the TLB sweep) whenever a page becomes code: a CPU
+	 * that filled a TLB entry while it moved re-checks that entry, as
+	 * the sweep may have missed it.
+	 */
+	uint64_t protect_gen;
+};
+
 struct gh_exec_cache {
 	gh_handler_fn *handlers[GH_X86_NR_OPS];
 	struct block *table[BLOCK_TABLE_SIZE];
-	GHashTable *code_pages;	/* pfn -> number of blocks using it */
+	GHashTable *page_blocks;	/* pfn -> this CPU's blocks there (a list) */
+	struct gh_code_map *map;
+	bool own_map;
+	unsigned slot;			/* the CPU's bit in the map's masks */
+	/* pages to drop at the next block boundary (under map->lock) */
+	uint64_t inval[INVAL_QUEUE];
+	unsigned n_inval;
+	bool inval_all;
+	uint64_t claimed[2];	/* pages claimed for the block being decoded */
 	uint64_t budget_end;
 	struct block *owned;	/* an uncacheable block being run */
 	uint64_t gen;		/* bumped when blocks are dropped or the mode changes */
@@ -89,48 +118,170 @@ static void bind(struct gh_exec_cache *c, const struct gh_handler_bind *t)
 			c->handlers[t->op] = t->fn;
 }
 
-void gh_exec_init(struct gh_cpu *cpu)
-{
-	struct gh_exec_cache *c = g_new0(struct gh_exec_cache, 1);
-	unsigned op;
-
-	for (op = 0; op < GH_X86_NR_OPS; op++)
-		c->handlers[op] = h_ud;
-	bind(c, gh_exec_alu_binds);
-	bind(c, gh_exec_ctl_binds);
-	bind(c, gh_exec_sys_binds);
-	bind(c, gh_exec_x87_binds);
-	bind(c, gh_exec_sse_binds);
-	bind(c, gh_exec_ssefp_binds);
-	c->code_pages = g_hash_table_new(g_direct_hash, g_direct_equal);
-	c->scratch = g_malloc(sizeof(*c->scratch) +
-			      BLOCK_MAX_INSNS * sizeof(c->scratch->e[0]));
-	cpu->cache = c;
-	cpu->tlb = g_new0(struct gh_tlb, 1);
-	gh_tlb_flush_all(cpu->tlb);
-}
-
 #define PFN_KEY(pfn) GSIZE_TO_POINTER((gsize)(pfn))
 
+/* ---- the code map --------------------------------------------------------- */
+
+struct gh_code_map *gh_code_map_new(void)
+{
+	struct gh_code_map *map = g_new0(struct gh_code_map, 1);
+
+	g_mutex_init(&map->lock);
+	map->pages = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+	return map;
+}
+
+void gh_code_map_free(struct gh_code_map *map)
+{
+	if (!map)
+		return;
+	g_hash_table_destroy(map->pages);
+	g_mutex_clear(&map->lock);
+	g_free(map);
+}
+
+static uint64_t map_mask(struct gh_code_map *map, uint64_t pfn)
+{
+	uint64_t *m = g_hash_table_lookup(map->pages, PFN_KEY(pfn));
+
+	return m ? *m : 0;
+}
+
+/* Queues pfn on every CPU claiming it and unclaims it (map->lock held). */
+static void map_invalidate_locked(struct gh_code_map *map, uint64_t pfn)
+{
+	uint64_t mask = map_mask(map, pfn);
+
+	if (!mask)
+		return;
+	g_hash_table_remove(map->pages, PFN_KEY(pfn));
+	while (mask) {
+		struct gh_cpu *cpu = map->cpus[__builtin_ctzll(mask)];
+		struct gh_exec_cache *c = cpu->cache;
+		unsigned k;
+
+		mask &= mask - 1;
+		for (k = 0; k < c->n_inval && c->inval[k] != pfn; k++)
+			;
+		if (k == c->n_inval) {
+			if (c->n_inval < INVAL_QUEUE)
+				c->inval[c->n_inval++] = pfn;
+			else
+				c->inval_all = true;
+		}
+		__atomic_store_n(&cpu->code_inval, 1, __ATOMIC_RELEASE);
+	}
+}
+
+void gh_code_map_invalidate(struct gh_code_map *map, uint64_t gpa, uint64_t len)
+{
+	uint64_t pfn, last;
+
+	if (!len)
+		return;
+	last = (gpa + len - 1) >> 12;
+	if (last < gpa >> 12)	/* wrapped: to the end of the address space */
+		last = UINT64_MAX >> 12;
+	g_mutex_lock(&map->lock);
+	/* a range larger than the map: walk the map, not the range */
+	if (last - (gpa >> 12) > g_hash_table_size(map->pages)) {
+		GHashTableIter it;
+		gpointer key, val;
+		GArray *hit = g_array_new(false, false, sizeof(uint64_t));
+		unsigned k;
+
+		g_hash_table_iter_init(&it, map->pages);
+		while (g_hash_table_iter_next(&it, &key, &val)) {
+			pfn = GPOINTER_TO_SIZE(key);
+			if (pfn >= gpa >> 12 && pfn <= last)
+				g_array_append_val(hit, pfn);
+		}
+		for (k = 0; k < hit->len; k++)
+			map_invalidate_locked(map, g_array_index(hit, uint64_t, k));
+		g_array_free(hit, true);
+	} else {
+		for (pfn = gpa >> 12; pfn <= last; pfn++)
+			map_invalidate_locked(map, pfn);
+	}
+	g_mutex_unlock(&map->lock);
+}
+
+/*
+ * Claims pfn for this CPU before it decodes bytes there. A page new to
+ * the map loses its fast write path in every CPU's TLB first, so a write
+ * from then on takes the slow path and finds the page claimed.
+ */
+static void claim_page(struct gh_cpu *cpu, uint64_t pfn)
+{
+	struct gh_exec_cache *c = cpu->cache;
+	struct gh_code_map *map = c->map;
+	uint64_t *m;
+
+	if (!g_hash_table_contains(c->page_blocks, PFN_KEY(pfn)))
+		g_hash_table_insert(c->page_blocks, PFN_KEY(pfn), NULL);
+	g_mutex_lock(&map->lock);
+	m = g_hash_table_lookup(map->pages, PFN_KEY(pfn));
+	if (!m) {
+		unsigned k;
+
+		m = g_new0(uint64_t, 1);
+		g_hash_table_insert(map->pages, PFN_KEY(pfn), m);
+		/* a full barrier: see fill_check() */
+		__atomic_add_fetch(&map->protect_gen, 1, __ATOMIC_SEQ_CST);
+		for (k = 0; k < GH_CODE_MAP_CPUS; k++)
+			if (map->cpus[k])
+				gh_tlb_protect_code(map->cpus[k]->tlb, pfn << 12);
+	}
+	*m |= 1ULL << c->slot;
+	g_mutex_unlock(&map->lock);
+}
+
+bool gh_exec_is_code_page(struct gh_cpu *cpu, uint64_t gpa_page)
+{
+	struct gh_code_map *map = cpu->cache->map;
+	bool code;
+
+	g_mutex_lock(&map->lock);
+	code = map_mask(map, gpa_page >> 12) != 0;
+	g_mutex_unlock(&map->lock);
+	return code;
+}
+
+/* ---- blocks ------------------------------------------------------------------ */
+
+static unsigned block_index(uintptr_t host, unsigned bits)
+{
+	return (unsigned)((host >> 0) ^ (host >> 13) ^ bits) & (BLOCK_TABLE_SIZE - 1);
+}
+
+static void page_unlink(struct gh_exec_cache *c, struct block *b, unsigned k)
+{
+	struct block *head = g_hash_table_lookup(c->page_blocks, PFN_KEY(b->pfn[k]));
+	struct block **pp = &head;
+
+	while (*pp && *pp != b)
+		pp = &(*pp)->page_next[(*pp)->pfn[0] == b->pfn[k] ? 0 : 1];
+	if (*pp)
+		*pp = b->page_next[k];
+	g_hash_table_insert(c->page_blocks, PFN_KEY(b->pfn[k]), head);
+}
+
+static void page_link(struct gh_exec_cache *c, struct block *b, unsigned k)
+{
+	b->page_next[k] = g_hash_table_lookup(c->page_blocks, PFN_KEY(b->pfn[k]));
+	g_hash_table_insert(c->page_blocks, PFN_KEY(b->pfn[k]), b);
+}
+
+/* The block leaves the table and its pages' lists; freed between blocks. */
 static void drop_block(struct gh_exec_cache *c, unsigned idx)
 {
 	struct block *b = c->table[idx];
-	unsigned k;
 
 	if (!b)
 		return;
-	for (k = 0; k < 2; k++) {
-		unsigned n;
-
-		if (k == 1 && b->pfn[1] == b->pfn[0])
-			break;
-		n = GPOINTER_TO_UINT(g_hash_table_lookup(c->code_pages, PFN_KEY(b->pfn[k])));
-		if (n <= 1)
-			g_hash_table_remove(c->code_pages, PFN_KEY(b->pfn[k]));
-		else
-			g_hash_table_replace(c->code_pages, PFN_KEY(b->pfn[k]),
-					     GUINT_TO_POINTER(n - 1));
-	}
+	page_unlink(c, b, 0);
+	if (b->pfn[1] != b->pfn[0])
+		page_unlink(c, b, 1);
 	c->table[idx] = NULL;
 	c->gen++;
 	b->dead_next = c->dead;
@@ -148,55 +299,114 @@ static void free_dead(struct gh_exec_cache *c)
 	}
 }
 
-void gh_exec_fini(struct gh_cpu *cpu)
+/* Drops every block of this CPU with bytes in the page. */
+static void drop_page(struct gh_exec_cache *c, uint64_t pfn)
+{
+	struct block *b;
+
+	while ((b = g_hash_table_lookup(c->page_blocks, PFN_KEY(pfn))))
+		drop_block(c, block_index(b->host, b->bits));
+	g_hash_table_remove(c->page_blocks, PFN_KEY(pfn));
+}
+
+static void drop_all(struct gh_cpu *cpu)
 {
 	struct gh_exec_cache *c = cpu->cache;
+	struct gh_code_map *map = c->map;
+	GHashTableIter it;
+	gpointer key;
 	unsigned i;
 
 	for (i = 0; i < BLOCK_TABLE_SIZE; i++)
 		drop_block(c, i);
+	/* give up the claims: the pages may become writable again */
+	g_mutex_lock(&map->lock);
+	g_hash_table_iter_init(&it, c->page_blocks);
+	while (g_hash_table_iter_next(&it, &key, NULL)) {
+		uint64_t *m = g_hash_table_lookup(map->pages, key);
+
+		if (m && !(*m &= ~(1ULL << c->slot)))
+			g_hash_table_remove(map->pages, key);
+	}
+	g_mutex_unlock(&map->lock);
+	g_hash_table_remove_all(c->page_blocks);
+}
+
+/* At a block boundary: drops what writes to code pages queued for us. */
+static void take_invalidations(struct gh_cpu *cpu)
+{
+	struct gh_exec_cache *c = cpu->cache;
+	uint64_t q[INVAL_QUEUE];
+	unsigned n, k;
+	bool all;
+
+	__atomic_store_n(&cpu->code_inval, 0, __ATOMIC_RELAXED);
+	g_mutex_lock(&c->map->lock);
+	n = c->n_inval;
+	all = c->inval_all;
+	memcpy(q, c->inval, n * sizeof(q[0]));
+	c->n_inval = 0;
+	c->inval_all = false;
+	g_mutex_unlock(&c->map->lock);
+	if (all) {
+		drop_all(cpu);
+		return;
+	}
+	for (k = 0; k < n; k++)
+		drop_page(c, q[k]);
+}
+
+int gh_exec_init(struct gh_cpu *cpu, struct gh_code_map *map)
+{
+	struct gh_exec_cache *c = g_new0(struct gh_exec_cache, 1);
+	unsigned op, slot;
+
+	c->own_map = !map;
+	c->map = map ? map : gh_code_map_new();
+	g_mutex_lock(&c->map->lock);
+	for (slot = 0; slot < GH_CODE_MAP_CPUS && c->map->cpus[slot]; slot++)
+		;
+	if (slot < GH_CODE_MAP_CPUS)
+		c->map->cpus[slot] = cpu;
+	g_mutex_unlock(&c->map->lock);
+	if (slot == GH_CODE_MAP_CPUS) {
+		g_free(c);
+		return -ENOSPC;
+	}
+	c->slot = slot;
+	for (op = 0; op < GH_X86_NR_OPS; op++)
+		c->handlers[op] = h_ud;
+	bind(c, gh_exec_alu_binds);
+	bind(c, gh_exec_ctl_binds);
+	bind(c, gh_exec_sys_binds);
+	bind(c, gh_exec_x87_binds);
+	bind(c, gh_exec_sse_binds);
+	bind(c, gh_exec_ssefp_binds);
+	c->page_blocks = g_hash_table_new(g_direct_hash, g_direct_equal);
+	c->scratch = g_malloc(sizeof(*c->scratch) +
+			      BLOCK_MAX_INSNS * sizeof(c->scratch->e[0]));
+	cpu->tlb = g_new0(struct gh_tlb, 1);
+	gh_tlb_flush_all(cpu->tlb);
+	cpu->cache = c;
+	return 0;
+}
+
+void gh_exec_fini(struct gh_cpu *cpu)
+{
+	struct gh_exec_cache *c = cpu->cache;
+
+	drop_all(cpu);
 	free_dead(c);
+	g_mutex_lock(&c->map->lock);
+	c->map->cpus[c->slot] = NULL;
+	g_mutex_unlock(&c->map->lock);
+	if (c->own_map)
+		gh_code_map_free(c->map);
 	g_free(c->owned);
 	g_free(c->scratch);
-	g_hash_table_destroy(c->code_pages);
+	g_hash_table_destroy(c->page_blocks);
 	g_free(c);
 	g_free(cpu->tlb);
-}
-
-/* ---- code pages ------------------------------------------------------------ */
-
-bool gh_exec_is_code_page(struct gh_cpu *cpu, uint64_t gpa_page)
-{
-	return g_hash_table_contains(cpu->cache->code_pages, PFN_KEY(gpa_page >> 12));
-}
-
-static void add_code_page(struct gh_cpu *cpu, uint64_t pfn)
-{
-	struct gh_exec_cache *c = cpu->cache;
-	unsigned n = GPOINTER_TO_UINT(g_hash_table_lookup(c->code_pages, PFN_KEY(pfn)));
-
-	if (!n)
-		gh_tlb_protect_code(cpu->tlb, pfn << 12);
-	g_hash_table_replace(c->code_pages, PFN_KEY(pfn), GUINT_TO_POINTER(n + 1));
-}
-
-/* Drops every block with bytes in the page (a write reached it). */
-static void invalidate_page(struct gh_cpu *cpu, uint64_t pfn)
-{
-	struct gh_exec_cache *c = cpu->cache;
-	unsigned i;
-
-	if (!g_hash_table_contains(c->code_pages, PFN_KEY(pfn)))
-		return;
-	for (i = 0; i < BLOCK_TABLE_SIZE; i++) {
-		struct block *b = c->table[i];
-
-		if (b && (b->pfn[0] == pfn || b->pfn[1] == pfn))
-			drop_block(c, i);
-	}
-	g_hash_table_remove(c->code_pages, PFN_KEY(pfn));
-	/* the current block may be one of them */
-	cpu->end_block = true;
 }
 
 void gh_cpu_flush_tlb(struct gh_cpu *cpu)
@@ -207,24 +417,21 @@ void gh_cpu_flush_tlb(struct gh_cpu *cpu)
 
 void gh_cpu_flush_code(struct gh_cpu *cpu)
 {
-	unsigned i;
-
-	for (i = 0; i < BLOCK_TABLE_SIZE; i++)
-		drop_block(cpu->cache, i);
-	g_hash_table_remove_all(cpu->cache->code_pages);
+	drop_all(cpu);
 	/* pages lose their code protection: refill the TLB */
 	gh_tlb_flush_all(cpu->tlb);
 }
 
 void gh_cpu_invalidate_code(struct gh_cpu *cpu, uint64_t gpa, uint64_t len)
 {
-	uint64_t pfn, last;
+	gh_code_map_invalidate(cpu->cache->map, gpa, len);
+}
 
-	if (!len)
-		return;
-	last = (gpa + len - 1) >> 12;
-	for (pfn = gpa >> 12; pfn <= last; pfn++)
-		invalidate_page(cpu, pfn);
+void gh_exec_code_written(struct gh_cpu *cpu, uint64_t gpa, uint64_t len)
+{
+	gh_code_map_invalidate(cpu->cache->map, gpa, len);
+	/* the current block may be one of them */
+	cpu->end_block = true;
 }
 
 /* ---- modes and flags ------------------------------------------------------- */
@@ -349,6 +556,9 @@ static bool translate_q(struct gh_cpu *cpu, uint64_t lin, unsigned len, unsigned
 	struct gh_mmu_ctx ctx;
 	struct gh_mmu_result r;
 
+	struct gh_code_map *map = cpu->cache->map;
+	uint64_t gen = __atomic_load_n(&map->protect_gen, __ATOMIC_ACQUIRE);
+
 	gh_cpu_mmu_ctx(cpu, &ctx, cpu->cpl);
 	if (access != GH_MMU_EXEC && cpu->data_mode == GH_TLB_SUP_AC)
 		ctx.ac = true;
@@ -361,12 +571,26 @@ static bool translate_q(struct gh_cpu *cpu, uint64_t lin, unsigned len, unsigned
 	p->host = r.host;
 	p->writable = r.host_writable;
 	p->len = MIN(len, 0x1000 - (unsigned)(lin & PAGE_MASK));
+	if (p->writable) {
+		/*
+		 * Another CPU may have claimed the page while the entry was
+		 * filled, its TLB sweep missing the new entry: the fence
+		 * pairs with the one in claim_page(), so one side sees the
+		 * other.
+		 */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&map->protect_gen, __ATOMIC_RELAXED) != gen &&
+		    gh_exec_is_code_page(cpu, p->gpa & ~PAGE_MASK)) {
+			gh_tlb_protect_code(cpu->tlb, p->gpa & ~PAGE_MASK);
+			p->writable = false;
+		}
+	}
 	if (access == GH_MMU_WRITE && p->host && !p->writable) {
 		/* a page of decoded code (or ROM): drop the code, then ask again */
 		if (gh_exec_is_code_page(cpu, p->gpa & ~PAGE_MASK)) {
 			bool w = false;
 
-			invalidate_page(cpu, p->gpa >> 12);
+			gh_exec_code_written(cpu, p->gpa & ~PAGE_MASK, 0x1000);
 			cpu->bus.page(cpu->bus.opaque, p->gpa & ~PAGE_MASK, &w);
 			p->writable = w;
 		}
@@ -689,6 +913,17 @@ static bool ends_block(const struct gh_x86_insn *i)
 	return false;
 }
 
+/* Claims a page for the block being decoded, once per page and block. */
+static void claim(struct gh_cpu *cpu, uint64_t pfn)
+{
+	struct gh_exec_cache *c = cpu->cache;
+
+	if (pfn == c->claimed[0] || pfn == c->claimed[1])
+		return;
+	claim_page(cpu, pfn);
+	c->claimed[c->claimed[0] != UINT64_MAX] = pfn;
+}
+
 /*
  * Fetches the instruction bytes at linear lin for decoding: the rest of its
  * page in place, or (cross) 15 bytes across two pages copied into buf.
@@ -702,6 +937,8 @@ static const uint8_t *fetch(struct gh_cpu *cpu, uint64_t lin, uint8_t *buf, size
 
 	if (!translate_q(cpu, lin, GH_X86_MAX_LEN, GH_MMU_EXEC, &p, quiet))
 		return NULL;
+	if (p.host)
+		claim(cpu, p.gpa >> 12);
 	gpa[0] = gpa[1] = p.gpa;
 	if (!cross && p.host) {
 		*avail = in_page;
@@ -712,6 +949,8 @@ static const uint8_t *fetch(struct gh_cpu *cpu, uint64_t lin, uint8_t *buf, size
 
 		if (!translate_q(cpu, lin2, GH_X86_MAX_LEN - in_page, GH_MMU_EXEC, &q, quiet))
 			return NULL;
+		if (q.host)
+			claim(cpu, q.gpa >> 12);
 		if (q.host)
 			memcpy(buf + in_page, q.host, GH_X86_MAX_LEN - in_page);
 		else
@@ -741,6 +980,7 @@ static struct block *build_block(struct gh_cpu *cpu, bool *cacheable)
 	uint8_t buf[2 * GH_X86_MAX_LEN];
 	uint64_t gpa[2];
 
+	c->claimed[0] = c->claimed[1] = UINT64_MAX;
 	b->n = 0;
 	b->span = 0;
 	b->bits = bits;
@@ -794,11 +1034,6 @@ static struct block *build_block(struct gh_cpu *cpu, bool *cacheable)
 	return g_memdup2(b, sizeof(*b) + b->n * sizeof(b->e[0]));
 }
 
-static unsigned block_index(uintptr_t host, unsigned bits)
-{
-	return (unsigned)((host >> 0) ^ (host >> 13) ^ bits) & (BLOCK_TABLE_SIZE - 1);
-}
-
 /* The block at RIP: from the cache when its bytes are unchanged. */
 static struct block *find_block(struct gh_cpu *cpu)
 {
@@ -834,9 +1069,9 @@ static struct block *find_block(struct gh_cpu *cpu)
 	idx = block_index(b->host, bits);
 	drop_block(c, idx);
 	c->table[idx] = b;
-	add_code_page(cpu, b->pfn[0]);
+	page_link(c, b, 0);
 	if (b->pfn[1] != b->pfn[0])
-		add_code_page(cpu, b->pfn[1]);
+		page_link(c, b, 1);
 	return b;
 }
 
@@ -952,6 +1187,8 @@ enum gh_cpu_stop gh_cpu_run(struct gh_cpu *cpu, uint64_t max_insns)
 		if (cpu->retired >= c->budget_end)
 			return GH_CPU_BUDGET;
 		/* the common case is nothing to do: one combined test */
+		if (__atomic_load_n(&cpu->code_inval, __ATOMIC_ACQUIRE))
+			take_invalidations(cpu);
 		if (__builtin_expect(cpu->pending_dbg | cpu->halted | cpu->intr_line |
 				     __atomic_load_n(&cpu->intr_poke, __ATOMIC_RELAXED) |
 				     __atomic_load_n(&cpu->nmi_pending, __ATOMIC_RELAXED), 0) &&

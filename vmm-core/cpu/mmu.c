@@ -472,7 +472,9 @@ void gh_tlb_protect_code(struct gh_tlb *tlb, uint64_t gpa_page)
 
 	gpa_page &= GH_TLB_PAGE_MASK;
 	for (i = 0; i < GH_TLB_SIZE; i++) {
-		if ((tlb->info[i].flags & GH_TLB_F_VALID) && tlb->info[i].gpa == gpa_page)
-			tlb->e[i].tag &= ~(uint64_t)GH_TLB_W_ALL;
+		if ((__atomic_load_n(&tlb->info[i].flags, __ATOMIC_RELAXED) & GH_TLB_F_VALID) &&
+		    __atomic_load_n(&tlb->info[i].gpa, __ATOMIC_RELAXED) == gpa_page)
+			__atomic_fetch_and(&tlb->e[i].tag, ~(uint64_t)GH_TLB_W_ALL,
+					   __ATOMIC_RELAXED);
 	}
 }

@@ -231,8 +231,10 @@ static inline void *gh_tlb_lookup(const struct gh_tlb *tlb, uint64_t linear,
 				  unsigned need)
 {
 	const struct gh_tlb_entry *e = &tlb->e[(linear >> 12) & (GH_TLB_SIZE - 1)];
+	/* atomic: other CPUs clear write bits (gh_tlb_protect_code()) */
+	uint64_t tag = __atomic_load_n(&e->tag, __ATOMIC_RELAXED);
 
-	if (__builtin_expect((e->tag & (GH_TLB_PAGE_MASK | need)) ==
+	if (__builtin_expect((tag & (GH_TLB_PAGE_MASK | need)) ==
 			     ((linear & GH_TLB_PAGE_MASK) | need), 1))
 		return (void *)((uintptr_t)linear + e->addend);
 	return NULL;
@@ -287,7 +289,9 @@ bool gh_tlb_control_changed(struct gh_tlb *tlb, uint64_t old_cr0, uint64_t old_c
  * The guest-physical page gpa_page now holds decoded code: drop the fast
  * write permission of every entry that maps it, so writes to it reach the
  * slow path (and the interpreter's code invalidation). Later fills learn it
- * from the page callback's *writable.
+ * from the page callback's *writable. Any thread may call it on a TLB
+ * another thread is using: it only clears bits, atomically; the owner
+ * handles an entry it filled meanwhile.
  */
 void gh_tlb_protect_code(struct gh_tlb *tlb, uint64_t gpa_page);
 

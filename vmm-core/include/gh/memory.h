@@ -58,7 +58,25 @@ void *gh_mem_map_page(struct gh_memory *mem, uint64_t gpa, bool *writable);
 
 /* Copies; -EFAULT if any byte is outside RAM/ROM. gh_mem_write refuses ROM. */
 int gh_mem_read(struct gh_memory *mem, uint64_t gpa, void *buf, size_t len);
+/* Devices (DMA) and loaders write guest RAM with it; the write notifier
+ * hears of it. */
 int gh_mem_write(struct gh_memory *mem, uint64_t gpa, const void *buf, size_t len);
+
+/*
+ * A device that wrote guest RAM through a gh_mem_map() pointer reports the
+ * range here, so that CPUs holding decoded code from it drop that code.
+ * Any thread; ranges outside RAM are ignored.
+ */
+void gh_mem_dma_written(struct gh_memory *mem, uint64_t gpa, uint64_t len);
+
+/*
+ * Who hears of writes by gh_mem_write() and gh_mem_dma_written(): the
+ * execution backend (the VM sets it). fn NULL: nobody. Set it before any
+ * thread writes guest memory.
+ */
+typedef void gh_mem_write_notify_fn(void *opaque, uint64_t gpa, uint64_t len);
+void gh_memory_set_write_notify(struct gh_memory *mem, gh_mem_write_notify_fn *fn,
+				void *opaque);
 
 /* True if gpa is backed by RAM or ROM (not MMIO). */
 bool gh_mem_is_ram(struct gh_memory *mem, uint64_t gpa);
