@@ -33,14 +33,16 @@ struct block_entry {
 struct chain {
 	uint64_t lin;		/* linear address it started at */
 	struct block *b;
-	uint64_t tlb_gen;	/* valid while the TLB and the cache are unchanged */
-	uint64_t cache_gen;
+	/* valid while the TLB and the cache are unchanged: the sum of their
+	 * generations, which only grow */
+	uint64_t epoch;
 };
 
 struct block {
 	uintptr_t host;		/* host address of the first byte */
 	struct chain next[2];	/* two successors: fall-through and taken */
 	uint8_t bits;		/* code size the block was decoded for */
+	uint64_t ipmask;	/* RIP wraps to it: IP, EIP or RIP */
 	uint64_t pfn[2];	/* guest pages its bytes come from */
 	struct block *page_next[2];	/* the other blocks of pfn[0], pfn[1] */
 	uint32_t span;		/* bytes from the first to past the last */
@@ -522,20 +524,6 @@ static uint64_t seg_lin(struct gh_cpu *cpu, unsigned seg, uint64_t off, unsigned
 	return (s->base + off) & 0xffffffffULL;
 }
 
-uint64_t gh_exec_ea(struct gh_cpu *cpu, const struct gh_x86_insn *i)
-{
-	const struct gh_x86_mem *m = &i->mem;
-	uint64_t a = (uint64_t)m->disp;
-
-	if (m->base != GH_X86_REG_NONE)
-		a += cpu->gpr[m->base];
-	if (m->index != GH_X86_REG_NONE)
-		a += cpu->gpr[m->index] * m->scale;
-	if (m->rip_rel)
-		a += cpu->rip;
-	return a & gh_size_mask(i->addrsize);
-}
-
 /* ---- guest memory: the slow path ------------------------------------------- */
 
 struct piece {
@@ -790,19 +778,6 @@ uint64_t gh_exec_peek(struct gh_cpu *cpu, uint64_t off, unsigned size)
 
 /* ---- control ----------------------------------------------------------------------- */
 
-void gh_exec_jump(struct gh_cpu *cpu, uint64_t target, unsigned opsize)
-{
-	target &= gh_size_mask(opsize);
-	if (long64(cpu)) {
-		if (!gh_cpu_canonical(target))
-			gh_cpu_raise(cpu, GH_EXC_GP, 0);
-	} else if (target > cpu->seg[GH_CS].limit) {
-		gh_cpu_raise(cpu, GH_EXC_GP, 0);
-	}
-	cpu->rip = target;
-	cpu->end_block = true;
-}
-
 void gh_exec_control_changed(struct gh_cpu *cpu, uint64_t old_cr0, uint64_t old_cr4,
 			     uint64_t old_efer)
 {
@@ -984,6 +959,7 @@ static struct block *build_block(struct gh_cpu *cpu, bool *cacheable)
 	b->n = 0;
 	b->span = 0;
 	b->bits = bits;
+	b->ipmask = ipmask;
 	memset(b->next, 0, sizeof(b->next));
 	*cacheable = true;
 	for (;;) {
@@ -1075,23 +1051,30 @@ static struct block *find_block(struct gh_cpu *cpu)
 	return b;
 }
 
+static uint64_t epoch(const struct gh_cpu *cpu)
+{
+	return cpu->tlb->generation + cpu->cache->gen;
+}
+
 /*
  * The block at RIP, through the previous block's chain when nothing that
  * could change the answer happened since (a TLB flush, a dropped block, a
- * mode change): most blocks end in a branch to a block seen before.
+ * mode change): most blocks end in a branch to a block seen before. The
+ * epoch covers the mode, CS and the code size (they bump the cache's
+ * generation), but not a real-mode CS base, which a different linear
+ * address or the CS limit check catches.
  */
-static struct block *next_block(struct gh_cpu *cpu)
+static inline struct block *next_block(struct gh_cpu *cpu)
 {
 	struct gh_exec_cache *c = cpu->cache;
-	struct block *prev = c->prev_gen == c->gen ? c->prev : NULL, *b;
+	struct block *prev = c->prev, *b;
 	uint64_t lin = code_lin(cpu, cpu->rip);
 	struct chain *ch = NULL;
 	uint64_t gen;
 
-	if (prev) {
+	if (prev && c->prev_gen == c->gen) {
 		ch = &prev->next[(lin ^ (lin >> 4)) & 1];
-		if (ch->lin == lin && ch->b && ch->tlb_gen == cpu->tlb->generation &&
-		    ch->cache_gen == c->gen && ch->b->bits == code_bits(cpu) &&
+		if (__builtin_expect(ch->lin == lin && ch->epoch == epoch(cpu) && ch->b, 1) &&
 		    (ch->b->bits == 64 ||
 		     cpu->rip + ch->b->span - 1 <= cpu->seg[GH_CS].limit)) {
 			c->prev = ch->b;
@@ -1106,7 +1089,7 @@ static struct block *next_block(struct gh_cpu *cpu)
 	}
 	/* link prev to it, unless find_block dropped blocks (prev may be gone) */
 	if (ch && c->gen == gen)
-		*ch = (struct chain){ lin, b, cpu->tlb->generation, gen };
+		*ch = (struct chain){ lin, b, epoch(cpu) };
 	c->prev = b;
 	c->prev_gen = c->gen;
 	return b;
@@ -1154,6 +1137,46 @@ static bool take_events(struct gh_cpu *cpu)
 	return !cpu->halted;
 }
 
+/*
+ * Between blocks, when something may need doing: the reason to return, or
+ * -1 to go on. Other threads set kick, code_inval, intr_poke, nmi_pending.
+ */
+static int between_blocks(struct gh_cpu *cpu)
+{
+	struct gh_exec_cache *c = cpu->cache;
+
+	if (cpu->shutdown)
+		return GH_CPU_SHUTDOWN;
+	/* plain loads first: the locked exchange only when something is set */
+	if (__atomic_load_n(&cpu->kick, __ATOMIC_RELAXED) &&
+	    __atomic_exchange_n(&cpu->kick, 0, __ATOMIC_ACQ_REL))
+		return GH_CPU_KICKED;
+	if (cpu->retired >= c->budget_end)
+		return GH_CPU_BUDGET;
+	if (__atomic_load_n(&cpu->code_inval, __ATOMIC_ACQUIRE))
+		take_invalidations(cpu);
+	if ((cpu->pending_dbg | cpu->halted | cpu->intr_line |
+	     __atomic_load_n(&cpu->intr_poke, __ATOMIC_RELAXED) |
+	     __atomic_load_n(&cpu->nmi_pending, __ATOMIC_RELAXED)) &&
+	    !take_events(cpu))
+		return GH_CPU_HLT;
+	return -1;
+}
+
+/* Whether between_blocks() has anything to do: one test, all flags. */
+static inline bool attention(const struct gh_cpu *cpu)
+{
+	/* INTR only matters when it can be taken */
+	unsigned intr = cpu->intr_line & (unsigned)(cpu->rflags >> 9);
+
+	return cpu->shutdown | cpu->pending_dbg | cpu->halted | intr |
+	       (cpu->retired >= cpu->cache->budget_end) |
+	       __atomic_load_n(&cpu->kick, __ATOMIC_RELAXED) |
+	       __atomic_load_n(&cpu->code_inval, __ATOMIC_RELAXED) |
+	       __atomic_load_n(&cpu->intr_poke, __ATOMIC_RELAXED) |
+	       __atomic_load_n(&cpu->nmi_pending, __ATOMIC_RELAXED);
+}
+
 enum gh_cpu_stop gh_cpu_run(struct gh_cpu *cpu, uint64_t max_insns)
 {
 	struct gh_exec_cache *c = cpu->cache;
@@ -1174,35 +1197,25 @@ enum gh_cpu_stop gh_cpu_run(struct gh_cpu *cpu, uint64_t max_insns)
 	}
 	for (;;) {
 		struct block *b;
-		bool single;
 		uint64_t ipmask;
 		uint32_t k, n;
 
-		if (cpu->shutdown)
-			return GH_CPU_SHUTDOWN;
-		/* plain loads first: the locked exchange only when something is set */
-		if (__atomic_load_n(&cpu->kick, __ATOMIC_RELAXED) &&
-		    __atomic_exchange_n(&cpu->kick, 0, __ATOMIC_ACQ_REL))
-			return GH_CPU_KICKED;
-		if (cpu->retired >= c->budget_end)
-			return GH_CPU_BUDGET;
-		/* the common case is nothing to do: one combined test */
-		if (__atomic_load_n(&cpu->code_inval, __ATOMIC_ACQUIRE))
-			take_invalidations(cpu);
-		if (__builtin_expect(cpu->pending_dbg | cpu->halted | cpu->intr_line |
-				     __atomic_load_n(&cpu->intr_poke, __ATOMIC_RELAXED) |
-				     __atomic_load_n(&cpu->nmi_pending, __ATOMIC_RELAXED), 0) &&
-		    !take_events(cpu))
-			return GH_CPU_HLT;
+		if (__builtin_expect(attention(cpu), 0)) {
+			int stop = between_blocks(cpu);
+
+			if (stop >= 0)
+				return stop;
+		}
+		if (__builtin_expect(c->dead != NULL, 0))
+			free_dead(c);
 
 		/* a fault fetching the block reports its own first byte */
 		cpu->prev_rip = cpu->rip;
 		b = next_block(cpu);
-		ipmask = b->bits == 64 ? ~0ULL : b->bits == 32 ? 0xffffffffULL : 0xffffULL;
-		/* one instruction at a time under an interrupt shadow or TF */
-		single = cpu->interrupt_shadow || (cpu->rflags & GH_FL_TF);
+		ipmask = b->ipmask;
 		cpu->end_block = false;
-		if (__builtin_expect(single, 0)) {
+		/* one instruction at a time under an interrupt shadow or TF */
+		if (__builtin_expect(cpu->interrupt_shadow | ((cpu->rflags & GH_FL_TF) != 0), 0)) {
 			const struct block_entry *e = &b->e[0];
 			bool tf = cpu->rflags & GH_FL_TF;
 
@@ -1217,7 +1230,7 @@ enum gh_cpu_stop gh_cpu_run(struct gh_cpu *cpu, uint64_t max_insns)
 		}
 		/* "at most max_insns": a block may be cut short by the budget */
 		n = b->n;
-		if (c->budget_end - cpu->retired < n)
+		if (__builtin_expect(c->budget_end - cpu->retired < n, 0))
 			n = (uint32_t)(c->budget_end - cpu->retired);
 		for (k = 0; k < n; k++) {
 			const struct block_entry *e = &b->e[k];

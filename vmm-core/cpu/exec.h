@@ -110,8 +110,23 @@ static inline uint64_t gh_size_mask(unsigned size)
 
 /* ---- memory -------------------------------------------------------------- */
 
+/* Inline at every operand access, even where the compiler would not. */
+#define GH_EXEC_INLINE static inline __attribute__((always_inline))
+
 /* The offset of the ModRM memory operand, wrapped to the address size. */
-uint64_t gh_exec_ea(struct gh_cpu *cpu, const struct gh_x86_insn *i);
+GH_EXEC_INLINE uint64_t gh_exec_ea(const struct gh_cpu *cpu, const struct gh_x86_insn *i)
+{
+	const struct gh_x86_mem *m = &i->mem;
+	uint64_t a = (uint64_t)m->disp;
+
+	if (m->base != GH_X86_REG_NONE)
+		a += cpu->gpr[m->base];
+	if (m->index != GH_X86_REG_NONE)
+		a += cpu->gpr[m->index] * m->scale;
+	if (m->rip_rel)
+		a += cpu->rip;
+	return a & gh_size_mask(i->addrsize);
+}
 
 /*
  * Reads/writes size (1, 2, 4, 8, or up to 16 for *_buf) bytes at seg:off:
@@ -124,7 +139,7 @@ uint64_t gh_mem_read_slow(struct gh_cpu *cpu, unsigned seg, uint64_t off, unsign
 void gh_mem_write_slow(struct gh_cpu *cpu, unsigned seg, uint64_t off, unsigned size,
 		       uint64_t val);
 
-static inline uint64_t gh_host_load(const void *h, unsigned size)
+GH_EXEC_INLINE uint64_t gh_host_load(const void *h, unsigned size)
 {
 	uint16_t v16;
 	uint32_t v32;
@@ -145,7 +160,7 @@ static inline uint64_t gh_host_load(const void *h, unsigned size)
 	}
 }
 
-static inline void gh_host_store(void *h, unsigned size, uint64_t val)
+GH_EXEC_INLINE void gh_host_store(void *h, unsigned size, uint64_t val)
 {
 	uint16_t v16 = val;
 	uint32_t v32 = val;
@@ -171,15 +186,15 @@ static inline void gh_host_store(void *h, unsigned size, uint64_t val)
  * with no base (not FS/GS), a canonical address whose bytes lie in one
  * page that the TLB maps to host memory. Everything else is the slow path.
  */
-static inline bool gh_mem_fast(const struct gh_cpu *cpu, unsigned seg, uint64_t off,
-			       unsigned size)
+GH_EXEC_INLINE bool gh_mem_fast(const struct gh_cpu *cpu, unsigned seg, uint64_t off,
+				unsigned size)
 {
 	return cpu->mode == GH_MODE_LONG && seg < GH_FS && gh_cpu_canonical(off) &&
 	       (off & 0xfff) + size <= 0x1000;
 }
 
-static inline uint64_t gh_mem_read_seg(struct gh_cpu *cpu, unsigned seg, uint64_t off,
-				       unsigned size)
+GH_EXEC_INLINE uint64_t gh_mem_read_seg(struct gh_cpu *cpu, unsigned seg, uint64_t off,
+					unsigned size)
 {
 	void *h;
 
@@ -189,8 +204,8 @@ static inline uint64_t gh_mem_read_seg(struct gh_cpu *cpu, unsigned seg, uint64_
 	return gh_mem_read_slow(cpu, seg, off, size);
 }
 
-static inline void gh_mem_write_seg(struct gh_cpu *cpu, unsigned seg, uint64_t off,
-				    unsigned size, uint64_t val)
+GH_EXEC_INLINE void gh_mem_write_seg(struct gh_cpu *cpu, unsigned seg, uint64_t off,
+				     unsigned size, uint64_t val)
 {
 	void *h;
 
@@ -256,8 +271,20 @@ static inline void gh_exec_flags_in(struct gh_cpu *cpu)
 /* ---- control ---------------------------------------------------------------- */
 
 /* Near jump to target: wraps to the operand size (IP, EIP), checks the CS
- * limit (legacy modes) or canonical form (64-bit mode): #GP(0). */
-void gh_exec_jump(struct gh_cpu *cpu, uint64_t target, unsigned opsize);
+ * limit (legacy modes) or canonical form (64-bit mode): #GP(0). Inline:
+ * every taken branch comes here. */
+static inline void gh_exec_jump(struct gh_cpu *cpu, uint64_t target, unsigned opsize)
+{
+	target &= gh_size_mask(opsize);
+	if (cpu->mode == GH_MODE_LONG) {
+		if (__builtin_expect(!gh_cpu_canonical(target), 0))
+			gh_cpu_raise(cpu, GH_EXC_GP, 0);
+	} else if (__builtin_expect(target > cpu->seg[GH_CS].limit, 0)) {
+		gh_cpu_raise(cpu, GH_EXC_GP, 0);
+	}
+	cpu->rip = target;
+	cpu->end_block = true;
+}
 
 /* The loop re-checks mode, interrupts and the decoded-code cache before
  * the next instruction. */
