@@ -638,6 +638,84 @@ static inline void str_commit_cnt(struct gh_cpu *cpu, struct str *s)
 	gh_reg_set(cpu, GH_RCX, s->asz, s->cnt);
 }
 
+/*
+ * The batch is used up part-way through a fast stretch: yield as rep_next()
+ * does, to re-execute from the registers.
+ */
+static bool rep_fast_yield(struct gh_cpu *cpu, struct str *s)
+{
+	if (s->cnt && !s->left) {
+		cpu->rip = cpu->prev_rip;
+		gh_exec_end_block(cpu);
+	}
+	return false;
+}
+
+/*
+ * REP STOS and REP MOVS going up, a page at a time: while every element of
+ * the stretch lies in a page the TLB maps for fast access (64-bit mode, RAM,
+ * no fault possible; MMIO, ROM and pages of decoded code have no fast write
+ * entry), the iterations that fit in the page(s) run as one memset/memmove.
+ * They return true to go on one iteration at a time (a slow page, an element
+ * across a page end, DF=1, an overlap that must replicate), false when the
+ * instruction is done or yields.
+ */
+static bool rep_fast_stos(struct gh_cpu *cpu, struct str *s, unsigned size, uint64_t v)
+{
+	while (s->step > 0 && s->cnt) {
+		uint64_t off = s->di & s->amask;
+		uint64_t n = MIN(MIN(s->cnt, (uint64_t)s->left), (0x1000 - (off & 0xfff)) / size);
+		uint8_t *h;
+
+		if (!n || !gh_mem_fast(cpu, GH_ES, off, size) ||
+		    !(h = gh_tlb_lookup_write(cpu->tlb, off, cpu->data_mode)))
+			return true;
+		if (size == 1)
+			memset(h, (int)v, n);
+		else
+			for (uint64_t k = 0; k < n; k++)
+				gh_host_store(h + k * size, size, v);
+		s->di += n * size;
+		s->cnt -= n;
+		s->left -= n;
+		str_commit_di(cpu, s);
+		str_commit_cnt(cpu, s);
+		if (!s->left)
+			return rep_fast_yield(cpu, s);
+	}
+	return s->cnt != 0;
+}
+
+static bool rep_fast_movs(struct gh_cpu *cpu, const struct gh_x86_insn *i, struct str *s,
+			  unsigned size)
+{
+	while (s->step > 0 && s->cnt) {
+		uint64_t so = s->si & s->amask, d = s->di & s->amask;
+		uint64_t n = MIN(MIN(s->cnt, (uint64_t)s->left),
+				 MIN((0x1000 - (so & 0xfff)) / size, (0x1000 - (d & 0xfff)) / size));
+		uint8_t *hs, *hd;
+
+		if (!n || !gh_mem_fast(cpu, i->seg, so, size) || !gh_mem_fast(cpu, GH_ES, d, size) ||
+		    !(hs = gh_tlb_lookup_read(cpu->tlb, so, cpu->data_mode)) ||
+		    !(hd = gh_tlb_lookup_write(cpu->tlb, d, cpu->data_mode)))
+			return true;
+		/* a destination just above the source copies what it wrote */
+		if (hd > hs && hd < hs + n * size)
+			return true;
+		memmove(hd, hs, n * size);
+		s->si += n * size;
+		s->di += n * size;
+		s->cnt -= n;
+		s->left -= n;
+		str_commit_si(cpu, s);
+		str_commit_di(cpu, s);
+		str_commit_cnt(cpu, s);
+		if (!s->left)
+			return rep_fast_yield(cpu, s);
+	}
+	return s->cnt != 0;
+}
+
 static inline __attribute__((always_inline)) void do_movs(struct gh_cpu *cpu,
 							  const struct gh_x86_insn *i,
 							  unsigned size)
@@ -655,7 +733,7 @@ static inline __attribute__((always_inline)) void do_movs(struct gh_cpu *cpu,
 		str_commit_di(cpu, &s);
 		return;
 	}
-	if (s.cnt == 0)
+	if (s.cnt == 0 || !rep_fast_movs(cpu, i, &s, size))
 		return;
 	do {
 		v = gh_mem_read_seg(cpu, i->seg, s.si & s.amask, size);
@@ -683,7 +761,7 @@ static inline __attribute__((always_inline)) void do_stos(struct gh_cpu *cpu,
 		str_commit_di(cpu, &s);
 		return;
 	}
-	if (s.cnt == 0)
+	if (s.cnt == 0 || !rep_fast_stos(cpu, &s, size, v))
 		return;
 	do {
 		gh_mem_write_seg(cpu, GH_ES, s.di & s.amask, size, v);
