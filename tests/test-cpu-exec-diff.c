@@ -81,24 +81,11 @@ static uint8_t *fake_page(void *opaque, uint64_t gpa, bool *writable)
 
 static bool map_window(struct env *e)
 {
-	static const uint64_t choices[] = {0x10000000, 0x18000000, 0x28000000, 0x38000000};
-
-	for (unsigned k = 0; k < G_N_ELEMENTS(choices); k++) {
-		void *p = mmap((void *)choices[k], WIN_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-
-		if (p == MAP_FAILED)
-			continue;
-		if (p != (void *)choices[k]) {
-			munmap(p, WIN_SIZE);
-			continue;
-		}
-		e->win = p;
-		e->va = choices[k];
-		e->win[0x1000] = 0xc3; /* RET after the case */
-		return true;
-	}
-	return false;
+	e->win = ct_map_window(WIN_SIZE, &e->va);
+	if (!e->win)
+		return false;
+	e->win[0x1000] = 0xc3; /* RET after the case */
+	return true;
 }
 
 /* 64-bit mode at CPL 3, IF set, IOPL 0. */
