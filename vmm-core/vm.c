@@ -378,6 +378,10 @@ int gh_vm_start(struct gh_vm *vm, struct gh_error *err)
 	vm->started = true;
 	/* A VM paused before it started starts paused. */
 	vm->ctl.park = vm->paused;
+	/* time runs before the first guest instruction: a guest that reads a
+	 * timer at once must see it move */
+	if (!vm->paused)
+		gh_clock_resume(vm->clock);
 	for (i = 0; i < vm->cfg.ncpus; i++) {
 		ret = gh_vcpu_start_thread(vm->vcpus[i], err);
 		if (ret < 0) {
@@ -385,11 +389,11 @@ int gh_vm_start(struct gh_vm *vm, struct gh_error *err)
 			/* none may run on while the caller frees the devices */
 			while (i--)
 				gh_vcpu_join(vm->vcpus[i]);
+			if (!vm->paused)
+				gh_clock_pause(vm->clock);
 			return ret;
 		}
 	}
-	if (!vm->paused)
-		gh_clock_resume(vm->clock);
 	return 0;
 }
 
