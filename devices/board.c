@@ -20,6 +20,7 @@ struct board_slot {
 /* Standard ISA assignments; base 0 means the device's usual ports. */
 static const struct board_slot pc_devices[] = {
 	{ &gh_i8259_type,	{ .irq = -1 } },
+	{ &gh_lapic_type,	{ .irq = -1 } },	/* one per vCPU */
 	{ &gh_i8254_type,	{ .irq = 0 } },
 	{ &gh_mc146818_type,	{ .irq = 8 } },
 	{ &gh_i8042_type,	{ .irq = 1 } },

@@ -9,6 +9,7 @@
 #include "cpu/exec.h"
 #include "cputest.h"
 
+#include <errno.h>
 #include <glib.h>
 #include <string.h>
 
@@ -61,6 +62,9 @@ struct env {
 	uint64_t now;
 	bool intr;
 	bool lm; /* the state built is IA-32e (64-bit IDT) */
+	/* the fake local APIC behind the msr and cr8 hooks */
+	uint64_t apic_base, deadline, deadline_tsc, tpr;
+	unsigned apic_calls;
 };
 
 struct trap {
@@ -95,6 +99,42 @@ static int fake_intr_ack(void *opaque)
 static uint64_t fake_now(void *opaque)
 {
 	return ((struct env *)opaque)->now;
+}
+
+static int fake_apic_msr(void *opaque, uint32_t index, bool write, uint64_t *val,
+			 uint64_t tsc)
+{
+	struct env *e = opaque;
+	uint64_t *slot;
+
+	if (index == GH_MSR_IA32_APIC_BASE)
+		slot = &e->apic_base;
+	else if (index == GH_MSR_IA32_TSC_DEADLINE)
+		slot = &e->deadline;
+	else if (index == 0x830)
+		return -EINVAL; /* an x2APIC register: #GP */
+	else
+		return -ENOENT;
+	e->apic_calls++;
+	if (write) {
+		*slot = *val;
+		e->deadline_tsc = tsc;
+	} else {
+		*val = *slot;
+	}
+	return 0;
+}
+
+static int fake_apic_cr8(void *opaque, bool write, uint64_t *val)
+{
+	struct env *e = opaque;
+
+	e->apic_calls++;
+	if (write)
+		e->tpr = *val;
+	else
+		*val = e->tpr;
+	return 0;
 }
 
 static void build_tables(struct env *e)
@@ -413,6 +453,10 @@ static void test_cpuid_implemented(void)
 	static const uint32_t leaves[] = {1, 7, 0x80000001, 0x80000007};
 	struct env *e = env_new();
 	GString *missing = g_string_new(NULL);
+
+	/* as the soft backend connects it: APIC and TSC-deadline need the hook */
+	e->cpu->bus.msr = fake_apic_msr;
+	e->cpu->bus.cr8 = fake_apic_cr8;
 
 	for (unsigned k = 0; k < gh_cpuid_nfeatures; k++) {
 		const struct gh_cpuid_feature *f = &gh_cpuid_features[k];
@@ -764,6 +808,67 @@ static void mov_cr(struct env *e, unsigned cr, uint64_t v)
 		load(e, c, sizeof(c));
 	}
 	e->cpu->gpr[GH_RAX] = v;
+}
+
+/*
+ * The local APIC's MSRs and CR8 go to the bus hooks when the backend has an
+ * APIC (accel/soft.c); without hooks CPUID hides the APIC and TSC-deadline.
+ */
+static void test_apic_hooks(void)
+{
+	struct env *e = env_new();
+	struct gh_cpu *cpu = e->cpu;
+	uint32_t r[4];
+	uint64_t v, bsp;
+
+	cpuid_of(e, 1, 0, r);
+	g_assert_cmphex(r[3] & (1u << 9), ==, 0);
+	g_assert_cmphex(r[2] & (1u << 24), ==, 0);
+	g_assert_false(wrmsr(e, GH_MSR_IA32_TSC_DEADLINE, 1));
+	g_assert_false(rdmsr(e, GH_MSR_IA32_TSC_DEADLINE, &v));
+
+	cpu->bus.msr = fake_apic_msr;
+	cpu->bus.cr8 = fake_apic_cr8;
+	cpuid_of(e, 1, 0, r);
+	g_assert_cmphex(r[3] & (1u << 9), ==, 1u << 9);
+	g_assert_cmphex(r[2] & (1u << 24), ==, 1u << 24);
+
+	/* APIC_BASE: the CPU checks reserved bits and keeps BSP read-only */
+	state64(e, 0);
+	apply(e);
+	bsp = cpu->apic_base & 0x100;
+	g_assert_true(wrmsr(e, GH_MSR_IA32_APIC_BASE, 0xfed00800 | (bsp ^ 0x100)));
+	g_assert_cmphex(e->apic_base, ==, 0xfed00800 | bsp);
+	e->apic_base = 0xfee00900;
+	g_assert_true(rdmsr(e, GH_MSR_IA32_APIC_BASE, &v));
+	g_assert_cmphex(v, ==, 0xfee00900);
+	e->apic_calls = 0;
+	g_assert_false(wrmsr(e, GH_MSR_IA32_APIC_BASE, 0xfee00c00));
+	g_assert_cmpuint(e->apic_calls, ==, 0);
+
+	/* TSC_DEADLINE: the hook sees the TSC of the moment */
+	e->now = 5000000;
+	g_assert_true(wrmsr(e, GH_MSR_IA32_TSC_DEADLINE, 0x123456789ULL));
+	g_assert_cmphex(e->deadline, ==, 0x123456789ULL);
+	g_assert_cmphex(e->deadline_tsc, ==, 5000000 + (uint64_t)cpu->tsc_offset);
+	g_assert_true(rdmsr(e, GH_MSR_IA32_TSC_DEADLINE, &v));
+	g_assert_cmphex(v, ==, 0x123456789ULL);
+	/* the hook's #GP; an MSR it does not own stays the CPU's */
+	g_assert_false(wrmsr(e, 0x830, 0));
+	g_assert_false(rdmsr(e, 0x830, &v));
+	msr_rw(e, GH_MSR_LSTAR, 0xffff800000001000ULL, 0xffff800000001000ULL);
+
+	/* CR8 is the APIC's TPR class */
+	state64(e, 0);
+	mov_cr(e, 8, 0xa);
+	expect_done(e, CODE + 4);
+	g_assert_cmphex(e->tpr, ==, 0xa);
+	state64(e, 0);
+	LOAD(e, 0x44, 0x0f, 0x20, 0xc0); /* MOV RAX, CR8 */
+	e->tpr = 0x6;
+	expect_done(e, CODE + 4);
+	g_assert_cmphex(cpu->gpr[GH_RAX], ==, 0x6);
+	env_free(e);
 }
 
 static void test_cr_basic(void)
@@ -1867,6 +1972,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/cpu-exec-sys/fpu-classes", test_fpu_classes);
 	g_test_add_func("/cpu-exec-sys/tsc", test_tsc);
 	g_test_add_func("/cpu-exec-sys/msr", test_msr);
+	g_test_add_func("/cpu-exec-sys/apic-hooks", test_apic_hooks);
 	g_test_add_func("/cpu-exec-sys/efer", test_efer);
 	g_test_add_func("/cpu-exec-sys/cr", test_cr_basic);
 	g_test_add_func("/cpu-exec-sys/cr3-flush", test_cr3_flush);

@@ -22,6 +22,10 @@ struct gh_irq {
 	void *intc_opaque;
 	void (*notify)(void *opaque);
 	void *notify_opaque;
+	gh_irq_msi_fn *msi;
+	void *msi_opaque;
+	gh_irq_eoi_fn *eoi;
+	void *eoi_opaque;
 };
 
 struct gh_irq *gh_irq_new(void (*notify)(void *opaque), void *notify_opaque)
@@ -161,4 +165,32 @@ void gh_irq_intr_changed(struct gh_irq *irq)
 {
 	if (irq->notify)
 		irq->notify(irq->notify_opaque);
+}
+
+int gh_irq_msi(struct gh_irq *irq, uint64_t addr, uint32_t data)
+{
+	if ((addr >> 20) != 0xfee)
+		return -EINVAL;
+	if (!irq->msi)
+		return -ENODEV;
+	irq->msi(irq->msi_opaque, addr, data);
+	return 0;
+}
+
+void gh_irq_set_msi(struct gh_irq *irq, gh_irq_msi_fn *fn, void *opaque)
+{
+	irq->msi = fn;
+	irq->msi_opaque = fn ? opaque : NULL;
+}
+
+void gh_irq_eoi(struct gh_irq *irq, uint8_t vector)
+{
+	if (irq->eoi)
+		irq->eoi(irq->eoi_opaque, vector);
+}
+
+void gh_irq_set_eoi(struct gh_irq *irq, gh_irq_eoi_fn *fn, void *opaque)
+{
+	irq->eoi = fn;
+	irq->eoi_opaque = fn ? opaque : NULL;
 }

@@ -24,6 +24,9 @@ void gh_vcpu_set_pending_state(struct gh_vcpu *vcpu,
 void gh_vcpu_kick(struct gh_vcpu *vcpu);
 void gh_vcpu_init_signal(struct gh_vcpu *vcpu);
 void gh_vcpu_startup_ipi(struct gh_vcpu *vcpu, uint8_t vector);
+void gh_vcpu_nmi(struct gh_vcpu *vcpu);
+/* The CPU's INTR may have changed: wake it from HLT, make it sample INTR. */
+void gh_vcpu_intr_changed(struct gh_vcpu *vcpu);
 int gh_vcpu_get_state(struct gh_vcpu *vcpu, struct gh_cpu_state *s);
 /* -ENOTSUP where the backend does not count instructions. */
 int gh_vcpu_retired(struct gh_vcpu *vcpu, uint64_t *count);

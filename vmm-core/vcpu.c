@@ -23,6 +23,7 @@ struct gh_vcpu {
 	bool have_pending_state;
 	struct gh_cpu_state pending_state;
 	bool wait_sipi;		/* an AP before its startup IPI */
+	bool nmi_wake;		/* an NMI came while the CPU may be halted */
 	struct gh_ratelimit rl;
 };
 
@@ -61,29 +62,55 @@ bool gh_vcpu_should_exit(struct gh_vcpu *vcpu)
 	       __atomic_load_n(&gh_vm_ctl(vcpu->vm)->park, __ATOMIC_ACQUIRE);
 }
 
-/* Only the boot CPU's INTR pin is wired to the PIC (no local APIC yet). */
+/*
+ * The CPU's own interrupt controller (its local APIC) answers; the soft
+ * CPU asks only after gh_vcpu_intr_changed() poked it, so this is not on
+ * its per-block path.
+ */
 bool gh_vcpu_intr_pending(struct gh_vcpu *vcpu)
 {
-	struct gh_vm *vm = vcpu->vm;
-	bool pending;
-
-	if (vcpu->index != 0)
-		return false;
-	pthread_mutex_lock(gh_vm_lock(vm));
-	pending = gh_irq_intr_pending(gh_vm_irq(vm));
-	pthread_mutex_unlock(gh_vm_lock(vm));
-	return pending;
+	return gh_vm_cpu_intr_pending(vcpu->vm, vcpu->index);
 }
 
 int gh_vcpu_intr_ack(struct gh_vcpu *vcpu)
 {
-	struct gh_vm *vm = vcpu->vm;
-	int vector;
+	return gh_vm_cpu_intr_ack(vcpu->vm, vcpu->index);
+}
 
-	pthread_mutex_lock(gh_vm_lock(vm));
-	vector = gh_irq_intr_ack(gh_vm_irq(vm));
-	pthread_mutex_unlock(gh_vm_lock(vm));
-	return vector;
+unsigned gh_vcpu_index(struct gh_vcpu *vcpu)
+{
+	return vcpu->index;
+}
+
+/* Wakes the CPU from HLT (the condition variable) and out of its run. */
+static void wake(struct gh_vcpu *vcpu)
+{
+	struct gh_vm_ctl *ctl = gh_vm_ctl(vcpu->vm);
+
+	pthread_mutex_lock(&ctl->lock);
+	ctl->intr_seq++;
+	pthread_cond_broadcast(&ctl->cond);
+	pthread_mutex_unlock(&ctl->lock);
+}
+
+void gh_vcpu_intr_changed(struct gh_vcpu *vcpu)
+{
+	wake(vcpu);
+	/* the soft CPU samples INTR between blocks once poked: no kick */
+	if (vcpu->ops->intr_changed)
+		vcpu->ops->intr_changed(vcpu->acc);
+	else
+		gh_vcpu_kick(vcpu);
+}
+
+void gh_vcpu_nmi(struct gh_vcpu *vcpu)
+{
+	if (!vcpu->ops->nmi)
+		return;
+	vcpu->ops->nmi(vcpu->acc);
+	__atomic_store_n(&vcpu->nmi_wake, true, __ATOMIC_RELEASE);
+	wake(vcpu);
+	gh_vcpu_kick(vcpu);
 }
 
 void gh_vcpu_kick(struct gh_vcpu *vcpu)
@@ -94,16 +121,22 @@ void gh_vcpu_kick(struct gh_vcpu *vcpu)
 	vcpu->ops->kick(vcpu->acc);
 }
 
+static void set_pending_locked(struct gh_vcpu *vcpu, struct gh_vm_ctl *ctl,
+			       const struct gh_cpu_state *s)
+{
+	vcpu->pending_state = *s;
+	vcpu->have_pending_state = true;
+	ctl->intr_seq++;
+	pthread_cond_broadcast(&ctl->cond);
+}
+
 void gh_vcpu_set_pending_state(struct gh_vcpu *vcpu,
 			       const struct gh_cpu_state *s)
 {
 	struct gh_vm_ctl *ctl = gh_vm_ctl(vcpu->vm);
 
 	pthread_mutex_lock(&ctl->lock);
-	vcpu->pending_state = *s;
-	vcpu->have_pending_state = true;
-	ctl->intr_seq++;
-	pthread_cond_broadcast(&ctl->cond);
+	set_pending_locked(vcpu, ctl, s);
 	pthread_mutex_unlock(&ctl->lock);
 }
 
@@ -121,21 +154,25 @@ void gh_vcpu_startup_ipi(struct gh_vcpu *vcpu, uint8_t vector)
 {
 	struct gh_vm_ctl *ctl = gh_vm_ctl(vcpu->vm);
 	struct gh_cpu_state s;
-	bool waiting;
 
-	/* Only a CPU waiting for SIPI takes one; others ignore it. */
-	pthread_mutex_lock(&ctl->lock);
-	waiting = vcpu->have_pending_state ? vcpu->pending_state.halted
-					   : vcpu->wait_sipi;
-	pthread_mutex_unlock(&ctl->lock);
-	if (!waiting || vcpu->index == 0)
+	if (vcpu->index == 0)
 		return;
 	gh_cpu_state_reset(&s, false);
 	s.halted = false;
 	s.seg[GH_CS].selector = vector << 8;
 	s.seg[GH_CS].base = (uint64_t)vector << 12;
 	s.rip = 0;
-	gh_vcpu_set_pending_state(vcpu, &s);
+	/*
+	 * Only a CPU waiting for SIPI takes one; others ignore it. The test
+	 * and the new state are one step under the lock, so of the two
+	 * SIPIs of INIT-SIPI-SIPI only the first starts the AP even when the
+	 * AP has not yet run when the second arrives.
+	 */
+	pthread_mutex_lock(&ctl->lock);
+	if (vcpu->have_pending_state ? vcpu->pending_state.halted
+				     : vcpu->wait_sipi)
+		set_pending_locked(vcpu, ctl, &s);
+	pthread_mutex_unlock(&ctl->lock);
 }
 
 int gh_vcpu_get_state(struct gh_vcpu *vcpu, struct gh_cpu_state *s)
@@ -204,7 +241,9 @@ static void wait_for_wakeup(struct gh_vcpu *vcpu, bool if_flag)
 		pthread_mutex_lock(&ctl->lock);
 		seq = ctl->intr_seq;
 		pthread_mutex_unlock(&ctl->lock);
-		if (!vcpu->wait_sipi && if_flag && gh_vcpu_intr_pending(vcpu))
+		if (!vcpu->wait_sipi &&
+		    (__atomic_exchange_n(&vcpu->nmi_wake, false, __ATOMIC_ACQ_REL) ||
+		     (if_flag && gh_vcpu_intr_pending(vcpu))))
 			return;
 		pthread_mutex_lock(&ctl->lock);
 		while (seq == ctl->intr_seq && !ctl->park &&
@@ -260,15 +299,14 @@ static void dispatch_mmio(struct gh_vcpu *vcpu, struct gh_exit *e)
 			memset(e->mmio.data, 0xff, MIN(size, 8u));
 		return;
 	}
-	pthread_mutex_lock(gh_vm_lock(vm));
+	/* through the CPU's own local APIC page first */
 	if (e->mmio.write) {
 		memcpy(&v, e->mmio.data, size);
-		gh_bus_write(gh_vm_mmio(vm), e->mmio.gpa, v, size);
+		gh_vm_cpu_mmio_write(vm, vcpu->index, e->mmio.gpa, v, size);
 	} else {
-		v = gh_bus_read(gh_vm_mmio(vm), e->mmio.gpa, size);
+		v = gh_vm_cpu_mmio_read(vm, vcpu->index, e->mmio.gpa, size);
 		memcpy(e->mmio.data, &v, size);
 	}
-	pthread_mutex_unlock(gh_vm_lock(vm));
 }
 
 static void *vcpu_thread(void *opaque)

@@ -42,6 +42,12 @@ struct gh_vm {
 	void *accel_vm;
 	struct gh_vcpu *vcpus[GH_VM_MAX_CPUS];
 	bool started;
+	struct {
+		const struct gh_cpu_intc_ops *ops;
+		void *opaque;
+	} intc[GH_VM_MAX_CPUS];
+	gh_cpu_signal_fn *signal_hook;
+	void *signal_opaque;
 
 	struct gh_chardev *serial[GH_VM_MAX_SERIAL];
 	struct gh_chardev *debugcon;
@@ -61,16 +67,12 @@ struct gh_vm {
 	struct gh_ratelimit rl;
 };
 
+/* The 8259's output: CPU 0's INTR directly, or its local APIC's LINT0. */
 static void intr_notify(void *opaque)
 {
 	struct gh_vm *vm = opaque;
 
-	pthread_mutex_lock(&vm->ctl.lock);
-	vm->ctl.intr_seq++;
-	pthread_cond_broadcast(&vm->ctl.cond);
-	pthread_mutex_unlock(&vm->ctl.lock);
-	if (vm->vcpus[0])
-		gh_vcpu_kick(vm->vcpus[0]);
+	gh_vm_cpu_intr_changed(vm, 0);
 }
 
 static gboolean ctl_dispatch(GSource *src, GSourceFunc cb, gpointer data);
@@ -533,14 +535,138 @@ void gh_vm_guest_shutdown(struct gh_vm *vm, unsigned cpu)
 
 void gh_vm_cpu_init(struct gh_vm *vm, unsigned cpu)
 {
-	if (cpu < vm->cfg.ncpus)
+	if (vm->signal_hook)
+		vm->signal_hook(vm->signal_opaque, cpu, GH_CPU_SIGNAL_INIT, 0);
+	else if (cpu < vm->cfg.ncpus)
 		gh_vcpu_init_signal(vm->vcpus[cpu]);
 }
 
 void gh_vm_cpu_startup(struct gh_vm *vm, unsigned cpu, uint8_t vector)
 {
-	if (cpu < vm->cfg.ncpus)
+	if (vm->signal_hook)
+		vm->signal_hook(vm->signal_opaque, cpu, GH_CPU_SIGNAL_SIPI,
+				vector);
+	else if (cpu < vm->cfg.ncpus)
 		gh_vcpu_startup_ipi(vm->vcpus[cpu], vector);
+}
+
+void gh_vm_cpu_nmi(struct gh_vm *vm, unsigned cpu)
+{
+	if (vm->signal_hook)
+		vm->signal_hook(vm->signal_opaque, cpu, GH_CPU_SIGNAL_NMI, 0);
+	else if (cpu < vm->cfg.ncpus)
+		gh_vcpu_nmi(vm->vcpus[cpu]);
+}
+
+void gh_vm_set_cpu_signal_hook(struct gh_vm *vm, gh_cpu_signal_fn *fn,
+			       void *opaque)
+{
+	vm->signal_hook = fn;
+	vm->signal_opaque = opaque;
+}
+
+void gh_vm_set_cpu_intc(struct gh_vm *vm, unsigned cpu,
+			const struct gh_cpu_intc_ops *ops, void *opaque)
+{
+	if (cpu >= GH_VM_MAX_CPUS)
+		return;
+	vm->intc[cpu].ops = ops;
+	vm->intc[cpu].opaque = ops ? opaque : NULL;
+	gh_vm_cpu_intr_changed(vm, cpu);
+}
+
+void gh_vm_cpu_intr_changed(struct gh_vm *vm, unsigned cpu)
+{
+	if (cpu < vm->cfg.ncpus)
+		gh_vcpu_intr_changed(vm->vcpus[cpu]);
+}
+
+bool gh_vm_cpu_intr_pending(struct gh_vm *vm, unsigned cpu)
+{
+	bool pending = false;
+
+	if (cpu >= GH_VM_MAX_CPUS)
+		return false;
+	pthread_mutex_lock(&vm->lock);
+	if (vm->intc[cpu].ops)
+		pending = vm->intc[cpu].ops->pending(vm->intc[cpu].opaque);
+	else if (cpu == 0)
+		pending = gh_irq_intr_pending(vm->irq);
+	pthread_mutex_unlock(&vm->lock);
+	return pending;
+}
+
+int gh_vm_cpu_intr_ack(struct gh_vm *vm, unsigned cpu)
+{
+	int vector = -1;
+
+	if (cpu >= GH_VM_MAX_CPUS)
+		return -1;
+	pthread_mutex_lock(&vm->lock);
+	if (vm->intc[cpu].ops)
+		vector = vm->intc[cpu].ops->ack(vm->intc[cpu].opaque);
+	else if (cpu == 0)
+		vector = gh_irq_intr_ack(vm->irq);
+	pthread_mutex_unlock(&vm->lock);
+	return vector;
+}
+
+uint64_t gh_vm_cpu_mmio_read(struct gh_vm *vm, unsigned cpu, uint64_t gpa,
+			     unsigned size)
+{
+	const struct gh_cpu_intc_ops *ops;
+	uint64_t val = 0;
+
+	pthread_mutex_lock(&vm->lock);
+	ops = cpu < GH_VM_MAX_CPUS ? vm->intc[cpu].ops : NULL;
+	if (!ops || !ops->mmio(vm->intc[cpu].opaque, gpa, false, &val, size))
+		val = gh_bus_read(vm->mmio, gpa, size);
+	pthread_mutex_unlock(&vm->lock);
+	return val;
+}
+
+void gh_vm_cpu_mmio_write(struct gh_vm *vm, unsigned cpu, uint64_t gpa,
+			  uint64_t val, unsigned size)
+{
+	const struct gh_cpu_intc_ops *ops;
+
+	pthread_mutex_lock(&vm->lock);
+	ops = cpu < GH_VM_MAX_CPUS ? vm->intc[cpu].ops : NULL;
+	if (!ops || !ops->mmio(vm->intc[cpu].opaque, gpa, true, &val, size))
+		gh_bus_write(vm->mmio, gpa, val, size);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+int gh_vm_cpu_msr(struct gh_vm *vm, unsigned cpu, uint32_t index, bool write,
+		  uint64_t *val, uint64_t tsc)
+{
+	const struct gh_cpu_intc_ops *ops;
+	int ret = -ENOENT;
+
+	pthread_mutex_lock(&vm->lock);
+	ops = cpu < GH_VM_MAX_CPUS ? vm->intc[cpu].ops : NULL;
+	if (ops && ops->msr)
+		ret = ops->msr(vm->intc[cpu].opaque, index, write, val, tsc);
+	pthread_mutex_unlock(&vm->lock);
+	return ret;
+}
+
+int gh_vm_cpu_cr8(struct gh_vm *vm, unsigned cpu, bool write, uint64_t *val)
+{
+	const struct gh_cpu_intc_ops *ops;
+	int ret = -ENOENT;
+
+	pthread_mutex_lock(&vm->lock);
+	ops = cpu < GH_VM_MAX_CPUS ? vm->intc[cpu].ops : NULL;
+	if (ops && ops->get_cr8 && ops->set_cr8) {
+		if (write)
+			ops->set_cr8(vm->intc[cpu].opaque, *val & 0xf);
+		else
+			*val = ops->get_cr8(vm->intc[cpu].opaque);
+		ret = 0;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return ret;
 }
 
 unsigned gh_vm_reset_count(struct gh_vm *vm)

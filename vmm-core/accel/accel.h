@@ -84,6 +84,11 @@ struct gh_accel_ops {
 	int (*set_state)(void *accel_vcpu, const struct gh_cpu_state *s);
 	/* From any thread: make vcpu_run return GH_EXIT_KICK soon. */
 	void (*kick)(void *accel_vcpu);
+	/* Optional, any thread: the NMI pin (taken at the next run). */
+	void (*nmi)(void *accel_vcpu);
+	/* Optional, any thread: INTR may have changed; sample it at the next
+	 * instruction boundary. Without it the core kicks the vCPU. */
+	void (*intr_changed)(void *accel_vcpu);
 	/* Optional: guest instructions retired so far (benchmarks); the vCPU
 	 * is not running. NULL where the hardware does the counting. */
 	uint64_t (*retired)(void *accel_vcpu);
@@ -100,6 +105,7 @@ const struct gh_accel_ops *gh_accel_find(const char *name);
 bool gh_vcpu_intr_pending(struct gh_vcpu *vcpu);
 int gh_vcpu_intr_ack(struct gh_vcpu *vcpu);
 struct gh_vm *gh_vcpu_vm(struct gh_vcpu *vcpu);
+unsigned gh_vcpu_index(struct gh_vcpu *vcpu);
 /* The VM is stopping, pausing or resetting: the vCPU should return to the
  * loop now (for backends that dispatch I/O from inside their run). */
 bool gh_vcpu_should_exit(struct gh_vcpu *vcpu);

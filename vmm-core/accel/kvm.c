@@ -48,6 +48,7 @@ struct kvm_vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool thread_known;
+	bool nmi;		/* an NMI to inject before the next entry */
 };
 
 /* MSRs saved and restored with the rest of the state. */
@@ -338,6 +339,13 @@ static void kvm_kick(void *opaque)
 		pthread_kill(kv->thread, KICK_SIGNAL);
 }
 
+static void kvm_nmi(void *opaque)
+{
+	struct kvm_vcpu *kv = opaque;
+
+	__atomic_store_n(&kv->nmi, true, __ATOMIC_RELEASE);
+}
+
 static void fill_error(struct kvm_vcpu *kv, struct gh_exit *e, const char *fmt,
 		       unsigned long long a)
 {
@@ -394,6 +402,9 @@ static int kvm_vcpu_run(void *opaque, struct gh_exit *e)
 		kv->thread = pthread_self();
 		__atomic_store_n(&kv->thread_known, true, __ATOMIC_RELEASE);
 	}
+	/* KVM_NMI is a vCPU ioctl: issued here, on the vCPU's own thread */
+	if (__atomic_exchange_n(&kv->nmi, false, __ATOMIC_ACQ_REL))
+		ioctl(kv->fd, KVM_NMI);
 	inject(kv);
 	if (ioctl(kv->fd, KVM_RUN, 0) < 0) {
 		if (errno != EINTR && errno != EAGAIN)
@@ -613,6 +624,7 @@ const struct gh_accel_ops gh_accel_kvm = {
 	.get_state = kvm_get_state,
 	.set_state = kvm_set_state,
 	.kick = kvm_kick,
+	.nmi = kvm_nmi,
 };
 
 /*

@@ -1,6 +1,6 @@
 /*
  * The soft backend: the software x86 CPU (vmm-core/cpu/) as an execution
- * backend. The CPU reaches memory, ports and the PIC through the callbacks
+ * backend. The CPU reaches memory, ports and its local APIC through the callbacks
  * below; port I/O and MMIO are dispatched from inside the interpreter, so
  * the only exits the shared vCPU loop sees are HLT, shutdown and kicks.
  */
@@ -24,6 +24,7 @@ struct soft_vcpu {
 	struct gh_vm *vm;
 	struct gh_vcpu *vcpu;
 	struct gh_cpu *cpu;
+	unsigned index;
 	bool a20;		/* the gate as the CPU's TLB knows it */
 };
 
@@ -95,26 +96,36 @@ static uint8_t *bus_page(void *opaque, uint64_t gpa, bool *writable)
 	return gh_mem_map_page(gh_vm_memory(s->vm), a20_mask(s, gpa), writable);
 }
 
+/* The CPU's own local APIC page first, then the MMIO bus. */
 static uint64_t bus_mmio_read(void *opaque, uint64_t gpa, unsigned size)
 {
 	struct soft_vcpu *s = opaque;
-	uint64_t v;
 
-	pthread_mutex_lock(gh_vm_lock(s->vm));
-	v = gh_bus_read(gh_vm_mmio(s->vm), a20_mask(s, gpa), size);
-	pthread_mutex_unlock(gh_vm_lock(s->vm));
-	return v;
+	return gh_vm_cpu_mmio_read(s->vm, s->index, a20_mask(s, gpa), size);
 }
 
 static void bus_mmio_write(void *opaque, uint64_t gpa, uint64_t val, unsigned size)
 {
 	struct soft_vcpu *s = opaque;
 
-	pthread_mutex_lock(gh_vm_lock(s->vm));
-	gh_bus_write(gh_vm_mmio(s->vm), a20_mask(s, gpa), val, size);
-	pthread_mutex_unlock(gh_vm_lock(s->vm));
+	gh_vm_cpu_mmio_write(s->vm, s->index, a20_mask(s, gpa), val, size);
 	if (gh_vcpu_should_exit(s->vcpu))
 		gh_cpu_kick(s->cpu);
+}
+
+static int bus_msr(void *opaque, uint32_t index, bool write, uint64_t *val,
+		   uint64_t tsc)
+{
+	struct soft_vcpu *s = opaque;
+
+	return gh_vm_cpu_msr(s->vm, s->index, index, write, val, tsc);
+}
+
+static int bus_cr8(void *opaque, bool write, uint64_t *val)
+{
+	struct soft_vcpu *s = opaque;
+
+	return gh_vm_cpu_cr8(s->vm, s->index, write, val);
 }
 
 static uint32_t bus_pio_in(void *opaque, uint16_t port, unsigned size)
@@ -171,12 +182,15 @@ static int soft_vcpu_init(void *opaque, struct gh_vcpu *vcpu, unsigned index,
 		.intr_pending = bus_intr_pending,
 		.intr_ack = bus_intr_ack,
 		.now_ns = bus_now_ns,
+		.msr = bus_msr,
+		.cr8 = bus_cr8,
 	};
 
 	struct soft_vm *sv = opaque;
 
 	s->vm = sv->vm;
 	s->vcpu = vcpu;
+	s->index = index;
 	s->a20 = true;
 	s->cpu = gh_cpu_new_shared(&bus, index, sv->code);
 	if (!s->cpu) {
@@ -246,6 +260,20 @@ static void soft_kick(void *opaque)
 	gh_cpu_kick(s->cpu);
 }
 
+static void soft_nmi(void *opaque)
+{
+	struct soft_vcpu *s = opaque;
+
+	gh_cpu_nmi(s->cpu);
+}
+
+static void soft_intr_changed(void *opaque)
+{
+	struct soft_vcpu *s = opaque;
+
+	gh_cpu_intr_changed(s->cpu);
+}
+
 static uint64_t soft_retired(void *opaque)
 {
 	struct soft_vcpu *s = opaque;
@@ -267,5 +295,7 @@ const struct gh_accel_ops gh_accel_soft = {
 	.get_state = soft_get_state,
 	.set_state = soft_set_state,
 	.kick = soft_kick,
+	.nmi = soft_nmi,
+	.intr_changed = soft_intr_changed,
 	.retired = soft_retired,
 };

@@ -39,7 +39,19 @@ struct gh_cpu_bus {
 	int (*intr_ack)(void *opaque);
 	/* the time-stamp counter's source: host-monotonic nanoseconds */
 	uint64_t (*now_ns)(void *opaque);
+	/*
+	 * Optional: the local APIC's MSRs (IA32_APIC_BASE, IA32_TSC_DEADLINE,
+	 * the x2APIC range 0x800-0x8ff) and CR8, the TPR's priority class.
+	 * tsc is the CPU's TSC at the access. 0; -ENOENT: no APIC owns it
+	 * (the CPU goes on as without the callback); -EINVAL: #GP.
+	 */
+	int (*msr)(void *opaque, uint32_t index, bool write, uint64_t *val,
+		   uint64_t tsc);
+	int (*cr8)(void *opaque, bool write, uint64_t *val);
 };
+
+#define GH_MSR_IA32_TSC_DEADLINE 0x6e0
+
 
 /* Why gh_cpu_run returned. */
 enum gh_cpu_stop {

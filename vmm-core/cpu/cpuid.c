@@ -32,6 +32,8 @@ const struct gh_cpuid_feature gh_cpuid_features[] = {
 	F(1, EDX, 7, "mce", X(MOV_Cd_Rd)),		 /* CR4.MCE exists; no #MC is raised */
 	F(1, EDX, 14, "mca", X(RDMSR), X(WRMSR)),	 /* MCG_CAP and banks: exec-sys.c */
 	F(1, EDX, 8, "cx8", X(CMPXCHG8B_Mq)),		 /* exec-alu.c */
+	/* the local APIC: devices/pc/lapic.c behind the bus's msr hook */
+	F(1, EDX, 9, "apic", X(RDMSR), X(WRMSR)),
 	F(1, EDX, 11, "sep", X(SYSENTER), X(SYSEXIT)),	 /* exec-sys.c */
 	F(1, EDX, 12, "mtrr", X(RDMSR), X(WRMSR)),	 /* MTRR MSRs stored: exec-sys.c */
 	F(1, EDX, 13, "pge", X(MOV_Cd_Rd)),		 /* global pages: mmu.c; CR4.PGE */
@@ -43,6 +45,8 @@ const struct gh_cpuid_feature gh_cpuid_features[] = {
 	F(1, ECX, 13, "cx16", X(CMPXCHG16B_Mdq)),	 /* exec-alu.c */
 	F(1, ECX, 22, "movbe", X(MOVBE_Gv_Mv), X(MOVBE_Mv_Gv)), /* exec-alu.c */
 	F(1, ECX, 23, "popcnt", X(POPCNT_Gv_Ev)),	 /* exec-alu.c */
+	/* IA32_TSC_DEADLINE, through the bus's msr hook: lapic.c */
+	F(1, ECX, 24, "tsc_deadline_timer", X(WRMSR)),
 	F(1, ECX, 31, "hypervisor", 0),			 /* we are one */
 	/* leaf 0x80000001 EDX */
 	F(0x80000001, EDX, 11, "syscall", X(SYSCALL), X(SYSRET)), /* exec-sys.c */
@@ -88,6 +92,11 @@ static void basic(const struct gh_cpu *cpu, uint32_t leaf, uint32_t max_basic,
 		/* CLFLUSH line 8 * 8 bytes, one logical processor, APIC ID */
 		out[GH_CPUID_EBX] = (8u << 8) | (1u << 16) | ((cpu->index & 0xff) << 24);
 		features(1, out);
+		/* the APIC exists only where the backend connects one */
+		if (!cpu->bus.msr) {
+			out[GH_CPUID_EDX] &= ~(1u << 9);
+			out[GH_CPUID_ECX] &= ~(1u << 24);
+		}
 		break;
 	case 2:
 		/* one iteration, null descriptors: no cache or TLB information */

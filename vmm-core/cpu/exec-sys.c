@@ -7,6 +7,8 @@
  */
 #include "cpu/exec.h"
 
+#include <errno.h>
+
 #include "cpu/cpuid.h"
 
 #define FL_ALL (~0ULL)
@@ -282,6 +284,23 @@ static bool mca_msr(struct gh_cpu *cpu, uint32_t index, bool write, uint64_t *v)
 	return true;
 }
 
+/* The MSRs of the local APIC, which the backend's bus owns when it has one. */
+static bool apic_msr(struct gh_cpu *cpu, uint32_t index, bool write, uint64_t *v)
+{
+	int ret;
+
+	if (!cpu->bus.msr ||
+	    (index != GH_MSR_IA32_APIC_BASE && index != GH_MSR_IA32_TSC_DEADLINE &&
+	     (index < 0x800 || index > 0x8ff)))
+		return false;
+	ret = cpu->bus.msr(cpu->bus.opaque, index, write, v, gh_exec_tsc(cpu));
+	if (ret == -ENOENT)
+		return false;
+	if (ret < 0)
+		gp0(cpu);
+	return true;
+}
+
 static void h_rdmsr(struct gh_cpu *cpu, const struct gh_x86_insn *i)
 {
 	uint32_t index = (uint32_t)cpu->gpr[GH_RCX];
@@ -289,6 +308,10 @@ static void h_rdmsr(struct gh_cpu *cpu, const struct gh_x86_insn *i)
 
 	(void)i;
 	need_cpl0(cpu);
+	if (apic_msr(cpu, index, false, &v)) {
+		set_edx_eax(cpu, v);
+		return;
+	}
 	switch (index) {
 	case GH_MSR_IA32_TSC:
 		v = gh_exec_tsc(cpu);
@@ -347,7 +370,14 @@ static void h_wrmsr(struct gh_cpu *cpu, const struct gh_x86_insn *i)
 		/* bits 7:0, 9 and 10 (x2APIC, not advertised) are reserved */
 		if (v & (PHYS_RESERVED | 0x6ffULL))
 			gp0(cpu);
+		/* the BSP flag is read-only (SDM vol. 3A, 10.4.4) */
+		v = (v & ~(1ULL << 8)) | (cpu->apic_base & (1ULL << 8));
+		apic_msr(cpu, index, true, &v);
 		break;
+	case GH_MSR_IA32_TSC_DEADLINE:
+		if (!apic_msr(cpu, index, true, &v))
+			gp0(cpu);
+		return;
 	case GH_MSR_IA32_PAT:
 		if (!pat_ok(v))
 			gp0(cpu);
@@ -511,7 +541,9 @@ static void h_mov_r_cr(struct gh_cpu *cpu, const struct gh_x86_insn *i)
 		v = cpu->cr4;
 		break;
 	default:
-		v = cpu->cr8;
+		/* CR8 is the local APIC's TPR[7:4] (SDM vol. 3A, 10.8.6.1) */
+		if (!cpu->bus.cr8 || cpu->bus.cr8(cpu->bus.opaque, false, &v) < 0)
+			v = cpu->cr8;
 		break;
 	}
 	gh_reg_set(cpu, i->rm, long64(cpu) ? 8 : 4, v);
@@ -537,10 +569,12 @@ static void h_mov_cr_r(struct gh_cpu *cpu, const struct gh_x86_insn *i)
 		write_cr4(cpu, v);
 		break;
 	default:
-		/* the TPR: stored until a local APIC exists to act on it */
 		if (v >> 4)
 			gp0(cpu);
 		cpu->cr8 = v;
+		/* the APIC's INTR output may change with its PPR */
+		if (cpu->bus.cr8 && cpu->bus.cr8(cpu->bus.opaque, true, &v) == 0)
+			gh_cpu_intr_changed(cpu);
 		break;
 	}
 }

@@ -21,6 +21,9 @@ struct gh_device_cfg {
 	uint64_t base;		/* first port or MMIO address, 0: the default */
 	int irq;		/* GSI, -1: none, 0 may be a real IRQ 0 */
 	unsigned index;		/* instance number (COM1 = 0) */
+	/* local APICs: how many, 0 for one per vCPU of the VM (device tests
+	 * give a count for their CPU-less VM) */
+	unsigned ncpus;
 };
 
 struct gh_device_type {
@@ -60,5 +63,6 @@ extern const struct gh_device_type gh_post_type;	/* port 0x80 */
 extern const struct gh_device_type gh_debugcon_type;	/* ports 0xe9, 0x402 */
 extern const struct gh_device_type gh_acpi_pm_type;	/* PM1a, PM timer, 0xcf9 */
 extern const struct gh_device_type gh_hpet_type;	/* HPET at 0xfed00000 */
+extern const struct gh_device_type gh_lapic_type;	/* every CPU's local APIC, MSI */
 
 #endif

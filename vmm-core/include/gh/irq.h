@@ -1,14 +1,16 @@
 /*
  * Interrupt routing. Devices drive GSI lines; the router fans each line out
- * to the interrupt controllers registered as sinks (the 8259 pair now, the
- * I/O APIC later). The controller that drives the boot CPU's INTR pin
- * registers itself as the CPU-side controller; the vCPU loop asks it whether
- * INTR is asserted and runs the INTA cycle through it.
+ * to the interrupt controllers registered as sinks (the 8259 pair and the
+ * I/O APIC). The 8259 registers itself as the CPU-side controller: its INTR
+ * output goes to the boot CPU, through the local APIC's LINT0 when there is
+ * one (gh_vm_set_cpu_intc in gh/vm.h); the INTA cycle runs through it.
+ * Message-signalled interrupts and EOI broadcasts pass through here too.
  */
 #ifndef GH_IRQ_H
 #define GH_IRQ_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #define GH_IRQ_MAX_GSI 24
 
@@ -63,5 +65,27 @@ bool gh_irq_intr_pending(struct gh_irq *irq);
 int gh_irq_intr_ack(struct gh_irq *irq);
 /* Called by the CPU-side controller when its INTR output changes. */
 void gh_irq_intr_changed(struct gh_irq *irq);
+
+/*
+ * Message-signalled interrupts (Intel SDM vol. 3A, 10.11): a PCI device's
+ * MSI or MSI-X write of data to addr in 0xFEExxxxx (address bits 19:12 the
+ * destination APIC ID, bit 2 logical destination mode; data bits 7:0 the
+ * vector, 10:8 the delivery mode, 15 level trigger) goes to the local
+ * APICs. The I/O APIC sends its redirection entries as the same messages.
+ * Device lock held. 0; -EINVAL for an address outside 0xFEExxxxx (the write
+ * is dropped, as the chipset would); -ENODEV when no local APICs exist.
+ */
+typedef void gh_irq_msi_fn(void *opaque, uint64_t addr, uint32_t data);
+int gh_irq_msi(struct gh_irq *irq, uint64_t addr, uint32_t data);
+/* The local APICs register themselves as the receiver (NULL: removes). */
+void gh_irq_set_msi(struct gh_irq *irq, gh_irq_msi_fn *fn, void *opaque);
+
+/*
+ * EOI of a level-triggered vector at a local APIC, broadcast to the I/O
+ * APIC(s) so they clear remote IRR (SDM vol. 3A, 10.8.5). Device lock held.
+ */
+typedef void gh_irq_eoi_fn(void *opaque, uint8_t vector);
+void gh_irq_eoi(struct gh_irq *irq, uint8_t vector);
+void gh_irq_set_eoi(struct gh_irq *irq, gh_irq_eoi_fn *fn, void *opaque);
 
 #endif

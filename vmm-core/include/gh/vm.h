@@ -129,6 +129,66 @@ void gh_vm_request_stop(struct gh_vm *vm, enum gh_stop_reason reason,
  */
 void gh_vm_cpu_init(struct gh_vm *vm, unsigned cpu);
 void gh_vm_cpu_startup(struct gh_vm *vm, unsigned cpu, uint8_t vector);
+/* The NMI pin of a CPU; any thread. */
+void gh_vm_cpu_nmi(struct gh_vm *vm, unsigned cpu);
+
+/*
+ * The interrupt controller of one CPU (its local APIC). The vCPU asks it,
+ * not the 8259, whether INTR is asserted and for the vector of the INTA
+ * cycle; it sees the CPU's own accesses to memory before the MMIO bus does
+ * (the APIC page is per CPU), and owns some MSRs and CR8. Every callback
+ * runs with the device lock held.
+ */
+struct gh_cpu_intc_ops {
+	bool (*pending)(void *opaque);
+	/* the vector to deliver, or -1 if the request went away */
+	int (*ack)(void *opaque);
+	/* true if the access falls in this CPU's register page (*val holds
+	 * the value written, or receives the value read) */
+	bool (*mmio)(void *opaque, uint64_t gpa, bool write, uint64_t *val,
+		     unsigned size);
+	/*
+	 * RDMSR/WRMSR of index. tsc is the CPU's time-stamp counter at the
+	 * access (1 GHz on the soft CPU). 0; -ENOENT if the MSR is not the
+	 * controller's; -EINVAL if the access faults (#GP).
+	 */
+	int (*msr)(void *opaque, uint32_t index, bool write, uint64_t *val,
+		   uint64_t tsc);
+	/* MOV from/to CR8 (the TPR's priority class, 0-15) */
+	uint8_t (*get_cr8)(void *opaque);
+	void (*set_cr8)(void *opaque, uint8_t cr8);
+};
+
+/* Registers (ops NULL: removes) the controller of cpu; device lock held. */
+void gh_vm_set_cpu_intc(struct gh_vm *vm, unsigned cpu,
+			const struct gh_cpu_intc_ops *ops, void *opaque);
+/* The controller's INTR output to cpu may have changed: wake it. */
+void gh_vm_cpu_intr_changed(struct gh_vm *vm, unsigned cpu);
+
+/*
+ * A CPU's view of its controller, taking the device lock. Without a
+ * controller, CPU 0's INTR is the 8259's (gh_irq_intr_pending) and the
+ * other CPUs have none; MMIO goes to the bus; MSRs and CR8 give -ENOENT.
+ */
+bool gh_vm_cpu_intr_pending(struct gh_vm *vm, unsigned cpu);
+int gh_vm_cpu_intr_ack(struct gh_vm *vm, unsigned cpu);
+uint64_t gh_vm_cpu_mmio_read(struct gh_vm *vm, unsigned cpu, uint64_t gpa,
+			     unsigned size);
+void gh_vm_cpu_mmio_write(struct gh_vm *vm, unsigned cpu, uint64_t gpa,
+			  uint64_t val, unsigned size);
+int gh_vm_cpu_msr(struct gh_vm *vm, unsigned cpu, uint32_t index, bool write,
+		  uint64_t *val, uint64_t tsc);
+int gh_vm_cpu_cr8(struct gh_vm *vm, unsigned cpu, bool write, uint64_t *val);
+
+/*
+ * Device tests (a VM with no vCPUs): INIT, startup IPIs and NMIs go to fn
+ * instead (signal is one of GH_CPU_SIGNAL_*).
+ */
+enum { GH_CPU_SIGNAL_INIT, GH_CPU_SIGNAL_SIPI, GH_CPU_SIGNAL_NMI };
+typedef void gh_cpu_signal_fn(void *opaque, unsigned cpu, int signal,
+			      uint8_t vector);
+void gh_vm_set_cpu_signal_hook(struct gh_vm *vm, gh_cpu_signal_fn *fn,
+			       void *opaque);
 
 /* How many times the guest asked for a reset (tests). */
 unsigned gh_vm_reset_count(struct gh_vm *vm);
