@@ -21,6 +21,7 @@ struct board_slot {
 static const struct board_slot pc_devices[] = {
 	{ &gh_i8259_type,	{ .irq = -1 } },
 	{ &gh_lapic_type,	{ .irq = -1 } },	/* one per vCPU */
+	{ &gh_ioapic_type,	{ .irq = -1 } },	/* 0xfec00000 */
 	{ &gh_i8254_type,	{ .irq = 0 } },
 	{ &gh_mc146818_type,	{ .irq = 8 } },
 	{ &gh_i8042_type,	{ .irq = 1 } },

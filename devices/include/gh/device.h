@@ -64,5 +64,6 @@ extern const struct gh_device_type gh_debugcon_type;	/* ports 0xe9, 0x402 */
 extern const struct gh_device_type gh_acpi_pm_type;	/* PM1a, PM timer, 0xcf9 */
 extern const struct gh_device_type gh_hpet_type;	/* HPET at 0xfed00000 */
 extern const struct gh_device_type gh_lapic_type;	/* every CPU's local APIC, MSI */
+extern const struct gh_device_type gh_ioapic_type;	/* 82093AA I/O APIC */
 
 #endif
