@@ -12,6 +12,7 @@
 #          accepts "PASS: x" or "SKIP: x (why)" (a CPUID feature that is
 #          absent); "PASS|QEMU: x" accepts "XFAIL: x (...)" under QEMU only,
 #          where its TCG is known to differ from the SDM (see check_sdm()).
+#          An optional "cpus: N" line runs the guest with N CPUs.
 # Exit: 0 pass, 1 fail, 77 skipped (the reason is printed).
 set -u
 
@@ -56,6 +57,7 @@ fi
 # Exit status is (V << 1) | 1 for V written to debug-exit at 0xf4, QEMU's
 # isa-debug-exit semantics; the info guest leaves that way only with gh.test=1.
 append=
+cpus=
 case $name in
 guest16) want=33 ;;	# 0x10
 guest32) want=65	# 0x20
@@ -66,6 +68,7 @@ info) want=97; append="gh.test=1" ;;	# 0x30
 	expect_file=$(dirname "$0")/$name.expect
 	[ -r "$expect_file" ] || { echo "FAIL: unknown guest $name"; exit 1; }
 	code=$(sed -n 's/^exit: //p' "$expect_file")
+	cpus=$(sed -n 's/^cpus: //p' "$expect_file")
 	# "exit: poweroff": the guest powers the machine off (status 0)
 	if [ "$code" = poweroff ]; then
 		want=0
@@ -85,10 +88,12 @@ if [ "$mode" = qemu ]; then
 		-monitor none -serial stdio -no-reboot \
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel "$elf"
 	[ -n "$append" ] && set -- "$@" -append "$append"
+	[ -n "$cpus" ] && set -- "$@" -smp "$cpus"
 else
 	set -- "$vmm" run --kernel "$elf" --accel "$accel" --memory 64M \
 		--serial stdio --timeout "$limit" --no-reboot
 	[ -n "$append" ] && set -- "$@" --append "$append"
+	[ -n "$cpus" ] && set -- "$@" --cpus "$cpus"
 fi
 echo "running: $*"
 "$@" >"$tmp/serial.raw" 2>"$tmp/stderr" </dev/null
@@ -227,7 +232,7 @@ COM1 (0x3f8): present
 END
 		;;
 	*)
-		grep -v -e '^exit: ' -e '^#' "$(dirname "$0")/$1.expect"
+		grep -v -e '^exit: ' -e '^cpus: ' -e '^#' "$(dirname "$0")/$1.expect"
 		;;
 	esac
 }
