@@ -7,6 +7,7 @@
 #include "accel/accel.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <time.h>
 
 #include <glib.h>
@@ -19,6 +20,14 @@
 /* Instructions per gh_cpu_run call: bounds nothing the guest can see, only
  * how often the loop looks up from the interpreter without a kick. */
 #define SOFT_SLICE 50000000ULL
+
+/* What the vCPUs of one VM share. */
+struct soft_vm {
+	struct gh_vm *vm;
+	struct gh_code_map *code; /* which pages hold decoded code */
+	/* LOCK# for the locked operations no host atomic can do (cpu/atomic.h) */
+	pthread_mutex_t bus_lock;
+};
 
 struct soft_vcpu {
 	struct gh_vm *vm;
@@ -50,18 +59,13 @@ static int soft_probe(struct gh_error *err)
 	return 0;
 }
 
-/* One per machine: the CPUs share what they know of code pages. */
-struct soft_vm {
-	struct gh_vm *vm;
-	struct gh_code_map *code;
-};
-
 static int soft_vm_init(struct gh_vm *vm, void **out, struct gh_error *err)
 {
 	struct soft_vm *sv = g_new0(struct soft_vm, 1);
 
 	sv->vm = vm;
 	sv->code = gh_code_map_new();
+	pthread_mutex_init(&sv->bus_lock, NULL);
 	*out = sv;
 	return 0;
 }
@@ -71,6 +75,7 @@ static void soft_vm_destroy(void *opaque)
 	struct soft_vm *sv = opaque;
 
 	gh_code_map_free(sv->code);
+	pthread_mutex_destroy(&sv->bus_lock);
 	g_free(sv);
 }
 
@@ -171,6 +176,7 @@ static uint64_t bus_now_ns(void *opaque)
 static int soft_vcpu_init(void *opaque, struct gh_vcpu *vcpu, unsigned index,
 			  void **out, struct gh_error *err)
 {
+	struct soft_vm *sv = opaque;
 	struct soft_vcpu *s = g_new0(struct soft_vcpu, 1);
 	struct gh_cpu_bus bus = {
 		.opaque = s,
@@ -184,9 +190,8 @@ static int soft_vcpu_init(void *opaque, struct gh_vcpu *vcpu, unsigned index,
 		.now_ns = bus_now_ns,
 		.msr = bus_msr,
 		.cr8 = bus_cr8,
+		.bus_lock = &sv->bus_lock,
 	};
-
-	struct soft_vm *sv = opaque;
 
 	s->vm = sv->vm;
 	s->vcpu = vcpu;

@@ -12,6 +12,7 @@
 #ifndef GH_CPU_H
 #define GH_CPU_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -48,10 +49,15 @@ struct gh_cpu_bus {
 	int (*msr)(void *opaque, uint32_t index, bool write, uint64_t *val,
 		   uint64_t tsc);
 	int (*cr8)(void *opaque, bool write, uint64_t *val);
+	/*
+	 * LOCK#: one lock shared by every CPU of the machine, taken for the
+	 * locked operations no host atomic instruction can do (MMIO, operands
+	 * split across pages; cpu/atomic.h). NULL with a single CPU.
+	 */
+	pthread_mutex_t *bus_lock;
 };
 
 #define GH_MSR_IA32_TSC_DEADLINE 0x6e0
-
 
 /* Why gh_cpu_run returned. */
 enum gh_cpu_stop {

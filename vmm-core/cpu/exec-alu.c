@@ -3,6 +3,7 @@
  * extending forms, the ALU groups, multiply/divide, shifts, bit operations,
  * exchanges, BCD adjusts and the flag instructions (Intel SDM vol. 2).
  */
+#include "cpu/atomic.h"
 #include "cpu/exec.h"
 
 #define H(name) static void h_##name(struct gh_cpu *cpu, const struct gh_x86_insn *i)
@@ -57,6 +58,12 @@ INL void st_E(struct gh_cpu *cpu, const struct gh_x86_insn *i, unsigned n, uint6
 		gh_mem_write_seg(cpu, i->seg, gh_exec_ea(cpu, i), n, v);
 }
 
+/* LOCK on a memory operand (the decoder refuses it anywhere else). */
+INL bool locked(const struct gh_x86_insn *i)
+{
+	return i->prefix & GH_X86_PFX_LOCK;
+}
+
 static inline uint64_t addr_wrap(const struct gh_x86_insn *i, uint64_t a)
 {
 	return i->addrsize == 8 ? a : a & gh_size_mask(i->addrsize);
@@ -107,15 +114,47 @@ INL bool alu_writes(unsigned k)
 }
 
 /*
+ * LOCK op E, src: the flags come from the value the atomic operation found.
+ * Additions go through one host fetch-and-add; the others through a
+ * compare-and-swap loop, recomputing the result and flags (from the flags
+ * before the instruction: ADC/SBB read CF) until no other CPU got between.
+ */
+INL void alu_locked(struct gh_cpu *cpu, const struct gh_x86_insn *i, unsigned k,
+		    uint64_t src, unsigned n)
+{
+	struct gh_locked l;
+	struct gh_lazy_flags lf;
+	uint64_t old, r;
+
+	gh_locked_begin(cpu, i->seg, gh_exec_ea(cpu, i), n, &l);
+	if (k == K_ADD || k == K_SUB || k == K_INC || k == K_DEC) {
+		uint64_t add = k == K_ADD ? src : k == K_SUB ? -src : k == K_INC ? 1 : -1ULL;
+
+		old = gh_locked_fetch_add(cpu, &l, add);
+		lf = cpu->lf;
+		alu(&lf, k, old, src, n * 8);
+	} else {
+		old = gh_locked_load(cpu, &l);
+		do {
+			lf = cpu->lf;
+			r = alu(&lf, k, old, src, n * 8);
+		} while (!gh_locked_cas(cpu, &l, &old, r));
+	}
+	gh_locked_end(cpu, &l);
+	cpu->lf = lf;
+}
+
+/*
  * op E, src. The memory form computes its flags aside and commits them only
  * after the write: a fault on the write (a read-only page) must find the
- * flags of before the instruction. This read-modify-write is the unit a
- * LOCK prefix makes atomic.
+ * flags of before the instruction.
  */
 INL void alu_E(struct gh_cpu *cpu, const struct gh_x86_insn *i, unsigned k, uint64_t src,
 	       unsigned n)
 {
-	if (i->mod == 3) {
+	if (i->mod != 3 && __builtin_expect(locked(i), 0) && alu_writes(k)) {
+		alu_locked(cpu, i, k, src, n);
+	} else if (i->mod == 3) {
 		uint64_t r = alu(&cpu->lf, k, rd(cpu, i, i->rm, n), src, n * 8);
 
 		if (alu_writes(k))
@@ -271,7 +310,7 @@ H(MOVSXD_Gv_Ed)
 
 H(LEA_Gv_M) { gh_reg_set(cpu, i->reg, i->opsize, gh_exec_ea(cpu, i)); }
 
-/* XCHG with memory: read, write, then the register (SDM: always locked). */
+/* XCHG with memory is locked with or without the prefix (SDM vol. 2, XCHG). */
 INL void xchg_E_G(struct gh_cpu *cpu, const struct gh_x86_insn *i, unsigned n)
 {
 	uint64_t g = rd(cpu, i, i->reg, n), e;
@@ -280,10 +319,11 @@ INL void xchg_E_G(struct gh_cpu *cpu, const struct gh_x86_insn *i, unsigned n)
 		e = rd(cpu, i, i->rm, n);
 		wr(cpu, i, i->rm, n, g);
 	} else {
-		uint64_t off = gh_exec_ea(cpu, i);
+		struct gh_locked l;
 
-		e = gh_mem_read_seg(cpu, i->seg, off, n);
-		gh_mem_write_seg(cpu, i->seg, off, n, g);
+		gh_locked_begin(cpu, i->seg, gh_exec_ea(cpu, i), n, &l);
+		e = gh_locked_xchg(cpu, &l, g);
+		gh_locked_end(cpu, &l);
 	}
 	wr(cpu, i, i->reg, n, e);
 }
@@ -537,9 +577,22 @@ INL void bit_E(struct gh_cpu *cpu, const struct gh_x86_insn *i, unsigned k, bool
 
 			addr = addr_wrap(i, addr + (uint64_t)unit * n);
 		}
-		r = bitop(&lf, k, gh_mem_read_seg(cpu, i->seg, addr, n), off, bits);
-		if (k != B_BT)
-			gh_mem_write_seg(cpu, i->seg, addr, n, r);
+		if (locked(i) && k != B_BT) {
+			struct gh_locked l;
+			uint64_t old;
+
+			gh_locked_begin(cpu, i->seg, addr, n, &l);
+			old = gh_locked_load(cpu, &l);
+			do {
+				lf = cpu->lf;
+				r = bitop(&lf, k, old, off, bits);
+			} while (!gh_locked_cas(cpu, &l, &old, r));
+			gh_locked_end(cpu, &l);
+		} else {
+			r = bitop(&lf, k, gh_mem_read_seg(cpu, i->seg, addr, n), off, bits);
+			if (k != B_BT)
+				gh_mem_write_seg(cpu, i->seg, addr, n, r);
+		}
 		cpu->lf = lf;
 	}
 }
@@ -670,9 +723,18 @@ INL void xadd(struct gh_cpu *cpu, const struct gh_x86_insn *i, unsigned n)
 		uint64_t off = gh_exec_ea(cpu, i);
 		struct gh_lazy_flags lf = cpu->lf;
 
-		d = gh_mem_read_seg(cpu, i->seg, off, n);
-		sum = gh_alu_add(&lf, d, src, n * 8);
-		gh_mem_write_seg(cpu, i->seg, off, n, sum);
+		if (locked(i)) {
+			struct gh_locked l;
+
+			gh_locked_begin(cpu, i->seg, off, n, &l);
+			d = gh_locked_fetch_add(cpu, &l, src);
+			gh_locked_end(cpu, &l);
+			gh_alu_add(&lf, d, src, n * 8);
+		} else {
+			d = gh_mem_read_seg(cpu, i->seg, off, n);
+			sum = gh_alu_add(&lf, d, src, n * 8);
+			gh_mem_write_seg(cpu, i->seg, off, n, sum);
+		}
 		cpu->lf = lf;
 		wr(cpu, i, i->reg, n, d);
 	}
@@ -701,9 +763,19 @@ INL void cmpxchg(struct gh_cpu *cpu, const struct gh_x86_insn *i, unsigned n)
 		uint64_t off = gh_exec_ea(cpu, i);
 		struct gh_lazy_flags lf = cpu->lf;
 
-		d = gh_mem_read_seg(cpu, i->seg, off, n);
-		eq = gh_alu_cmpxchg(&lf, acc, d, n * 8);
-		gh_mem_write_seg(cpu, i->seg, off, n, eq ? src : d);
+		if (locked(i)) {
+			struct gh_locked l;
+
+			d = acc;
+			gh_locked_begin(cpu, i->seg, off, n, &l);
+			gh_locked_cas(cpu, &l, &d, src);
+			gh_locked_end(cpu, &l);
+			eq = gh_alu_cmpxchg(&lf, acc, d, n * 8);
+		} else {
+			d = gh_mem_read_seg(cpu, i->seg, off, n);
+			eq = gh_alu_cmpxchg(&lf, acc, d, n * 8);
+			gh_mem_write_seg(cpu, i->seg, off, n, eq ? src : d);
+		}
 		cpu->lf = lf;
 		if (!eq)
 			wr(cpu, i, GH_RAX, n, d);
@@ -716,12 +788,23 @@ H(CMPXCHG_Ev_Gv) { SIZED(cmpxchg, cpu, i); }
 /* CMPXCHG8B/16B change only ZF. */
 H(CMPXCHG8B_Mq)
 {
-	uint64_t off = gh_exec_ea(cpu, i), m = gh_mem_read_seg(cpu, i->seg, off, 8);
+	uint64_t off = gh_exec_ea(cpu, i), m;
 	uint64_t cmp = (uint32_t)cpu->gpr[GH_RAX] | cpu->gpr[GH_RDX] << 32;
 	uint64_t nv = (uint32_t)cpu->gpr[GH_RBX] | cpu->gpr[GH_RCX] << 32;
-	bool eq = m == cmp;
+	bool eq;
 
-	gh_mem_write_seg(cpu, i->seg, off, 8, eq ? nv : m);
+	if (locked(i)) {
+		struct gh_locked l;
+
+		m = cmp;
+		gh_locked_begin(cpu, i->seg, off, 8, &l);
+		eq = gh_locked_cas(cpu, &l, &m, nv);
+		gh_locked_end(cpu, &l);
+	} else {
+		m = gh_mem_read_seg(cpu, i->seg, off, 8);
+		eq = m == cmp;
+		gh_mem_write_seg(cpu, i->seg, off, 8, eq ? nv : m);
+	}
 	gh_flags_set(&cpu->lf, eq ? GH_ALU_ZF : 0, GH_ALU_ZF);
 	if (!eq) {
 		gh_reg_set(cpu, GH_RAX, 4, m);
@@ -737,11 +820,23 @@ H(CMPXCHG16B_Mdq)
 
 	if ((base + off) & 15)
 		gh_cpu_raise(cpu, GH_EXC_GP, 0);
-	gh_mem_read_buf(cpu, i->seg, off, m, 16);
-	eq = m[0] == cpu->gpr[GH_RAX] && m[1] == cpu->gpr[GH_RDX];
-	nv[0] = eq ? cpu->gpr[GH_RBX] : m[0];
-	nv[1] = eq ? cpu->gpr[GH_RCX] : m[1];
-	gh_mem_write_buf(cpu, i->seg, off, nv, 16);
+	if (locked(i)) {
+		struct gh_locked l;
+
+		m[0] = cpu->gpr[GH_RAX];
+		m[1] = cpu->gpr[GH_RDX];
+		nv[0] = cpu->gpr[GH_RBX];
+		nv[1] = cpu->gpr[GH_RCX];
+		gh_locked_begin(cpu, i->seg, off, 16, &l);
+		eq = gh_locked_cas16(cpu, &l, m, nv);
+		gh_locked_end(cpu, &l);
+	} else {
+		gh_mem_read_buf(cpu, i->seg, off, m, 16);
+		eq = m[0] == cpu->gpr[GH_RAX] && m[1] == cpu->gpr[GH_RDX];
+		nv[0] = eq ? cpu->gpr[GH_RBX] : m[0];
+		nv[1] = eq ? cpu->gpr[GH_RCX] : m[1];
+		gh_mem_write_buf(cpu, i->seg, off, nv, 16);
+	}
 	gh_flags_set(&cpu->lf, eq ? GH_ALU_ZF : 0, GH_ALU_ZF);
 	if (!eq) {
 		cpu->gpr[GH_RAX] = m[0];

@@ -526,20 +526,13 @@ static uint64_t seg_lin(struct gh_cpu *cpu, unsigned seg, uint64_t off, unsigned
 
 /* ---- guest memory: the slow path ------------------------------------------- */
 
-struct piece {
-	uint64_t gpa;
-	uint8_t *host;		/* NULL: MMIO */
-	bool writable;		/* host may be written (RAM that is not ROM) */
-	unsigned len;
-};
-
 /*
  * Translates the part of [lin, lin+len) that lies in lin's page. A page
  * fault is raised, or with quiet, reported by returning false with no
  * other effect.
  */
 static bool translate_q(struct gh_cpu *cpu, uint64_t lin, unsigned len, unsigned access,
-			struct piece *p, bool quiet)
+			struct gh_mem_piece *p, bool quiet)
 {
 	struct gh_mmu_ctx ctx;
 	struct gh_mmu_result r;
@@ -587,7 +580,7 @@ static bool translate_q(struct gh_cpu *cpu, uint64_t lin, unsigned len, unsigned
 }
 
 static void translate(struct gh_cpu *cpu, uint64_t lin, unsigned len, unsigned access,
-		      struct piece *p)
+		      struct gh_mem_piece *p)
 {
 	translate_q(cpu, lin, len, access, p, false);
 }
@@ -625,48 +618,65 @@ static void mmio_write(struct gh_cpu *cpu, uint64_t gpa, const uint8_t *buf,
 	cpu->intr_poke = 1;
 }
 
+/* Translates every page of [lin, lin+len) first: a fault leaves nothing
+ * half done. */
+static void translate_span(struct gh_cpu *cpu, uint64_t lin, unsigned len, unsigned access,
+			   struct gh_mem_span *s)
+{
+	unsigned done = 0;
+
+	s->n = 0;
+	while (done < len) {
+		translate(cpu, (lin + done) & (long64(cpu) ? ~0ULL : 0xffffffffULL),
+			  len - done, access, &s->p[s->n]);
+		done += s->p[s->n++].len;
+	}
+}
+
+void gh_mem_span_read(struct gh_cpu *cpu, const struct gh_mem_span *s, void *buf)
+{
+	unsigned done = 0, n;
+
+	for (n = 0; n < s->n; done += s->p[n++].len) {
+		if (s->p[n].host)
+			memcpy((uint8_t *)buf + done, s->p[n].host, s->p[n].len);
+		else
+			mmio_read(cpu, s->p[n].gpa, (uint8_t *)buf + done, s->p[n].len);
+	}
+}
+
+void gh_mem_span_write(struct gh_cpu *cpu, const struct gh_mem_span *s, const void *buf)
+{
+	unsigned done = 0, n;
+
+	for (n = 0; n < s->n; done += s->p[n++].len) {
+		if (s->p[n].host) {
+			if (s->p[n].writable)
+				memcpy(s->p[n].host, (const uint8_t *)buf + done, s->p[n].len);
+			/* else ROM: the write is dropped, as on a PC */
+		} else {
+			mmio_write(cpu, s->p[n].gpa, (const uint8_t *)buf + done, s->p[n].len);
+		}
+	}
+}
+
 static void slow_read(struct gh_cpu *cpu, uint64_t lin, void *buf, unsigned len,
 		      unsigned access)
 {
-	struct piece p[2];
-	unsigned n = 0, done = 0;
+	struct gh_mem_span s;
 
-	/* translate every page first: a fault leaves nothing half done */
-	while (done < len) {
-		translate(cpu, (lin + done) & (long64(cpu) ? ~0ULL : 0xffffffffULL),
-			  len - done, access, &p[n]);
-		done += p[n++].len;
-	}
-	for (done = 0, n = 0; done < len; done += p[n++].len) {
-		if (p[n].host)
-			memcpy((uint8_t *)buf + done, p[n].host, p[n].len);
-		else
-			mmio_read(cpu, p[n].gpa, (uint8_t *)buf + done, p[n].len);
-	}
+	translate_span(cpu, lin, len, access, &s);
+	gh_mem_span_read(cpu, &s, buf);
 }
 
 static void slow_write(struct gh_cpu *cpu, uint64_t lin, const void *buf, unsigned len,
 		       bool probe_only)
 {
-	struct piece p[2];
-	unsigned n = 0, done = 0;
+	struct gh_mem_span s;
 
-	while (done < len) {
-		translate(cpu, (lin + done) & (long64(cpu) ? ~0ULL : 0xffffffffULL),
-			  len - done, GH_MMU_WRITE, &p[n]);
-		done += p[n++].len;
-	}
-	if (probe_only)
-		return;
-	for (done = 0, n = 0; done < len; done += p[n++].len) {
-		if (p[n].host) {
-			if (p[n].writable)
-				memcpy(p[n].host, (const uint8_t *)buf + done, p[n].len);
-			/* else ROM: the write is dropped, as on a PC */
-		} else {
-			mmio_write(cpu, p[n].gpa, (const uint8_t *)buf + done, p[n].len);
-		}
-	}
+	translate_span(cpu, lin, len, GH_MMU_WRITE, &s);
+	if (!probe_only)
+		gh_mem_span_write(cpu, &s, buf);
 }
 
 /* ---- guest memory: the entry points ------------------------------------------ */
@@ -719,6 +729,21 @@ void gh_mem_probe_write(struct gh_cpu *cpu, unsigned seg, uint64_t off, unsigned
 	    gh_tlb_lookup_write(cpu->tlb, lin, cpu->data_mode))
 		return;
 	slow_write(cpu, lin, NULL, size, true);
+}
+
+void *gh_mem_translate_rmw(struct gh_cpu *cpu, unsigned seg, uint64_t off, unsigned size,
+			   struct gh_mem_span *s)
+{
+	uint64_t lin = seg_lin(cpu, seg, off, size, true);
+	void *h;
+
+	if ((lin & PAGE_MASK) + size <= 0x1000 &&
+	    (h = gh_tlb_lookup_write(cpu->tlb, lin, cpu->data_mode)))
+		return h;
+	translate_span(cpu, lin, size, GH_MMU_WRITE, s);
+	if (s->n == 1 && s->p[0].host && s->p[0].writable)
+		return s->p[0].host;
+	return NULL;
 }
 
 uint64_t gh_exec_read_E(struct gh_cpu *cpu, const struct gh_x86_insn *i, unsigned size)
@@ -907,7 +932,7 @@ static void claim(struct gh_cpu *cpu, uint64_t pfn)
 static const uint8_t *fetch(struct gh_cpu *cpu, uint64_t lin, uint8_t *buf, size_t *avail,
 			    uint64_t *gpa, bool cross, bool quiet)
 {
-	struct piece p, q;
+	struct gh_mem_piece p, q;
 	unsigned in_page = 0x1000 - (unsigned)(lin & PAGE_MASK);
 
 	if (!translate_q(cpu, lin, GH_X86_MAX_LEN, GH_MMU_EXEC, &p, quiet))
@@ -1024,7 +1049,7 @@ static struct block *find_block(struct gh_cpu *cpu)
 	free_dead(c);
 	h = gh_tlb_lookup_exec(cpu->tlb, lin, cpu->cpl == 3 ? GH_TLB_USER : GH_TLB_SUP);
 	if (!h) {
-		struct piece p;
+		struct gh_mem_piece p;
 
 		translate(cpu, lin, 1, GH_MMU_EXEC, &p);
 		h = p.host;

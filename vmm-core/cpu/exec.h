@@ -225,6 +225,33 @@ void gh_mem_write_buf(struct gh_cpu *cpu, unsigned seg, uint64_t off, const void
  * instructions that must fault before they change anything. */
 void gh_mem_probe_write(struct gh_cpu *cpu, unsigned seg, uint64_t off, unsigned size);
 
+/* The part of an access that lies in one page, translated. */
+struct gh_mem_piece {
+	uint64_t gpa;
+	uint8_t *host;		/* NULL: MMIO */
+	bool writable;		/* host may be written (RAM that is not ROM) */
+	unsigned len;
+};
+
+/* An access translated page by page (at most two pages). */
+struct gh_mem_span {
+	struct gh_mem_piece p[2];
+	unsigned n;
+};
+
+/*
+ * For locked read-modify-writes (atomic.c): translates size bytes at
+ * seg:off for a write, raising every fault the write can raise (segment
+ * checks, #PF) and setting the A/D bits before anything is read. Returns
+ * the host address when the bytes lie in one page of writable RAM;
+ * otherwise NULL, with s filled for gh_mem_span_read/write, which cannot
+ * fault (MMIO, ROM, two pages).
+ */
+void *gh_mem_translate_rmw(struct gh_cpu *cpu, unsigned seg, uint64_t off, unsigned size,
+			   struct gh_mem_span *s);
+void gh_mem_span_read(struct gh_cpu *cpu, const struct gh_mem_span *s, void *buf);
+void gh_mem_span_write(struct gh_cpu *cpu, const struct gh_mem_span *s, const void *buf);
+
 /* The E (ModRM r/m) operand: a register or memory, of size bytes. */
 uint64_t gh_exec_read_E(struct gh_cpu *cpu, const struct gh_x86_insn *i, unsigned size);
 void gh_exec_write_E(struct gh_cpu *cpu, const struct gh_x86_insn *i, unsigned size,
