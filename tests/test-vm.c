@@ -524,6 +524,60 @@ static void test_add_memory(void)
 	g_free(vga);
 }
 
+/*
+ * The A20 gate closed by another thread reaches every soft vCPU: an AP
+ * that keeps reading 0x100500 (FFFF:0510) in real mode, with the page in
+ * its TLB, must come to see the alias at 0x500.
+ */
+static void test_a20_every_cpu(void)
+{
+	static const uint8_t ap[] = {
+		0xb8, 0xff, 0xff,		/* mov ax, 0xffff */
+		0x8e, 0xd8,			/* mov ds, ax */
+		0x31, 0xdb,			/* xor bx, bx */
+		0x8e, 0xc3,			/* mov es, bx */
+		0xa0, 0x10, 0x05,		/* 1: mov al, [0x510] */
+		0x26, 0xa2, 0x00, 0x06,		/* mov es:[0x600], al */
+		0xeb, 0xf7,			/* jmp 1b */
+	};
+	struct gh_vm_config cfg = {
+		.ram_size = 2 * MiB, .ncpus = 2, .accel = "soft", .manual_clock = true,
+	};
+	struct gh_error err = { 0 };
+	struct gh_cpu_state s;
+	struct gh_vm *vm = NULL;
+	volatile uint8_t *seen;
+	uint8_t *low, *high;
+	bool w;
+	int k;
+
+	g_assert_cmpint(gh_vm_new(&cfg, &vm, &err), ==, 0);
+	low = gh_mem_map_page(gh_vm_memory(vm), 0, &w);
+	high = gh_mem_map_page(gh_vm_memory(vm), 0x100000, &w);
+	g_assert_nonnull(low);
+	g_assert_nonnull(high);
+	memcpy(gh_mem_map_page(gh_vm_memory(vm), 0x7000, &w), ap, sizeof(ap));
+	low[0x500] = 0x11;
+	high[0x500] = 0x22;
+	seen = &low[0x600];
+	/* the BSP only sleeps */
+	gh_cpu_state_reset(&s, true);
+	s.halted = true;
+	gh_vm_set_boot_state(vm, &s);
+	g_assert_cmpint(gh_vm_start(vm, &err), ==, 0);
+	/* a SIPI reaches the AP only once it waits for one: repeat it */
+	for (k = 0; k < 2000 && *seen != 0x22; k++) {
+		gh_vm_cpu_startup(vm, 1, 0x07);
+		g_usleep(5000);
+	}
+	g_assert_cmphex(*seen, ==, 0x22);
+	gh_vm_set_a20(vm, false);
+	for (k = 0; k < 2000 && *seen != 0x11; k++)
+		g_usleep(5000);
+	g_assert_cmphex(*seen, ==, 0x11);
+	gh_vm_free(vm);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -541,5 +595,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/vm/layout/3g", test_layout_3g);
 	g_test_add_func("/vm/layout/split", test_layout_split);
 	g_test_add_func("/vm/add-memory", test_add_memory);
+	g_test_add_func("/vm/a20-every-cpu", test_a20_every_cpu);
 	return g_test_run();
 }

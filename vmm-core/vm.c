@@ -344,9 +344,15 @@ void gh_vm_remove_reset_hook(struct gh_vm *vm, gh_reset_fn *fn, void *opaque)
 
 void gh_vm_set_a20(struct gh_vm *vm, bool enabled)
 {
+	unsigned i;
+
 	/* KVM has no A20 mask; the software CPU reads it after port I/O,
-	 * without the device lock. */
-	__atomic_store_n(&vm->a20, enabled, __ATOMIC_RELAXED);
+	 * without the device lock. The other vCPUs are kicked so that each
+	 * re-reads it (and refills its TLB) before running on. */
+	if (__atomic_exchange_n(&vm->a20, enabled, __ATOMIC_RELAXED) == enabled)
+		return;
+	for (i = 0; i < vm->cfg.ncpus; i++)
+		gh_vcpu_kick(vm->vcpus[i]);
 }
 
 bool gh_vm_a20(struct gh_vm *vm)

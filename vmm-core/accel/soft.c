@@ -43,7 +43,8 @@ static uint64_t a20_mask(struct soft_vcpu *s, uint64_t gpa)
 	return s->a20 ? gpa : gpa & ~(1ULL << 20);
 }
 
-/* The gate moves through port I/O (0x92, the i8042): refill the TLB. */
+/* The gate moves through port I/O (0x92, the i8042) on any vCPU: refill
+ * the TLB. */
 static void a20_check(struct soft_vcpu *s)
 {
 	bool a20 = gh_vm_a20(s->vm);
@@ -220,6 +221,8 @@ static int soft_vcpu_run(void *opaque, struct gh_exit *e)
 
 	/* the PIC may have changed while we were away: sample INTR again */
 	gh_cpu_intr_changed(s->cpu);
+	/* another vCPU may have moved the A20 gate (it kicked us) */
+	a20_check(s);
 	switch (gh_cpu_run(s->cpu, SOFT_SLICE)) {
 	case GH_CPU_HLT:
 		e->reason = GH_EXIT_HLT;
