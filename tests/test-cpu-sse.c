@@ -7,11 +7,13 @@
  * (#UD/#NM/#MF) are checked by hand.
  */
 #include "cpu/cpu-internal.h"
+#include "cpu/cpuid.h"
 #include "cpu/exec.h"
 #include "cpu/sse.h"
 #include "cputest.h"
 
 #include <cpuid.h>
+#include <errno.h>
 #include <glib.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -208,6 +210,10 @@ static void img_to_cpu(const uint8_t *fx, struct gh_cpu *cpu)
 	memcpy(&fsw, fx + 2, 2);
 	cpu->x87.fsw = fsw;
 	cpu->x87.ftw = fx[4];
+	memcpy(&cpu->x87.fop, fx + 6, 2);
+	memcpy(&cpu->x87.fip, fx + 8, 8);
+	memcpy(&cpu->x87.fdp, fx + 16, 8);
+	cpu->x87.fcs = cpu->x87.fds = 0;
 	top = (fsw >> 11) & 7;
 	for (unsigned k = 0; k < 8; k++) {
 		struct gh_f80 *r = &cpu->x87.r[(top + k) & 7];
@@ -226,6 +232,9 @@ static void cpu_to_img(const struct gh_cpu *cpu, uint8_t *fx)
 	memcpy(fx, &cpu->x87.fcw, 2);
 	memcpy(fx + 2, &cpu->x87.fsw, 2);
 	fx[4] = cpu->x87.ftw;
+	memcpy(fx + 6, &cpu->x87.fop, 2);
+	memcpy(fx + 8, &cpu->x87.fip, 8);
+	memcpy(fx + 16, &cpu->x87.fdp, 8);
 	for (unsigned k = 0; k < 8; k++) {
 		const struct gh_f80 *r = &cpu->x87.r[(top + k) & 7];
 
@@ -341,6 +350,14 @@ static void gen_case(struct env *e, struct rng *g, const struct form *f, struct 
 	fsw = (uint16_t)(rndn(g, 8) << 11);
 	memcpy(c->r.fx + 2, &fsw, 2);
 	c->r.fx[4] = (uint8_t)rnd(g);
+	{
+		uint16_t fop = rnd(g) & 0x7ff;
+		uint64_t fip = rnd(g) >> 16, fdp = rnd(g) >> 16;
+
+		memcpy(c->r.fx + 6, &fop, 2);
+		memcpy(c->r.fx + 8, &fip, 8);
+		memcpy(c->r.fx + 16, &fdp, 8);
+	}
 	for (unsigned k = 0; k < 8; k++) {
 		uint64_t m = rnd(g);
 		uint16_t se = (uint16_t)rnd(g);
@@ -513,7 +530,7 @@ static bool fx_equal(const uint8_t *a, const uint8_t *b, int *at)
 {
 	static const struct {
 		unsigned off, len;
-	} parts[] = {{0, 5}, {24, 4}, {160, 256}};
+	} parts[] = {{0, 5}, {6, 18}, {24, 4}, {160, 256}};
 
 	for (unsigned k = 0; k < G_N_ELEMENTS(parts); k++)
 		if (memcmp(a + parts[k].off, b + parts[k].off, parts[k].len)) {
@@ -729,6 +746,14 @@ static bool host_has_sse41(void)
 	return (c & bit_SSE4_1) && (c & bit_SSSE3) && (c & bit_SSE4_2);
 }
 
+/* The state instructions, tested on their own. */
+static bool state_op(unsigned op)
+{
+	return op == GH_X86_OP_FXSAVE || op == GH_X86_OP_FXRSTOR || op == GH_X86_OP_XSAVE ||
+	       op == GH_X86_OP_XSAVEOPT || op == GH_X86_OP_XRSTOR || op == GH_X86_OP_XGETBV ||
+	       op == GH_X86_OP_XSETBV;
+}
+
 #define COV_REG 1
 #define COV_MEM 2
 
@@ -785,6 +810,8 @@ static void test_differential(void)
 
 	/* every bound op ran, and every form that takes both ran in both */
 	for (const struct gh_handler_bind *b = gh_exec_sse_binds; b->fn; b++) {
+		if (state_op(b->op))
+			continue;	/* /cpu-sse/state-images and /cpu-sse/xcr0 */
 		if (!cov[b->op])
 			fprintf(stderr, "not covered: %s\n", gh_x86_op_name(b->op));
 		g_assert_cmphex(cov[b->op], !=, 0);
@@ -803,6 +830,107 @@ out:
 	g_free(cov);
 	g_free(fcov);
 	g_array_free(forms, true);
+	env_free(e);
+}
+
+static bool host_has_xsave(void)
+{
+	unsigned a, b, c, d;
+
+	return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_OSXSAVE) && (c & bit_XSAVE);
+}
+
+/*
+ * FXSAVE/FXRSTOR (both layouts), XSAVE/XSAVEOPT/XRSTOR with every request
+ * mask of x87 and SSE: the image written and the state loaded must be the
+ * host's for the same registers and memory, alignment faults and reserved
+ * MXCSR bits (#GP) included.
+ */
+static void test_state_images(void)
+{
+	static const uint8_t ops[][4] = {
+	    {0x48, 0x0f, 0xae, 0x00}, {0x40, 0x0f, 0xae, 0x00},	/* FXSAVE64, FXSAVE */
+	    {0x48, 0x0f, 0xae, 0x08}, {0x40, 0x0f, 0xae, 0x08},	/* FXRSTOR64, FXRSTOR */
+	    {0x48, 0x0f, 0xae, 0x20}, {0x40, 0x0f, 0xae, 0x20},	/* XSAVE64, XSAVE */
+	    {0x48, 0x0f, 0xae, 0x30},				/* XSAVEOPT64 */
+	    {0x48, 0x0f, 0xae, 0x28}, {0x40, 0x0f, 0xae, 0x28},	/* XRSTOR64, XRSTOR */
+	};
+	struct env *e = env_new();
+	struct sigaction sa = {0}, old[3];
+	static const int sigs[3] = {SIGSEGV, SIGILL, SIGBUS};
+	struct gen *c = g_new0(struct gen, 1);
+	struct outcome *on = g_new0(struct outcome, 1), *oi = g_new0(struct outcome, 1);
+	struct form dummy = {1, 0x58, 0x66, 'V', 'W', 0};	/* only for the state */
+	unsigned n = g_test_slow() ? 20000 : 800, failures = 0;
+
+	if (!host_has_xsave()) {
+		g_test_skip("the host has no XSAVE enabled to compare with");
+		goto out;
+	}
+	if (!map_window(e)) {
+		g_test_skip("no fixed low address for the native window");
+		goto out;
+	}
+	e->s.cr4 |= GH_CR4_OSXSAVE;
+	e->s.xcr0 = 3;
+	ct_apply(e->cpu, &e->s);
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	for (unsigned k = 0; k < 3; k++)
+		sigaction(sigs[k], &sa, &old[k]);
+	for (unsigned oi_ = 0; oi_ < G_N_ELEMENTS(ops) && failures < 5; oi_++) {
+		uint64_t seed = 0xf85a7e00ULL + oi_;
+		struct rng g = {seed};
+		bool xs = ops[oi_][3] >= 0x20, rstor = ops[oi_][3] == 0x08 || ops[oi_][3] == 0x28;
+
+		for (unsigned idx = 0; idx < n; idx++) {
+			uint64_t t = rndn(&g, BUF_SIZE - 1024) & ~63ULL, bv;
+			uint32_t mxcsr;
+
+			gen_case(e, &g, &dummy, c);
+			memcpy(c->b, ops[oi_], 4);
+			c->len = 4;
+			if (rndn(&g, 8) == 0)
+				t += rndn(&g, 4) * 16 + (rndn(&g, 2) ? 0 : 1 + rndn(&g, 15));
+			c->target = e->va + BUF_OFF + t;
+			c->r.g[GH_RAX] = c->target;
+			/* XSAVE forms: the request mask is EDX:EAX, the address in RBX */
+			if (xs) {
+				c->b[3] = (c->b[3] & ~7) | GH_RBX;
+				c->r.g[GH_RBX] = c->target;
+				c->r.g[GH_RAX] = rnd(&g) & 3;
+				c->r.g[GH_RDX] = 0;
+			}
+			if (rstor) {
+				/* a plausible image: MXCSR mostly valid, header valid */
+				mxcsr = rnd(&g) & 0xffff;
+				if (rndn(&g, 8) == 0)
+					mxcsr |= 1u << (16 + rndn(&g, 16));
+				memcpy(c->buf + t + 24, &mxcsr, 4);
+				/* FIP/FDP canonical for 48 bits (the host may have 57) */
+				c->buf[t + 14] = c->buf[t + 15] = c->buf[t + 22] = c->buf[t + 23] = 0;
+				bv = rnd(&g) & 3;
+				memcpy(c->buf + t + 512, &bv, 8);
+				memset(c->buf + t + 520, 0, 56);
+				if (rndn(&g, 10) == 0)
+					c->buf[t + 520 + rndn(&g, 16)] = 1 + rndn(&g, 255);
+			}
+			run_native(e, c, on);
+			run_interp(e, c, oi);
+			if (!compare(c, on, oi, seed, idx)) {
+				g_test_fail();
+				failures++;
+				break;
+			}
+		}
+	}
+	for (unsigned k = 0; k < 3; k++)
+		sigaction(sigs[k], &old[k], NULL);
+out:
+	g_free(c);
+	g_free(on);
+	g_free(oi);
 	env_free(e);
 }
 
@@ -884,10 +1012,213 @@ static void test_exceptions(void)
 	env_free(e);
 }
 
+/* Runs bytes once in the interpreter from state s (its RIP is set here);
+ * returns the vector raised, or -1. */
+static int state_vector(struct env *e, const struct gh_cpu_state *s, const uint8_t *bytes,
+			unsigned len)
+{
+	struct gh_cpu_state *t = g_new(struct gh_cpu_state, 1);
+	struct gh_cpu *cpu = e->cpu;
+	int v = -2;
+
+	*t = *s;
+	e->va = 0x400000;
+	t->rip = e->va + 0x1000 - len;
+	memset(e->icode, 0xcc, sizeof(e->icode));
+	memcpy(e->icode + 0x1000 - len, bytes, len);
+	ct_apply(cpu, t);
+	gh_cpu_invalidate_code(cpu, e->va, 0x1000);
+	g_assert_cmpint(gh_cpu_run(cpu, 1), ==, GH_CPU_BUDGET);
+	if (cpu->rip == e->va + 0x1000)
+		v = -1;
+	else if (cpu->rip > HBASE && !(cpu->rip & 0xfff))
+		v = (int)((cpu->rip - HBASE) >> 12) - 1;
+	g_free(t);
+	return v;
+}
+
+/*
+ * XGETBV/XSETBV and the XSAVE checks the host cannot show (SDM vol. 1,
+ * 13.3; vol. 2 XSETBV, XRSTOR): #UD without CR4.OSXSAVE, XSETBV #GP(0)
+ * for an XCR0 without x87, with AVX, or another XCR; XRSTOR
+ * #GP(0) for an XSTATE_BV bit XCR0 does not enable; XSAVE #GP(0) unless
+ * 64-byte aligned. CPUID follows CR4.OSXSAVE and reports leaf 0xD.
+ */
+static void test_xcr0(void)
+{
+	struct env *e = env_new();
+	struct gh_cpu *cpu = e->cpu;
+	const uint64_t cr0 = e->s.cr0, cr4 = e->s.cr4 | GH_CR4_OSXSAVE;
+	static const uint8_t xgetbv[] = {0x0f, 0x01, 0xd0}, xsetbv[] = {0x0f, 0x01, 0xd1};
+	static const uint8_t xsave[] = {0x0f, 0xae, 0x23}, xrstor[] = {0x0f, 0xae, 0x2b};
+	uint32_t r[4];
+
+	g_assert_cmpint(interp_vector(e, xgetbv, 3, cr0, cr4 & ~GH_CR4_OSXSAVE, 0), ==, GH_EXC_UD);
+	g_assert_cmpint(interp_vector(e, xsetbv, 3, cr0, cr4 & ~GH_CR4_OSXSAVE, 0), ==, GH_EXC_UD);
+	g_assert_cmpint(interp_vector(e, xgetbv, 3, cr0, cr4, 0), ==, GH_EXC_GP); /* ECX != 0 */
+	e->s.cr4 = cr4;
+	e->s.gpr[GH_RCX] = 0;
+	e->s.gpr[GH_RDX] = 0;
+	g_assert_cmpint(state_vector(e, &e->s, xgetbv, 3), ==, -1);
+	g_assert_cmphex(cpu->gpr[GH_RAX], ==, 1);	/* reset: x87 only */
+	g_assert_cmphex(cpu->gpr[GH_RDX], ==, 0);
+	e->s.gpr[GH_RAX] = 3;
+	g_assert_cmpint(state_vector(e, &e->s, xsetbv, 3), ==, -1);
+	g_assert_cmphex(cpu->xcr0, ==, 3);
+	e->s.xcr0 = 3;	/* XCR0 is part of the state */
+	g_assert_cmpint(state_vector(e, &e->s, xgetbv, 3), ==, -1);
+	g_assert_cmphex(cpu->gpr[GH_RAX], ==, 3);
+	e->s.xcr0 = 1;
+
+	{
+		static const struct {
+			uint64_t rax, rcx, rdx;
+		} bad[] = {
+		    {2, 0, 0},	/* no x87 */
+		    {7, 0, 0},	/* AVX */
+		    {1, 0, 1},	/* bit 32 */
+		    {1, 1, 0},	/* XCR1 */
+		};
+
+		for (unsigned k = 0; k < G_N_ELEMENTS(bad); k++) {
+			struct gh_cpu_state s = e->s;
+
+			s.gpr[GH_RAX] = bad[k].rax;
+			s.gpr[GH_RCX] = bad[k].rcx;
+			s.gpr[GH_RDX] = bad[k].rdx;
+			g_assert_cmpint(state_vector(e, &s, xsetbv, 3), ==, GH_EXC_GP);
+			g_assert_cmphex(cpu->xcr0, ==, 1);
+		}
+	}
+
+	/* XRSTOR: XSTATE_BV bit 1 with XCR0 = 1 is #GP; with bit 0 it loads */
+	ct_apply(cpu, &e->s);
+	{
+		struct gen *c = g_new0(struct gen, 1);
+		struct outcome *o = g_new0(struct outcome, 1);
+		uint64_t bv = 2;
+
+		c->len = 3;
+		memcpy(c->b, xrstor, 3);
+		c->r.fl = 2;
+		c->r.fx[0] = 0x7f;
+		c->r.fx[1] = 0x03;
+		c->r.fx[25] = 0x1f;
+		c->r.g[GH_RBX] = e->va + BUF_OFF;
+		c->r.g[GH_RAX] = 3;
+		c->buf[24] = 0x80;
+		c->buf[25] = 0x1f;
+		memcpy(c->buf + 512, &bv, 8);
+		run_interp(e, c, o);
+		g_assert_cmpint(o->vector, ==, GH_EXC_GP);
+		bv = 1;
+		memcpy(c->buf + 512, &bv, 8);
+		c->buf[0] = 0x7f;
+		c->buf[2] = 0x01; /* FSW.IE, masked */
+		run_interp(e, c, o);
+		g_assert_cmpint(o->vector, ==, -1);
+		g_assert_cmphex(cpu->x87.fsw, ==, 1);
+		/* XSAVE to a 16- but not 64-byte aligned address */
+		memcpy(c->b, xsave, 3);
+		c->r.g[GH_RBX] = e->va + BUF_OFF + 16;
+		run_interp(e, c, o);
+		g_assert_cmpint(o->vector, ==, GH_EXC_GP);
+		g_free(c);
+		g_free(o);
+	}
+
+	/* CPUID: OSXSAVE follows CR4; leaf 0xD lists x87 and SSE in 576 bytes */
+	gh_cpuid(cpu, 1, 0, r);
+	g_assert_cmphex(r[GH_CPUID_ECX] & (1u << 27), ==, 1u << 27);
+	gh_cpuid(cpu, 0xd, 0, r);
+	g_assert_cmphex(r[GH_CPUID_EAX], ==, 3);
+	g_assert_cmphex(r[GH_CPUID_EBX], ==, 576);
+	g_assert_cmphex(r[GH_CPUID_ECX], ==, 576);
+	gh_cpuid(cpu, 0xd, 1, r);
+	g_assert_cmphex(r[GH_CPUID_EAX], ==, 1);
+	env_free(e);
+}
+
+/*
+ * gh_cpu_get_state/gh_cpu_set_state carry the x87/MMX/SSE state and XCR0
+ * as an FXSAVE image: what is set is what is read back, what the
+ * interpreter computes shows in it, and an MXCSR or XCR0 with reserved
+ * bits is refused. The reset state is table 9-1's (FCW 0040H, every tag
+ * valid, MXCSR 1F80H) and XCR0 1.
+ */
+static void test_state_roundtrip(void)
+{
+	struct env *e = env_new();
+	struct gh_cpu *cpu = e->cpu;
+	struct gh_cpu_state *s = g_new0(struct gh_cpu_state, 1), *t = g_new0(struct gh_cpu_state, 1);
+	struct rng g = {0x51a7e};
+	uint32_t mxcsr;
+
+	gh_cpu_state_reset(s, true);
+	g_assert_cmphex(s->xcr0, ==, 1);
+	g_assert_cmphex(ct_get16(s->fxsave, GH_FXSAVE_FCW), ==, 0x40);
+	g_assert_cmphex(s->fxsave[GH_FXSAVE_FTW], ==, 0xff);
+	g_assert_cmphex(ct_get32(s->fxsave, GH_FXSAVE_MXCSR), ==, 0x1f80);
+
+	*s = e->s;
+	for (unsigned k = 0; k < 16; k++)
+		rnd_vec(&g, s->fxsave + GH_FXSAVE_XMM(k));
+	for (unsigned k = 0; k < 8; k++) {
+		ct_put64(s->fxsave, GH_FXSAVE_ST(k), rnd(&g));
+		ct_put16(s->fxsave, GH_FXSAVE_ST(k) + 8, (uint16_t)rnd(&g));
+	}
+	ct_put16(s->fxsave, GH_FXSAVE_FCW, 0x27f);
+	ct_put16(s->fxsave, GH_FXSAVE_FSW, 3u << 11);
+	s->fxsave[GH_FXSAVE_FTW] = 0x5a;
+	ct_put32(s->fxsave, GH_FXSAVE_MXCSR, 0x9fc0);
+	s->xcr0 = 3;
+	ct_apply(cpu, s);
+	gh_cpu_get_state(cpu, t);
+	g_assert_cmpmem(t->fxsave, 24, s->fxsave, 24);
+	g_assert_cmphex(ct_get32(t->fxsave, GH_FXSAVE_MXCSR), ==, 0x9fc0);
+	g_assert_cmphex(ct_get32(t->fxsave, GH_FXSAVE_MXCSR_MASK), ==, GH_MXCSR_MASK);
+	g_assert_cmpmem(t->fxsave + 32, 416 - 32, s->fxsave + 32, 416 - 32);
+	g_assert_cmphex(t->xcr0, ==, 3);
+	/* ST(i) is R((TOP + i) & 7): physical register 3 is ST0 here */
+	g_assert_cmphex(cpu->x87.r[3].mant, ==, ct_get64(s->fxsave, GH_FXSAVE_ST(0)));
+
+	/* an MMX instruction's effect shows: PXOR mm3,mm3 (TOP 0, R3 zero) */
+	e->va = 0x400000;
+	memset(e->icode, 0xcc, sizeof(e->icode));
+	memcpy(e->icode + 0x1000 - 3, (const uint8_t[]){0x0f, 0xef, 0xdb}, 3);
+	s->rip = e->va + 0x1000 - 3;
+	ct_apply(cpu, s);
+	gh_cpu_invalidate_code(cpu, e->va, 0x1000);
+	g_assert_cmpint(gh_cpu_run(cpu, 1), ==, GH_CPU_BUDGET);
+	gh_cpu_get_state(cpu, t);
+	g_assert_cmphex(ct_get16(t->fxsave, GH_FXSAVE_FSW) & GH_FSW_TOP, ==, 0);
+	g_assert_cmphex(t->fxsave[GH_FXSAVE_FTW], ==, 0xff);
+	g_assert_cmphex(ct_get64(t->fxsave, GH_FXSAVE_ST(3)), ==, 0);
+	g_assert_cmphex(ct_get16(t->fxsave, GH_FXSAVE_ST(3) + 8), ==, 0xffff);
+
+	/* refused: reserved MXCSR bits, XCR0 without x87 or with AVX */
+	mxcsr = 0x10000 | 0x1f80;
+	ct_put32(s->fxsave, GH_FXSAVE_MXCSR, mxcsr);
+	g_assert_cmpint(gh_cpu_set_state(cpu, s), ==, -EINVAL);
+	ct_put32(s->fxsave, GH_FXSAVE_MXCSR, 0x1f80);
+	s->xcr0 = 2;
+	g_assert_cmpint(gh_cpu_set_state(cpu, s), ==, -EINVAL);
+	s->xcr0 = 7;
+	g_assert_cmpint(gh_cpu_set_state(cpu, s), ==, -EINVAL);
+	s->xcr0 = 1;
+	g_assert_cmpint(gh_cpu_set_state(cpu, s), ==, 0);
+	g_free(s);
+	g_free(t);
+	env_free(e);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/cpu-sse/differential", test_differential);
 	g_test_add_func("/cpu-sse/exceptions", test_exceptions);
+	g_test_add_func("/cpu-sse/state-images", test_state_images);
+	g_test_add_func("/cpu-sse/xcr0", test_xcr0);
+	g_test_add_func("/cpu-sse/state-roundtrip", test_state_roundtrip);
 	return g_test_run();
 }

@@ -124,6 +124,8 @@ static bool have_kvm(void)
 	return true;
 }
 
+static const uint8_t xmm7_mark[16] = "guesthouse xmm7";
+
 static struct gh_vm *new_vm_cpus(struct probe *p, bool no_reboot,
 				 unsigned ncpus)
 {
@@ -158,6 +160,9 @@ static struct gh_vm *new_vm_cpus(struct probe *p, bool no_reboot,
 	s.gpr[GH_RSP] = STACK;
 	s.idt = (struct gh_dtable){ IDT, 0x20 * 8 + 7 };
 	s.gdt = (struct gh_dtable){ GDT, sizeof(gdt) - 1 };
+	/* SSE state the guests leave alone, for the state round trip */
+	memcpy(s.fxsave + GH_FXSAVE_XMM(7), xmm7_mark, 16);
+	s.fxsave[GH_FXSAVE_MXCSR] = 0xc0;	/* 0x1fc0: DAZ */
 	g_assert_cmpint(gh_mem_write(gh_vm_memory(vm), GDT, gdt, sizeof(gdt)),
 			==, 0);
 	gh_vm_set_boot_state(vm, &s);
@@ -285,6 +290,12 @@ static gpointer stopper(gpointer opaque)
 	g_assert_cmphex(s.rip, <, CODE + 8);
 	g_assert_cmphex(s.gpr[GH_RBX], ==, 0xfeedbeef);
 	g_assert_true(s.cr0 & GH_CR0_PE);
+	/* the x87/SSE image and XCR0 came through KVM_SET_FPU/_GET_FPU */
+	g_assert_cmpmem(s.fxsave + GH_FXSAVE_XMM(7), 16, xmm7_mark, 16);
+	g_assert_cmphex(s.fxsave[GH_FXSAVE_MXCSR], ==, 0xc0);
+	g_assert_cmphex(s.fxsave[GH_FXSAVE_MXCSR + 1], ==, 0x1f);
+	g_assert_cmphex(s.fxsave[GH_FXSAVE_FCW], ==, 0x40);	/* reset value */
+	g_assert_cmphex(s.xcr0, ==, 1);
 	gh_vm_resume(p->vm);
 	g_usleep(50000);
 	gh_vm_request_stop(p->vm, GH_STOP_SIGNAL, 15, "test");

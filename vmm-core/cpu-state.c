@@ -32,6 +32,16 @@ void gh_cpu_state_reset(struct gh_cpu_state *s, bool bsp)
 	s->dr[7] = 0x400;
 	s->apic_base = 0xfee00000 | (1 << 11) | (bsp ? 1 << 8 : 0);
 	s->halted = !bsp;	/* APs wait for INIT/SIPI */
+	/* table 9-1 again: FCW 0040H, tag word 5555H (every register +0, so
+	 * all abridged tags valid), MXCSR 1F80H; XCR0 = x87 only (SDM vol. 1,
+	 * 13.3) */
+	s->fxsave[GH_FXSAVE_FCW] = 0x40;
+	s->fxsave[GH_FXSAVE_FTW] = 0xff;
+	s->fxsave[GH_FXSAVE_MXCSR] = 0x80;
+	s->fxsave[GH_FXSAVE_MXCSR + 1] = 0x1f;
+	s->fxsave[GH_FXSAVE_MXCSR_MASK] = 0xff;
+	s->fxsave[GH_FXSAVE_MXCSR_MASK + 1] = 0xff;
+	s->xcr0 = 1;
 }
 
 void gh_cpu_state_flat_seg(struct gh_segment *seg, uint16_t sel, bool code,

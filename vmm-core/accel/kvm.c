@@ -497,6 +497,131 @@ struct kvm_msr_buf {
 	struct kvm_msr_entry e[G_N_ELEMENTS(state_msrs)];
 };
 
+/*
+ * x87/MMX/SSE state: KVM's struct kvm_fpu holds the fields of the 64-bit
+ * FXSAVE image that gh_cpu_state.fxsave is (MXCSR_MASK aside, which the
+ * image reports as the host CPU does: 0xffff with DAZ).
+ */
+static void fpu_from_kvm(uint8_t *fx, const struct kvm_fpu *f)
+{
+	uint32_t mask = 0xffff;
+
+	memcpy(fx + GH_FXSAVE_FCW, &f->fcw, 2);
+	memcpy(fx + GH_FXSAVE_FSW, &f->fsw, 2);
+	fx[GH_FXSAVE_FTW] = f->ftwx;
+	memcpy(fx + 6, &f->last_opcode, 2);
+	memcpy(fx + 8, &f->last_ip, 8);
+	memcpy(fx + 16, &f->last_dp, 8);
+	memcpy(fx + GH_FXSAVE_MXCSR, &f->mxcsr, 4);
+	memcpy(fx + GH_FXSAVE_MXCSR_MASK, &mask, 4);
+	for (unsigned i = 0; i < 8; i++)
+		memcpy(fx + GH_FXSAVE_ST(i), f->fpr[i], 16);
+	memcpy(fx + GH_FXSAVE_XMM(0), f->xmm, sizeof(f->xmm));
+}
+
+static void fpu_to_kvm(struct kvm_fpu *f, const uint8_t *fx)
+{
+	memset(f, 0, sizeof(*f));
+	memcpy(&f->fcw, fx + GH_FXSAVE_FCW, 2);
+	memcpy(&f->fsw, fx + GH_FXSAVE_FSW, 2);
+	f->ftwx = fx[GH_FXSAVE_FTW];
+	memcpy(&f->last_opcode, fx + 6, 2);
+	memcpy(&f->last_ip, fx + 8, 8);
+	memcpy(&f->last_dp, fx + 16, 8);
+	memcpy(&f->mxcsr, fx + GH_FXSAVE_MXCSR, 4);
+	for (unsigned i = 0; i < 8; i++)
+		memcpy(f->fpr[i], fx + GH_FXSAVE_ST(i), 10);
+	memcpy(f->xmm, fx + GH_FXSAVE_XMM(0), sizeof(f->xmm));
+}
+
+/*
+ * KVM_SET_FPU leaves the guest's XSTATE_BV alone, so on an XSAVE host the
+ * SSE registers it wrote come back in their init state; the XSAVE area
+ * (standard format: the FXSAVE image, then the header) is what carries
+ * them. Its other components are kept as KVM has them.
+ */
+static int get_fpu(struct kvm_vcpu *kv, uint8_t *fx)
+{
+	struct kvm_xsave *x = g_new0(struct kvm_xsave, 1);
+	struct kvm_fpu fpu;
+	uint64_t bv;
+	uint32_t mask = 0xffff;
+
+	if (ioctl(kv->fd, KVM_GET_XSAVE, x) < 0) {
+		g_free(x);
+		if (ioctl(kv->fd, KVM_GET_FPU, &fpu) < 0)
+			return -errno;
+		fpu_from_kvm(fx, &fpu);
+		return 0;
+	}
+	memcpy(fx, x->region, 512);
+	memcpy(&bv, (uint8_t *)x->region + 512, 8);
+	memcpy(fx + GH_FXSAVE_MXCSR_MASK, &mask, 4);
+	/* components in their init state (SDM vol. 1, 13.6) */
+	if (!(bv & 1)) {
+		memset(fx, 0, 24);
+		memset(fx + GH_FXSAVE_ST(0), 0, 128);
+		fx[GH_FXSAVE_FCW] = 0x7f;
+		fx[GH_FXSAVE_FCW + 1] = 0x03;
+	}
+	if (!(bv & 2))
+		memset(fx + GH_FXSAVE_XMM(0), 0, 256);
+	g_free(x);
+	return 0;
+}
+
+static int set_fpu(struct kvm_vcpu *kv, const uint8_t *fx)
+{
+	struct kvm_xsave *x = g_new0(struct kvm_xsave, 1);
+	struct kvm_fpu fpu;
+	uint64_t bv;
+	int ret = 0;
+
+	if (ioctl(kv->fd, KVM_GET_XSAVE, x) < 0) {
+		fpu_to_kvm(&fpu, fx);
+		if (ioctl(kv->fd, KVM_SET_FPU, &fpu) < 0)
+			ret = -errno;
+		g_free(x);
+		return ret;
+	}
+	memcpy(x->region, fx, GH_FXSAVE_MXCSR_MASK);
+	memcpy((uint8_t *)x->region + 32, fx + 32, 512 - 32);
+	memcpy(&bv, (uint8_t *)x->region + 512, 8);
+	bv |= 3;	/* x87 and SSE as written */
+	memcpy((uint8_t *)x->region + 512, &bv, 8);
+	if (ioctl(kv->fd, KVM_SET_XSAVE, x) < 0)
+		ret = -errno;
+	g_free(x);
+	return ret;
+}
+
+/* XCR0 through KVM_GET_XCRS; without the capability it is the reset 1. */
+static uint64_t get_xcr0(struct kvm_vcpu *kv)
+{
+	struct kvm_xcrs x;
+
+	memset(&x, 0, sizeof(x));
+	if (ioctl(kv->fd, KVM_GET_XCRS, &x) < 0)
+		return 1;
+	for (unsigned i = 0; i < x.nr_xcrs && i < G_N_ELEMENTS(x.xcrs); i++)
+		if (x.xcrs[i].xcr == 0)
+			return x.xcrs[i].value;
+	return 1;
+}
+
+static int set_xcr0(struct kvm_vcpu *kv, uint64_t xcr0)
+{
+	struct kvm_xcrs x;
+
+	if (get_xcr0(kv) == xcr0)
+		return 0;
+	memset(&x, 0, sizeof(x));
+	x.nr_xcrs = 1;
+	x.xcrs[0].xcr = 0;
+	x.xcrs[0].value = xcr0;
+	return ioctl(kv->fd, KVM_SET_XCRS, &x) < 0 ? -errno : 0;
+}
+
 static int kvm_get_state(void *opaque, struct gh_cpu_state *s)
 {
 	struct kvm_vcpu *kv = opaque;
@@ -514,6 +639,10 @@ static int kvm_get_state(void *opaque, struct gh_cpu_state *s)
 	    ioctl(kv->fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
 		return -errno;
 	memset(s, 0, sizeof(*s));
+	n = get_fpu(kv, s->fxsave);
+	if (n)
+		return n;
+	s->xcr0 = get_xcr0(kv);
 	s->gpr[GH_RAX] = r.rax; s->gpr[GH_RCX] = r.rcx;
 	s->gpr[GH_RDX] = r.rdx; s->gpr[GH_RBX] = r.rbx;
 	s->gpr[GH_RSP] = r.rsp; s->gpr[GH_RBP] = r.rbp;
@@ -571,6 +700,7 @@ static int kvm_set_state(void *opaque, const struct gh_cpu_state *s)
 	struct kvm_vcpu_events ev;
 	struct kvm_msr_buf m = { 0 };
 	unsigned i;
+	int ret;
 
 	if (ioctl(kv->fd, KVM_GET_SREGS, &sr) < 0)
 		return -errno;
@@ -596,6 +726,13 @@ static int kvm_set_state(void *opaque, const struct gh_cpu_state *s)
 	    ioctl(kv->fd, KVM_SET_REGS, &r) < 0 ||
 	    ioctl(kv->fd, KVM_SET_DEBUGREGS, &dr) < 0)
 		return -errno;
+	ret = set_fpu(kv, s->fxsave);
+	if (ret)
+		return ret;
+	/* XCR0 after CR4 (OSXSAVE) is in place */
+	ret = set_xcr0(kv, s->xcr0);
+	if (ret)
+		return ret;
 	if (!ioctl(kv->fd, KVM_GET_VCPU_EVENTS, &ev)) {
 		ev.interrupt.shadow = s->interrupt_shadow ?
 				      KVM_X86_SHADOW_INT_STI : 0;

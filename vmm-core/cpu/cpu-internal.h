@@ -82,12 +82,13 @@ enum {
 #define GH_CR4_OSFXSR (1ULL << 9)
 #define GH_CR4_OSXMMEXCPT (1ULL << 10)
 /*
- * The CR4 bits this CPU implements; CPUID must advertise exactly these.
+ * The CR4 bits this CPU implements; CPUID must advertise exactly these
+ * (OSXSAVE's XSAVE bit waits until the x87 and SSE work is complete).
  * VME/PVI wait for the virtual-interrupt flag and the redirection bitmap.
  */
 #define GH_CR4_VALID                                                                     \
 	(GH_CR4_TSD | GH_CR4_DE | GH_CR4_PSE | GH_CR4_PAE | GH_CR4_MCE | GH_CR4_PGE |    \
-	 GH_CR4_PCE | GH_CR4_OSFXSR | GH_CR4_OSXMMEXCPT)
+	 GH_CR4_PCE | GH_CR4_OSFXSR | GH_CR4_OSXMMEXCPT | GH_CR4_OSXSAVE)
 #define GH_EFER_SCE (1ULL << 0)
 #define GH_EFER_NXE (1ULL << 11)
 #define GH_EFER_VALID (GH_EFER_SCE | GH_EFER_LME | GH_EFER_LMA | GH_EFER_NXE)

@@ -5,6 +5,7 @@
  */
 #include "cpu/cpu-internal.h"
 #include "cpu/mmu.h"
+#include "cpu/sse.h"
 #include "cpu/x87.h"
 
 #include <errno.h>
@@ -214,6 +215,8 @@ void gh_cpu_get_state(struct gh_cpu *cpu, struct gh_cpu_state *s)
 	s->halted = cpu->halted;
 	s->interrupt_shadow = cpu->interrupt_shadow;
 	s->nmi_pending = cpu->nmi_pending;
+	gh_sse_fxsave_image(cpu, s->fxsave, true, 16);
+	s->xcr0 = cpu->xcr0;
 }
 
 /*
@@ -226,6 +229,7 @@ static bool state_valid(const struct gh_cpu_state *s)
 {
 	bool lma = s->efer & GH_EFER_LMA;
 	const struct gh_segment *cs = &s->seg[GH_CS];
+	uint32_t mxcsr;
 
 	if (s->cr0 & ~GH_CR0_VALID)
 		return false;
@@ -256,6 +260,13 @@ static bool state_valid(const struct gh_cpu_state *s)
 	if (lma && !gh_cpu_canonical(s->rip))
 		return false;
 	if (s->nmsrs > GH_CPU_MAX_MSRS)
+		return false;
+	/* XCR0 keeps x87 and enables only what exists; MXCSR's reserved bits
+	 * are clear (what XSETBV and FXRSTOR would refuse) */
+	if (!(s->xcr0 & GH_XCR0_X87) || (s->xcr0 & ~GH_XCR0_VALID))
+		return false;
+	memcpy(&mxcsr, s->fxsave + GH_FXSAVE_MXCSR, 4);
+	if (mxcsr & ~GH_MXCSR_MASK)
 		return false;
 	return true;
 }
@@ -304,6 +315,8 @@ int gh_cpu_set_state(struct gh_cpu *cpu, const struct gh_cpu_state *s)
 		else if (msr_slot(cpu, index, &slot))
 			*slot = s->msrs[i].value;
 	}
+	gh_sse_fxrstor_image(cpu, s->fxsave, true, 16);
+	cpu->xcr0 = s->xcr0;
 	cpu->halted = s->halted;
 	cpu->interrupt_shadow = s->interrupt_shadow;
 	cpu->nmi_pending = s->nmi_pending;

@@ -17,6 +17,7 @@
 #include "cpu/cpu-internal.h"
 #include "cpu/decode.h"
 #include "cpu/mmu.h"
+#include "cpu/sse.h"
 
 #define OPS(...) { __VA_ARGS__ }
 #define X(id) GH_X86_OP_##id
@@ -77,8 +78,31 @@ static void put_str(uint32_t *regs, const char *s, unsigned n)
 	memcpy(regs, s, n);
 }
 
-static void basic(const struct gh_cpu *cpu, uint32_t leaf, uint32_t max_basic,
-		  uint32_t out[4])
+/*
+ * Leaf 0xD (SDM vol. 1, 13.2): the XSAVE components, x87 and SSE, both in
+ * the 512-byte legacy region, plus the 64-byte header. Subleaf 1 offers
+ * XSAVEOPT only (no XSAVEC, XGETBV with ECX = 1, XSAVES). Read only once
+ * leaf 1 advertises XSAVE.
+ */
+static void xsave_leaf(const struct gh_cpu *cpu, uint32_t subleaf, uint32_t out[4])
+{
+	switch (subleaf) {
+	case 0:
+		out[GH_CPUID_EAX] = GH_XCR0_VALID;
+		out[GH_CPUID_EBX] = 512 + 64;	/* for what XCR0 enables */
+		out[GH_CPUID_ECX] = 512 + 64;	/* for every component */
+		break;
+	case 1:
+		out[GH_CPUID_EAX] = 1;		/* XSAVEOPT */
+		break;
+	default:
+		break;	/* components 2-63: none */
+	}
+	(void)cpu;
+}
+
+static void basic(const struct gh_cpu *cpu, uint32_t leaf, uint32_t subleaf,
+		  uint32_t max_basic, uint32_t out[4])
 {
 	switch (leaf) {
 	case 0:
@@ -97,10 +121,16 @@ static void basic(const struct gh_cpu *cpu, uint32_t leaf, uint32_t max_basic,
 			out[GH_CPUID_EDX] &= ~(1u << 9);
 			out[GH_CPUID_ECX] &= ~(1u << 24);
 		}
+		/* OSXSAVE mirrors CR4.OSXSAVE (SDM vol. 2A, table 3-10) */
+		if (cpu->cr4 & GH_CR4_OSXSAVE)
+			out[GH_CPUID_ECX] |= 1u << 27;
 		break;
 	case 2:
 		/* one iteration, null descriptors: no cache or TLB information */
 		out[GH_CPUID_EAX] = 1;
+		break;
+	case 0xd:
+		xsave_leaf(cpu, subleaf, out);
 		break;
 	case 0x16:
 		/* base and maximum frequency in MHz: the 1 GHz TSC of cpu.c */
@@ -112,7 +142,7 @@ static void basic(const struct gh_cpu *cpu, uint32_t leaf, uint32_t max_basic,
 		 * 4 (caches: type 0 ends the list), 5 (no MONITOR), 6 (no thermal
 		 * or power management), 7 (no structured extended features),
 		 * 0xa (no performance counters), 0xb (no x2APIC topology),
-		 * 0xd (no XSAVE), 0x15 (TSC ratio not enumerated; leaf 0x16
+		 * 0x15 (TSC ratio not enumerated; leaf 0x16
 		 * gives the frequency): all zero.
 		 */
 		break;
@@ -147,7 +177,7 @@ void gh_cpuid(const struct gh_cpu *cpu, uint32_t leaf, uint32_t subleaf, uint32_
 	uint32_t max_basic = (cpu->msr_misc_enable & GH_MISC_ENABLE_LIMIT_CPUID)
 				     ? 2 : GH_CPUID_MAX_BASIC;
 
-	(void)subleaf;	/* the leaves with subleaves (4, 7, 0xb, 0xd) are all zero */
+	/* of the leaves with subleaves, 4, 7 and 0xb are all zero; 0xd is not */
 	memset(out, 0, 4 * sizeof(out[0]));
 	if (leaf >= GH_CPUID_HV_BASE && leaf < GH_CPUID_HV_BASE + 0x10000) {
 		/* the hypervisor range: one leaf with our signature, no interface */
@@ -166,5 +196,5 @@ void gh_cpuid(const struct gh_cpu *cpu, uint32_t leaf, uint32_t subleaf, uint32_
 	/* Intel answers any other leaf out of range with the highest basic leaf */
 	if (leaf > max_basic)
 		leaf = max_basic;
-	basic(cpu, leaf, max_basic, out);
+	basic(cpu, leaf, subleaf, max_basic, out);
 }

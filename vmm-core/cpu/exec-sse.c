@@ -126,8 +126,9 @@ LANES(k_pabsd, int32_t, y < 0 ? 0u - (uint32_t)y : (uint32_t)y)
 KERNEL(k_pmaddwd)
 {
 	for (unsigned k = 0; k < n / 4; k++)
-		r->d[k] = (uint32_t)((int32_t)(int16_t)a->w[2 * k] * (int16_t)b->w[2 * k] +
-				     (int32_t)(int16_t)a->w[2 * k + 1] * (int16_t)b->w[2 * k + 1]);
+		/* the sum wraps: two -32768 * -32768 products give 80000000H */
+		r->d[k] = (uint32_t)((int32_t)(int16_t)a->w[2 * k] * (int16_t)b->w[2 * k]) +
+			  (uint32_t)((int32_t)(int16_t)a->w[2 * k + 1] * (int16_t)b->w[2 * k + 1]);
 }
 
 /* PMADDUBSW: unsigned bytes of the destination times signed bytes of the
@@ -1098,6 +1099,267 @@ HANDLER(h_emms)
 	cpu->x87.ftw = 0;
 }
 
+/* ---- FXSAVE and FXRSTOR (SDM vol. 2A, FXSAVE, tables 3-53 and 3-56) ----------------------- */
+
+static inline void put(uint8_t *p, uint64_t v, unsigned n)
+{
+	memcpy(p, &v, n);
+}
+
+static inline uint64_t get(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+
+	memcpy(&v, p, n);
+	return v;
+}
+
+/* The x87 part of the image: bytes 0-23 and the registers at 32-159. */
+static void x87_to_image(const struct gh_cpu *cpu, uint8_t *img, bool w64)
+{
+	const struct gh_x87 *f = &cpu->x87;
+	unsigned top = (f->fsw >> 11) & 7;
+
+	memset(img, 0, 160);	/* MXCSR (24-31) is the caller's */
+	put(img, f->fcw, 2);
+	put(img + 2, f->fsw, 2);
+	img[4] = f->ftw;
+	put(img + 6, f->fop, 2);
+	if (w64) {
+		put(img + 8, f->fip, 8);
+		put(img + 16, f->fdp, 8);
+	} else {
+		put(img + 8, f->fip, 4);
+		put(img + 12, f->fcs, 2);
+		put(img + 16, f->fdp, 4);
+		put(img + 20, f->fds, 2);
+	}
+	for (unsigned k = 0; k < 8; k++) {
+		const struct gh_f80 *r = &f->r[(top + k) & 7];
+
+		put(img + 32 + 16 * k, r->mant, 8);
+		put(img + 40 + 16 * k, r->sexp, 2);
+	}
+}
+
+static void x87_from_image(struct gh_cpu *cpu, const uint8_t *img, bool w64)
+{
+	struct gh_x87 *f = &cpu->x87;
+	unsigned top;
+
+	/*
+	 * What the host does with the image's control and status words: FCW
+	 * bit 6 reads as 1 and bits 7, 13-15 as 0; FSW.ES is recomputed from
+	 * the exception flags left unmasked, and B mirrors it (SDM vol. 1,
+	 * 8.1.3, 8.1.5).
+	 */
+	f->fcw = (get(img, 2) & 0x1f3f) | 0x40;
+	f->fsw = get(img + 2, 2) & 0x7f7f;
+	if (f->fsw & ~f->fcw & 0x3f)
+		f->fsw |= GH_FSW_ES | 0x8000;
+	f->ftw = img[4];
+	f->fop = get(img + 6, 2) & 0x7ff;
+	if (w64) {
+		f->fip = get(img + 8, 8);
+		f->fdp = get(img + 16, 8);
+		f->fcs = f->fds = 0;
+	} else {
+		f->fip = get(img + 8, 4);
+		f->fcs = get(img + 12, 2);
+		f->fdp = get(img + 16, 4);
+		f->fds = get(img + 20, 2);
+	}
+	top = (f->fsw >> 11) & 7;
+	for (unsigned k = 0; k < 8; k++) {
+		struct gh_f80 *r = &f->r[(top + k) & 7];
+
+		r->mant = get(img + 32 + 16 * k, 8);
+		r->sexp = get(img + 40 + 16 * k, 2);
+	}
+}
+
+/* The x87 init configuration of XRSTOR (SDM vol. 1, 13.6): FCW 037FH, an
+ * empty stack of zeros. */
+static void x87_init(struct gh_cpu *cpu)
+{
+	memset(&cpu->x87, 0, sizeof(cpu->x87));
+	cpu->x87.fcw = 0x37f;
+}
+
+void gh_sse_fxsave_image(const struct gh_cpu *cpu, uint8_t *img, bool w64, unsigned nxmm)
+{
+	x87_to_image(cpu, img, w64);
+	put(img + 24, cpu->mxcsr, 4);
+	put(img + 28, GH_MXCSR_MASK, 4);
+	memcpy(img + 160, cpu->xmm, 16 * nxmm);
+}
+
+int gh_sse_fxrstor_image(struct gh_cpu *cpu, const uint8_t *img, bool w64, unsigned nxmm)
+{
+	uint32_t mxcsr = get(img + 24, 4);
+
+	if (mxcsr & ~GH_MXCSR_MASK)
+		return -1;
+	x87_from_image(cpu, img, w64);
+	cpu->mxcsr = mxcsr;
+	memcpy(cpu->xmm, img + 160, 16 * nxmm);
+	return 0;
+}
+
+/* XMM8-15 exist in 64-bit mode only. */
+static inline unsigned nxmm(const struct gh_cpu *cpu)
+{
+	return cpu->mode == GH_MODE_LONG ? 16 : 8;
+}
+
+/* The image's first bytes that FXSAVE writes: nothing past the XMM area. */
+#define FX_LEN(n) (160 + 16 * (n))
+
+/* FXSAVE and FXRSTOR: #NM with CR0.EM or TS; #GP(0) unless 16-byte aligned. */
+static uint64_t fx_begin(struct gh_cpu *cpu, const struct gh_x86_insn *i)
+{
+	uint64_t off;
+
+	if (cpu->cr0 & (GH_CR0_EM | GH_CR0_TS))
+		gh_cpu_raise_noerr(cpu, GH_EXC_NM);
+	off = gh_exec_ea(cpu, i);
+	gh_sse_check_align(cpu, i->seg, off);
+	return off;
+}
+
+HANDLER(h_fxsave)
+{
+	uint8_t img[FX_LEN(16)];
+	uint64_t off = fx_begin(cpu, i);
+	unsigned n = nxmm(cpu);
+
+	gh_sse_fxsave_image(cpu, img, i->rex & 8, n);
+	memset(img + 160 + 16 * n, 0, sizeof(img) - 160 - 16 * n);
+	gh_mem_write_buf(cpu, i->seg, off, img, FX_LEN(n));
+}
+
+HANDLER(h_fxrstor)
+{
+	uint8_t img[FX_LEN(16)];
+	uint64_t off = fx_begin(cpu, i);
+	unsigned n = nxmm(cpu);
+
+	gh_mem_read_buf(cpu, i->seg, off, img, FX_LEN(n));
+	if (gh_sse_fxrstor_image(cpu, img, i->rex & 8, n))
+		gh_cpu_raise(cpu, GH_EXC_GP, 0);
+}
+
+/* ---- XSAVE, XRSTOR, XGETBV, XSETBV (SDM vol. 1, chapter 13; vol. 2) ------------------------- */
+
+#define XSAVE_HDR 512
+
+/* #UD without CR4.OSXSAVE, #NM with CR0.TS. */
+static void xsave_check(struct gh_cpu *cpu)
+{
+	if (!(cpu->cr4 & GH_CR4_OSXSAVE))
+		gh_exec_ud(cpu);
+	if (cpu->cr0 & GH_CR0_TS)
+		gh_cpu_raise_noerr(cpu, GH_EXC_NM);
+}
+
+static uint64_t xsave_begin(struct gh_cpu *cpu, const struct gh_x86_insn *i, uint64_t *rfbm)
+{
+	uint64_t off;
+
+	xsave_check(cpu);
+	off = gh_exec_ea(cpu, i);
+	if (gh_sse_lin(cpu, i->seg, off) & 63)
+		gh_cpu_raise(cpu, GH_EXC_GP, 0);
+	*rfbm = ((cpu->gpr[GH_RDX] << 32) | (uint32_t)cpu->gpr[GH_RAX]) & cpu->xcr0;
+	return off;
+}
+
+/*
+ * XSAVE and XSAVEOPT (which may skip unmodified state; saving it is
+ * allowed): the requested components of x87 (bit 0) and SSE (bit 1), and
+ * their XSTATE_BV bits. XINUSE is taken as 1 for both, which the SDM
+ * permits (13.6). Everything is probed before the first byte is written.
+ */
+HANDLER(h_xsave)
+{
+	uint8_t img[FX_LEN(16)];
+	uint64_t rfbm, bv, off = xsave_begin(cpu, i, &rfbm);
+	unsigned n = nxmm(cpu);
+	gh_mem_probe_write(cpu, i->seg, off, XSAVE_HDR + 8);
+	bv = gh_mem_read_seg(cpu, i->seg, off + XSAVE_HDR, 8);
+	gh_sse_fxsave_image(cpu, img, i->rex & 8, n);
+	if (rfbm & 1) {
+		gh_mem_write_buf(cpu, i->seg, off, img, 24);
+		gh_mem_write_buf(cpu, i->seg, off + 32, img + 32, 128);
+	}
+	if (rfbm & 2) {
+		gh_mem_write_buf(cpu, i->seg, off + 24, img + 24, 8);
+		gh_mem_write_buf(cpu, i->seg, off + 160, img + 160, 16 * n);
+	}
+	gh_mem_write_seg(cpu, i->seg, off + XSAVE_HDR, 8, (bv & ~rfbm) | (rfbm & 3));
+}
+
+/*
+ * XRSTOR, standard form: #GP(0) if XSTATE_BV names a component XCR0 does
+ * not enable or if header bytes 8-23 (XCOMP_BV, no compaction here) are
+ * not 0, or for reserved MXCSR bits. Requested components whose XSTATE_BV
+ * bit is clear get their init configuration; MXCSR comes from memory
+ * whenever SSE is requested.
+ */
+HANDLER(h_xrstor)
+{
+	uint8_t img[FX_LEN(16)], hdr[24];
+	uint64_t rfbm, bv, off = xsave_begin(cpu, i, &rfbm);
+	unsigned n = nxmm(cpu);
+	uint32_t mxcsr;
+
+	gh_mem_read_buf(cpu, i->seg, off + XSAVE_HDR, hdr, sizeof(hdr));
+	bv = get(hdr, 8);
+	if ((bv & ~cpu->xcr0) || get(hdr + 8, 8) || get(hdr + 16, 8))
+		gh_cpu_raise(cpu, GH_EXC_GP, 0);
+	gh_mem_read_buf(cpu, i->seg, off, img, FX_LEN(n));
+	mxcsr = get(img + 24, 4);
+	if ((rfbm & 2) && (mxcsr & ~GH_MXCSR_MASK))
+		gh_cpu_raise(cpu, GH_EXC_GP, 0);
+	if (rfbm & 1) {
+		if (bv & 1)
+			x87_from_image(cpu, img, i->rex & 8);
+		else
+			x87_init(cpu);
+	}
+	if (rfbm & 2) {
+		cpu->mxcsr = mxcsr;
+		if (bv & 2)
+			memcpy(cpu->xmm, img + 160, 16 * n);
+		else
+			memset(cpu->xmm, 0, 16 * n);
+	}
+}
+
+/* XGETBV: ECX = 0 reads XCR0; XINUSE (ECX = 1) is not offered: #GP(0). */
+HANDLER(h_xgetbv)
+{
+	xsave_check(cpu);
+	if ((uint32_t)cpu->gpr[GH_RCX])
+		gh_cpu_raise(cpu, GH_EXC_GP, 0);
+	cpu->gpr[GH_RAX] = (uint32_t)cpu->xcr0;
+	cpu->gpr[GH_RDX] = cpu->xcr0 >> 32;
+}
+
+/* XSETBV: CPL 0 only; XCR0 must keep x87 (bit 0) and enable nothing but
+ * x87 and SSE (no AVX here): #GP(0). */
+HANDLER(h_xsetbv)
+{
+	uint64_t v = (cpu->gpr[GH_RDX] << 32) | (uint32_t)cpu->gpr[GH_RAX];
+
+	if (!(cpu->cr4 & GH_CR4_OSXSAVE))
+		gh_exec_ud(cpu);
+	if (cpu->cpl || cpu->mode == GH_MODE_V86 || (uint32_t)cpu->gpr[GH_RCX] ||
+	    !(v & GH_XCR0_X87) || (v & ~GH_XCR0_VALID))
+		gh_cpu_raise(cpu, GH_EXC_GP, 0);
+	cpu->xcr0 = v;
+}
+
 /* ---- the bind table ----------------------------------------------------------------------------- */
 
 #define B(op, fn) { GH_X86_OP_##op, fn }
@@ -1187,5 +1449,9 @@ const struct gh_handler_bind gh_exec_sse_binds[] = {
 	BSH(PSLLD, pslld), BSH(PSLLQ, psllq), BSH(PSRAW, psraw), BSH(PSRAD, psrad),
 	B(PSRLDQ_Ux_Ib, h_psrldq), B(PSLLDQ_Ux_Ib, h_pslldq),
 	B(EMMS, h_emms),
+	/* state */
+	B(FXSAVE, h_fxsave), B(FXRSTOR, h_fxrstor), B(XSAVE, h_xsave),
+	B(XSAVEOPT, h_xsave), B(XRSTOR, h_xrstor), B(XGETBV, h_xgetbv),
+	B(XSETBV, h_xsetbv),
 	{ 0, NULL },
 };

@@ -19,6 +19,21 @@
 #define GH_MXCSR_MASK	0xffffu
 #define GH_MXCSR_RESET	0x1f80u
 
+/* XCR0 (SDM vol. 1, 13.3): the components this CPU has, x87 and SSE. */
+#define GH_XCR0_X87	(1ULL << 0)
+#define GH_XCR0_SSE	(1ULL << 1)
+#define GH_XCR0_VALID	(GH_XCR0_X87 | GH_XCR0_SSE)
+
+/*
+ * The FXSAVE image (SDM vol. 2A, FXSAVE, tables 3-53 and 3-56) of the CPU's
+ * x87, MMX and SSE state, in the 64-bit layout (w64: FIP/FDP 64 bits) or
+ * the 32-bit one (FCS/FDS), with XMM0 to XMM(nxmm - 1); img holds at
+ * least 160 + 16 * nxmm bytes. Loading fails (-1, nothing changed) if
+ * MXCSR sets a reserved bit.
+ */
+void gh_sse_fxsave_image(const struct gh_cpu *cpu, uint8_t *img, bool w64, unsigned nxmm);
+int gh_sse_fxrstor_image(struct gh_cpu *cpu, const uint8_t *img, bool w64, unsigned nxmm);
+
 /* FSW.ES: an unmasked x87 exception is pending (SDM vol. 1, 8.1.3). */
 #define GH_FSW_ES	0x0080u
 #define GH_FSW_TOP	0x3800u

@@ -114,7 +114,23 @@ struct gh_cpu_state {
 	bool halted;
 	bool interrupt_shadow;	/* after STI or MOV SS */
 	bool nmi_pending;
+	/*
+	 * x87, MMX and SSE as the 64-bit FXSAVE image lays them out (SDM vol.
+	 * 2A, FXSAVE, table 3-56): FCW, FSW, abridged FTW, FOP, 64-bit FIP and
+	 * FDP, MXCSR, MXCSR_MASK, ST0-ST7 (from TOP), XMM0-XMM15.
+	 */
+	uint8_t fxsave[512] __attribute__((aligned(16)));
+	uint64_t xcr0;		/* XCR0 (XSETBV); bit 0 is always set */
 };
+
+/* Offsets into gh_cpu_state.fxsave. */
+#define GH_FXSAVE_FCW		0
+#define GH_FXSAVE_FSW		2
+#define GH_FXSAVE_FTW		4
+#define GH_FXSAVE_MXCSR		24
+#define GH_FXSAVE_MXCSR_MASK	28
+#define GH_FXSAVE_ST(i)		(32 + 16 * (i))
+#define GH_FXSAVE_XMM(i)	(160 + 16 * (i))
 
 /*
  * The state of a CPU after RESET (SDM vol. 3A, 9.1.1): real mode at
