@@ -160,6 +160,7 @@ __asm__(".text\n"
 	".size hx_sse_exec, .-hx_sse_exec\n");
 
 static sigjmp_buf *volatile native_jb;
+static const int native_sigs[3] = {SIGSEGV, SIGILL, SIGBUS};
 
 static void on_signal(int sig)
 {
@@ -169,6 +170,19 @@ static void on_signal(int sig)
 		return;
 	}
 	siglongjmp(*native_jb, sig);
+}
+
+/* Catches the faults of native runs (installs with old != NULL saving the
+ * previous handlers, restores with on = false). */
+static void native_signals(bool on, struct sigaction *old)
+{
+	struct sigaction sa = {0};
+
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	for (unsigned k = 0; k < G_N_ELEMENTS(native_sigs); k++)
+		sigaction(native_sigs[k], on ? &sa : &old[k], on ? &old[k] : NULL);
 }
 
 /* Runs the code natively with the host's own x87/SSE state saved around
@@ -763,8 +777,7 @@ static void test_differential(void)
 	GArray *forms = build_forms();
 	uint8_t *cov = g_new0(uint8_t, GH_X86_NR_OPS);
 	uint8_t *fcov = g_new0(uint8_t, forms->len);
-	struct sigaction sa = {0}, old[3];
-	static const int sigs[3] = {SIGSEGV, SIGILL, SIGBUS};
+	struct sigaction old[3];
 	struct gen *c = g_new0(struct gen, 1);
 	struct outcome *on = g_new0(struct outcome, 1), *oi = g_new0(struct outcome, 1);
 	unsigned failures = 0, n = g_test_slow() ? 20000 : 600;
@@ -777,11 +790,7 @@ static void test_differential(void)
 		g_test_skip("no fixed low address for the native window");
 		goto out;
 	}
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_NODEFER;
-	sigemptyset(&sa.sa_mask);
-	for (unsigned k = 0; k < 3; k++)
-		sigaction(sigs[k], &sa, &old[k]);
+	native_signals(true, old);
 
 	for (unsigned fi = 0; fi < forms->len && failures < 20; fi++) {
 		const struct form *f = &g_array_index(forms, struct form, fi);
@@ -805,8 +814,7 @@ static void test_differential(void)
 			}
 		}
 	}
-	for (unsigned k = 0; k < 3; k++)
-		sigaction(sigs[k], &old[k], NULL);
+	native_signals(false, old);
 
 	/* every bound op ran, and every form that takes both ran in both */
 	for (const struct gh_handler_bind *b = gh_exec_sse_binds; b->fn; b++) {
@@ -856,8 +864,7 @@ static void test_state_images(void)
 	    {0x48, 0x0f, 0xae, 0x28}, {0x40, 0x0f, 0xae, 0x28},	/* XRSTOR64, XRSTOR */
 	};
 	struct env *e = env_new();
-	struct sigaction sa = {0}, old[3];
-	static const int sigs[3] = {SIGSEGV, SIGILL, SIGBUS};
+	struct sigaction old[3];
 	struct gen *c = g_new0(struct gen, 1);
 	struct outcome *on = g_new0(struct outcome, 1), *oi = g_new0(struct outcome, 1);
 	struct form dummy = {1, 0x58, 0x66, 'V', 'W', 0};	/* only for the state */
@@ -874,11 +881,7 @@ static void test_state_images(void)
 	e->s.cr4 |= GH_CR4_OSXSAVE;
 	e->s.xcr0 = 3;
 	ct_apply(e->cpu, &e->s);
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_NODEFER;
-	sigemptyset(&sa.sa_mask);
-	for (unsigned k = 0; k < 3; k++)
-		sigaction(sigs[k], &sa, &old[k]);
+	native_signals(true, old);
 	for (unsigned oi_ = 0; oi_ < G_N_ELEMENTS(ops) && failures < 5; oi_++) {
 		uint64_t seed = 0xf85a7e00ULL + oi_;
 		struct rng g = {seed};
@@ -925,8 +928,7 @@ static void test_state_images(void)
 			}
 		}
 	}
-	for (unsigned k = 0; k < 3; k++)
-		sigaction(sigs[k], &old[k], NULL);
+	native_signals(false, old);
 out:
 	g_free(c);
 	g_free(on);

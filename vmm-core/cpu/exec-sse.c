@@ -716,36 +716,44 @@ HANDLER(h_movsd_store)
 	movs_store(cpu, i, 8);
 }
 
-/* MOVLPS/MOVLPD Vq,Mq (register form of 0F 12: MOVHLPS) */
-HANDLER(h_movlp_load)
+/*
+ * The 64-bit halves: MOVLPS/LPD and MOVHPS/HPD load or store the low
+ * (half 0) or high quadword; the register forms of 0F 12 and 0F 16 are
+ * MOVHLPS and MOVLHPS, which take the source's other half.
+ */
+static void movhalf_load(struct gh_cpu *cpu, const struct gh_x86_insn *i, unsigned half)
 {
 	gh_sse_check(cpu);
 	if (i->has_mem)
-		cpu->xmm[i->reg].q[0] = gh_mem_read_seg(cpu, i->seg, gh_exec_ea(cpu, i), 8);
+		cpu->xmm[i->reg].q[half] = gh_mem_read_seg(cpu, i->seg, gh_exec_ea(cpu, i), 8);
 	else
-		cpu->xmm[i->reg].q[0] = cpu->xmm[i->rm].q[1];
+		cpu->xmm[i->reg].q[half] = cpu->xmm[i->rm].q[!half];
 }
 
-/* MOVHPS/MOVHPD Vdq,Mq (register form of 0F 16: MOVLHPS) */
-HANDLER(h_movhp_load)
+static void movhalf_store(struct gh_cpu *cpu, const struct gh_x86_insn *i, unsigned half)
 {
 	gh_sse_check(cpu);
-	if (i->has_mem)
-		cpu->xmm[i->reg].q[1] = gh_mem_read_seg(cpu, i->seg, gh_exec_ea(cpu, i), 8);
-	else
-		cpu->xmm[i->reg].q[1] = cpu->xmm[i->rm].q[0];
+	gh_mem_write_seg(cpu, i->seg, gh_exec_ea(cpu, i), 8, cpu->xmm[i->reg].q[half]);
+}
+
+HANDLER(h_movlp_load)
+{
+	movhalf_load(cpu, i, 0);
+}
+
+HANDLER(h_movhp_load)
+{
+	movhalf_load(cpu, i, 1);
 }
 
 HANDLER(h_movlp_store)
 {
-	gh_sse_check(cpu);
-	gh_mem_write_seg(cpu, i->seg, gh_exec_ea(cpu, i), 8, cpu->xmm[i->reg].q[0]);
+	movhalf_store(cpu, i, 0);
 }
 
 HANDLER(h_movhp_store)
 {
-	gh_sse_check(cpu);
-	gh_mem_write_seg(cpu, i->seg, gh_exec_ea(cpu, i), 8, cpu->xmm[i->reg].q[1]);
+	movhalf_store(cpu, i, 1);
 }
 
 HANDLER(h_movddup)
