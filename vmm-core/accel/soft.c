@@ -291,7 +291,6 @@ static uint64_t soft_retired(void *opaque)
 
 const struct gh_accel_ops gh_accel_soft = {
 	.name = "soft",
-	.note = "integer instruction set only: no x87/SSE yet, which Linux needs",
 	.probe = soft_probe,
 	.vm_init = soft_vm_init,
 	.vm_destroy = soft_vm_destroy,

@@ -25,6 +25,7 @@
 
 const struct gh_cpuid_feature gh_cpuid_features[] = {
 	/* leaf 1 EDX */
+	F(1, EDX, 0, "fpu", X(FADD_m32), X(FISTTP_m32)),	 /* x87: exec-x87.c */
 	F(1, EDX, 2, "de", X(MOV_Rd_Dd), X(MOV_Dd_Rd)),	 /* CR4.DE: DR4/DR5 #UD, exec-sys.c */
 	F(1, EDX, 3, "pse", X(MOV_Cd_Rd)),		 /* 4 MiB pages: mmu.c; CR4.PSE */
 	F(1, EDX, 4, "tsc", X(RDTSC)),			 /* RDTSC, CR4.TSD: exec-sys.c */
@@ -42,12 +43,21 @@ const struct gh_cpuid_feature gh_cpuid_features[] = {
 	F(1, EDX, 16, "pat", X(RDMSR), X(WRMSR)),	 /* IA32_PAT stored and checked */
 	F(1, EDX, 17, "pse36", X(MOV_Cd_Rd)),		 /* PDE bits 20:13: mmu.c */
 	F(1, EDX, 19, "clflush", X(CLFLUSH)),		 /* exec-sys.c */
+	F(1, EDX, 23, "mmx", X(PADDB_Pq_Qq), X(EMMS)),	 /* exec-sse.c */
+	F(1, EDX, 24, "fxsr", X(FXSAVE), X(FXRSTOR)),	 /* exec-sse.c; CR4.OSFXSR */
+	F(1, EDX, 25, "sse", X(ADDPS), X(LDMXCSR)),	 /* exec-sse.c, exec-ssefp.c */
+	F(1, EDX, 26, "sse2", X(ADDPD), X(PADDB_Vx_Wx)),	 /* exec-sse.c, exec-ssefp.c */
 	/* leaf 1 ECX */
+	F(1, ECX, 0, "pni", X(HADDPS), X(LDDQU), X(FISTTP_m32)), /* SSE3 */
+	F(1, ECX, 9, "ssse3", X(PSHUFB_Vx_Wx), X(PSHUFB_Pq_Qq)),
 	F(1, ECX, 13, "cx16", X(CMPXCHG16B_Mdq)),	 /* exec-alu.c */
+	F(1, ECX, 19, "sse4_1", X(ROUNDPS)),
+	F(1, ECX, 20, "sse4_2", X(PCMPESTRI), X(PCMPGTQ), X(CRC32_Gy_Eb)),
 	F(1, ECX, 22, "movbe", X(MOVBE_Gv_Mv), X(MOVBE_Mv_Gv)), /* exec-alu.c */
 	F(1, ECX, 23, "popcnt", X(POPCNT_Gv_Ev)),	 /* exec-alu.c */
 	/* IA32_TSC_DEADLINE, through the bus's msr hook: lapic.c */
 	F(1, ECX, 24, "tsc_deadline_timer", X(WRMSR)),
+	F(1, ECX, 26, "xsave", X(XSAVE), X(XRSTOR), X(XGETBV), X(XSETBV)), /* x87+SSE: exec-sse.c */
 	F(1, ECX, 31, "hypervisor", 0),			 /* we are one */
 	/* leaf 0x80000001 EDX */
 	F(0x80000001, EDX, 11, "syscall", X(SYSCALL), X(SYSRET)), /* exec-sys.c */
