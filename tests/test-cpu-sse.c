@@ -100,24 +100,11 @@ static void env_free(struct env *e)
 
 static bool map_window(struct env *e)
 {
-	static const uint64_t choices[] = {0x10000000, 0x18000000, 0x28000000, 0x38000000};
-
-	for (unsigned k = 0; k < G_N_ELEMENTS(choices); k++) {
-		void *p = mmap((void *)choices[k], WIN_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-
-		if (p == MAP_FAILED)
-			continue;
-		if (p != (void *)choices[k]) {
-			munmap(p, WIN_SIZE);
-			continue;
-		}
-		e->win = p;
-		e->va = choices[k];
-		e->win[0x1000] = 0xc3;
-		return true;
-	}
-	return false;
+	e->win = ct_map_window(WIN_SIZE, &e->va);
+	if (!e->win)
+		return false;
+	e->win[0x1000] = 0xc3;
+	return true;
 }
 
 /* ---- native execution ----------------------------------------------------------- */
@@ -261,40 +248,20 @@ static void cpu_to_img(const struct gh_cpu *cpu, uint8_t *fx)
 
 /* ---- random cases -------------------------------------------------------------------------- */
 
-struct rng {
-	uint64_t s;
-};
-
-static uint64_t rnd(struct rng *g)
-{
-	uint64_t x = g->s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	g->s = x;
-	return x * 0x2545f4914f6cdd1dULL;
-}
-
-static unsigned rndn(struct rng *g, unsigned n)
-{
-	return (unsigned)(rnd(g) % n);
-}
-
 /* 16 bytes with edge values in some lanes: saturation and compare limits. */
-static void rnd_vec(struct rng *g, uint8_t *v)
+static void rnd_vec(struct ct_rng *g, uint8_t *v)
 {
 	static const uint16_t edges[] = {0, 1, 0x7f, 0x80, 0xff, 0x7fff, 0x8000, 0xffff, 0xff80};
 
 	for (unsigned k = 0; k < 16; k += 8) {
-		uint64_t x = rnd(g);
+		uint64_t x = ct_rnd(g);
 
 		memcpy(v + k, &x, 8);
 	}
-	if (rndn(g, 2))
+	if (ct_rndn(g, 2))
 		for (unsigned k = 0; k < 8; k++)
-			if (rndn(g, 3) == 0) {
-				uint16_t w = edges[rndn(g, G_N_ELEMENTS(edges))];
+			if (ct_rndn(g, 3) == 0) {
+				uint16_t w = edges[ct_rndn(g, G_N_ELEMENTS(edges))];
 
 				memcpy(v + 2 * k, &w, 2);
 			}
@@ -334,17 +301,17 @@ static bool is_xmm(char c)
 	return c == 'V' || c == 'W' || c == 'U';
 }
 
-static unsigned pick_gpr(struct rng *g, unsigned avoid)
+static unsigned pick_gpr(struct ct_rng *g, unsigned avoid)
 {
 	unsigned r;
 
 	do
-		r = rndn(g, 16);
+		r = ct_rndn(g, 16);
 	while (r == GH_RSP || (avoid >> r & 1));
 	return r;
 }
 
-static void gen_case(struct env *e, struct rng *g, const struct form *f, struct gen *c)
+static void gen_case(struct env *e, struct ct_rng *g, const struct form *f, struct gen *c)
 {
 	unsigned reg = 0, rm = 0, base = 0, rex = 0, at_disp = 0;
 	bool riprel = false;
@@ -356,25 +323,25 @@ static void gen_case(struct env *e, struct rng *g, const struct form *f, struct 
 	for (unsigned k = 0; k < BUF_SIZE; k += 16)
 		rnd_vec(g, c->buf + k);
 	for (unsigned k = 0; k < 16; k++)
-		c->r.g[k] = rnd(g);
-	c->r.fl = 2 | (rnd(g) & GH_ALU_FLAGS);
+		c->r.g[k] = ct_rnd(g);
+	c->r.fl = 2 | (ct_rnd(g) & GH_ALU_FLAGS);
 	/* x87/MMX: FCW default, TOP random, no exception pending, random tags */
 	c->r.fx[0] = 0x7f;
 	c->r.fx[1] = 0x03;
-	fsw = (uint16_t)(rndn(g, 8) << 11);
+	fsw = (uint16_t)(ct_rndn(g, 8) << 11);
 	memcpy(c->r.fx + 2, &fsw, 2);
-	c->r.fx[4] = (uint8_t)rnd(g);
+	c->r.fx[4] = (uint8_t)ct_rnd(g);
 	{
-		uint16_t fop = rnd(g) & 0x7ff;
-		uint64_t fip = rnd(g) >> 16, fdp = rnd(g) >> 16;
+		uint16_t fop = ct_rnd(g) & 0x7ff;
+		uint64_t fip = ct_rnd(g) >> 16, fdp = ct_rnd(g) >> 16;
 
 		memcpy(c->r.fx + 6, &fop, 2);
 		memcpy(c->r.fx + 8, &fip, 8);
 		memcpy(c->r.fx + 16, &fdp, 8);
 	}
 	for (unsigned k = 0; k < 8; k++) {
-		uint64_t m = rnd(g);
-		uint16_t se = (uint16_t)rnd(g);
+		uint64_t m = ct_rnd(g);
+		uint16_t se = (uint16_t)ct_rnd(g);
 
 		memcpy(c->r.fx + 32 + 16 * k, &m, 8);
 		memcpy(c->r.fx + 40 + 16 * k, &se, 2);
@@ -389,33 +356,33 @@ static void gen_case(struct env *e, struct rng *g, const struct form *f, struct 
 	else if (f->reg == 'G')
 		reg = pick_gpr(g, 0);
 	else
-		reg = rndn(g, 16); /* REX.R is ignored for MMX */
+		reg = ct_rndn(g, 16); /* REX.R is ignored for MMX */
 	if (f->rm == 'M')
 		c->mem = true;
 	else if (f->rm == 'W' || f->rm == 'Q' || f->rm == 'E')
-		c->mem = rndn(g, 2);
+		c->mem = ct_rndn(g, 2);
 	if (!c->mem)
 		rm = (f->rm == 'E' || f->rm == 'R') ? pick_gpr(g, f->reg == 'G' ? 0 : 0)
-						    : rndn(g, 16);
+						    : ct_rndn(g, 16);
 	if (c->mem || (f->f & F_MASKMOV)) {
-		t = MARGIN + rndn(g, BUF_SIZE - 2 * MARGIN);
-		if (rndn(g, 8))
+		t = MARGIN + ct_rndn(g, BUF_SIZE - 2 * MARGIN);
+		if (ct_rndn(g, 8))
 			t &= ~15ULL;
 		c->target = e->va + BUF_OFF + t;
 	}
 	if (c->mem) {
-		riprel = rndn(g, 4) == 0;
+		riprel = ct_rndn(g, 4) == 0;
 		base = pick_gpr(g, f->reg == 'G' ? 1u << reg : 0);
-		disp = (int32_t)rndn(g, 0x200) - 0x100;
+		disp = (int32_t)ct_rndn(g, 0x200) - 0x100;
 	}
 
 	/* the interesting shapes */
-	if (rndn(g, 6) == 0 && is_xmm(f->rm) && !c->mem)
+	if (ct_rndn(g, 6) == 0 && is_xmm(f->rm) && !c->mem)
 		memcpy(c->r.fx + 160 + 16 * rm, c->r.fx + 160 + 16 * reg, 16);
-	if (rndn(g, 8) == 0 && c->mem)
-		memset(c->buf + t, rndn(g, 2) ? 0xff : 0, 16);
-	if ((f->f & F_CNT) && rndn(g, 2)) {
-		uint64_t cnt = rndn(g, 70);
+	if (ct_rndn(g, 8) == 0 && c->mem)
+		memset(c->buf + t, ct_rndn(g, 2) ? 0xff : 0, 16);
+	if ((f->f & F_CNT) && ct_rndn(g, 2)) {
+		uint64_t cnt = ct_rndn(g, 70);
 
 		if (c->mem)
 			memcpy(c->buf + t, &cnt, 8);
@@ -434,14 +401,14 @@ static void gen_case(struct env *e, struct rng *g, const struct form *f, struct 
 	/* bytes: mandatory prefix, REX, escape, opcode, ModRM, disp32, imm8 */
 	if (f->pfx)
 		c->b[c->len++] = f->pfx;
-	rex = rndn(g, 2) ? 8 : 0;
+	rex = ct_rndn(g, 2) ? 8 : 0;
 	if (reg & 8)
 		rex |= 4;
 	if (c->mem && !riprel && (base & 8))
 		rex |= 1;
 	if (!c->mem && (rm & 8))
 		rex |= 1;
-	if (rex || rndn(g, 4) == 0)
+	if (rex || ct_rndn(g, 4) == 0)
 		c->b[c->len++] = 0x40 | rex;
 	c->b[c->len++] = 0x0f;
 	if (f->map == 2)
@@ -465,10 +432,10 @@ static void gen_case(struct env *e, struct rng *g, const struct form *f, struct 
 		}
 	}
 	if (f->f & F_IB) {
-		unsigned imm = rndn(g, 256);
+		unsigned imm = ct_rndn(g, 256);
 
-		if ((f->f & F_SHI) && rndn(g, 2))
-			imm = rndn(g, 70);
+		if ((f->f & F_SHI) && ct_rndn(g, 2))
+			imm = ct_rndn(g, 70);
 		c->b[c->len++] = (uint8_t)imm;
 	}
 	if (c->mem) {
@@ -795,7 +762,7 @@ static void test_differential(void)
 	for (unsigned fi = 0; fi < forms->len && failures < 20; fi++) {
 		const struct form *f = &g_array_index(forms, struct form, fi);
 		uint64_t seed = 0x5eed5eed12345678ULL ^ ((uint64_t)fi << 32) ^ f->opc;
-		struct rng g = {seed};
+		struct ct_rng g = {seed};
 
 		for (unsigned idx = 0; idx < n; idx++) {
 			struct gh_x86_insn insn;
@@ -884,40 +851,40 @@ static void test_state_images(void)
 	native_signals(true, old);
 	for (unsigned oi_ = 0; oi_ < G_N_ELEMENTS(ops) && failures < 5; oi_++) {
 		uint64_t seed = 0xf85a7e00ULL + oi_;
-		struct rng g = {seed};
+		struct ct_rng g = {seed};
 		bool xs = ops[oi_][3] >= 0x20, rstor = ops[oi_][3] == 0x08 || ops[oi_][3] == 0x28;
 
 		for (unsigned idx = 0; idx < n; idx++) {
-			uint64_t t = rndn(&g, BUF_SIZE - 1024) & ~63ULL, bv;
+			uint64_t t = ct_rndn(&g, BUF_SIZE - 1024) & ~63ULL, bv;
 			uint32_t mxcsr;
 
 			gen_case(e, &g, &dummy, c);
 			memcpy(c->b, ops[oi_], 4);
 			c->len = 4;
-			if (rndn(&g, 8) == 0)
-				t += rndn(&g, 4) * 16 + (rndn(&g, 2) ? 0 : 1 + rndn(&g, 15));
+			if (ct_rndn(&g, 8) == 0)
+				t += ct_rndn(&g, 4) * 16 + (ct_rndn(&g, 2) ? 0 : 1 + ct_rndn(&g, 15));
 			c->target = e->va + BUF_OFF + t;
 			c->r.g[GH_RAX] = c->target;
 			/* XSAVE forms: the request mask is EDX:EAX, the address in RBX */
 			if (xs) {
 				c->b[3] = (c->b[3] & ~7) | GH_RBX;
 				c->r.g[GH_RBX] = c->target;
-				c->r.g[GH_RAX] = rnd(&g) & 3;
+				c->r.g[GH_RAX] = ct_rnd(&g) & 3;
 				c->r.g[GH_RDX] = 0;
 			}
 			if (rstor) {
 				/* a plausible image: MXCSR mostly valid, header valid */
-				mxcsr = rnd(&g) & 0xffff;
-				if (rndn(&g, 8) == 0)
-					mxcsr |= 1u << (16 + rndn(&g, 16));
+				mxcsr = ct_rnd(&g) & 0xffff;
+				if (ct_rndn(&g, 8) == 0)
+					mxcsr |= 1u << (16 + ct_rndn(&g, 16));
 				memcpy(c->buf + t + 24, &mxcsr, 4);
 				/* FIP/FDP canonical for 48 bits (the host may have 57) */
 				c->buf[t + 14] = c->buf[t + 15] = c->buf[t + 22] = c->buf[t + 23] = 0;
-				bv = rnd(&g) & 3;
+				bv = ct_rnd(&g) & 3;
 				memcpy(c->buf + t + 512, &bv, 8);
 				memset(c->buf + t + 520, 0, 56);
-				if (rndn(&g, 10) == 0)
-					c->buf[t + 520 + rndn(&g, 16)] = 1 + rndn(&g, 255);
+				if (ct_rndn(&g, 10) == 0)
+					c->buf[t + 520 + ct_rndn(&g, 16)] = 1 + ct_rndn(&g, 255);
 			}
 			run_native(e, c, on);
 			run_interp(e, c, oi);
@@ -1153,7 +1120,7 @@ static void test_state_roundtrip(void)
 	struct env *e = env_new();
 	struct gh_cpu *cpu = e->cpu;
 	struct gh_cpu_state *s = g_new0(struct gh_cpu_state, 1), *t = g_new0(struct gh_cpu_state, 1);
-	struct rng g = {0x51a7e};
+	struct ct_rng g = {0x51a7e};
 	uint32_t mxcsr;
 
 	gh_cpu_state_reset(s, true);
@@ -1166,8 +1133,8 @@ static void test_state_roundtrip(void)
 	for (unsigned k = 0; k < 16; k++)
 		rnd_vec(&g, s->fxsave + GH_FXSAVE_XMM(k));
 	for (unsigned k = 0; k < 8; k++) {
-		ct_put64(s->fxsave, GH_FXSAVE_ST(k), rnd(&g));
-		ct_put16(s->fxsave, GH_FXSAVE_ST(k) + 8, (uint16_t)rnd(&g));
+		ct_put64(s->fxsave, GH_FXSAVE_ST(k), ct_rnd(&g));
+		ct_put16(s->fxsave, GH_FXSAVE_ST(k) + 8, (uint16_t)ct_rnd(&g));
 	}
 	ct_put16(s->fxsave, GH_FXSAVE_FCW, 0x27f);
 	ct_put16(s->fxsave, GH_FXSAVE_FSW, 3u << 11);
