@@ -36,6 +36,7 @@ static const struct board_slot pc_devices[] = {
 	{ &gh_acpi_pm_type,	{ .irq = GH_ACPI_SCI_IRQ } },
 	/* IRQs 0 and 8 in LegacyReplacement mode, else I/O APIC pins 20-23 */
 	{ &gh_hpet_type,	{ .irq = -1 } },
+	{ &gh_fpu_error_type,	{ .irq = 13 } },
 };
 
 #define MAX_LEVEL 1

@@ -56,6 +56,7 @@ static const struct port_owner pc_ports[] = {
 	{ 0x0e9, 0x0e9, "debugcon" },
 	{ 0x402, 0x402, "debugcon" },
 	{ 0x0f4, 0x0f4, "debug-exit" },
+	{ 0x0f0, 0x0f0, "fpu-error" },
 };
 
 /*

@@ -35,6 +35,7 @@ struct env {
 	uint8_t *ram;
 	struct gh_cpu *cpu;
 	struct gh_cpu_state s;
+	unsigned ferr; /* FERR# assertions seen */
 };
 
 static uint8_t *page_cb(void *opaque, uint64_t gpa, bool *writable)
@@ -45,10 +46,17 @@ static uint8_t *page_cb(void *opaque, uint64_t gpa, bool *writable)
 	return ct_ram_page(e->ram, RAM_SIZE, gpa);
 }
 
+static void ferr_cb(void *opaque)
+{
+	struct env *e = opaque;
+
+	e->ferr++;
+}
+
 static struct env *env_new(void)
 {
 	struct env *e = g_new0(struct env, 1);
-	struct gh_cpu_bus bus = {.opaque = e, .page = page_cb};
+	struct gh_cpu_bus bus = {.opaque = e, .page = page_cb, .ferr = ferr_cb};
 
 	e->cpu = ct_cpu_new(bus, &e->ram, RAM_SIZE);
 	/* GDT: 0x08 64-bit code, 0x10 data, 0x18 32-bit code, 0x20 TSS, 0x28 16-bit code */
@@ -780,7 +788,8 @@ static void test_nm(void)
 /*
  * An unmasked exception stores nothing, sets ES and B, and the next waiting
  * instruction raises #MF (CR0.NE = 1) at its own address; non-waiting ones
- * do not. With CR0.NE = 0 the error is not reported as #MF.
+ * do not. With CR0.NE = 0 the error goes out on FERR# instead, once until
+ * ES clears.
  */
 static void test_mf(void)
 {
@@ -793,6 +802,7 @@ static void test_mf(void)
 		if (!ne)
 			e->s.cr0 &= ~GH_CR0_NE;
 		apply(e);
+		e->ferr = 0;
 		ct_put16(e->ram, DATA, 0x037b); /* ZE unmasked */
 		cpu->gpr[GH_RBX] = DATA;
 		/* fninit; fldcw [rbx]; fldz; fld1; fdiv st0,st1; fnstsw ax;
@@ -800,6 +810,7 @@ static void test_mf(void)
 		int v = RUN(e, &rip, 0xdb, 0xe3, 0xd9, 0x2b, 0xd9, 0xee, 0xd9, 0xe8, 0xd8,
 			    0xf1, 0xdf, 0xe0, 0xd9, 0x7b, 0x02, 0x9b, 0xf4);
 		g_assert_cmpint(v, ==, ne ? GH_EXC_MF : -1);
+		g_assert_cmpuint(e->ferr, ==, ne ? 0 : 1);
 		g_assert_cmphex(rip, ==, ne ? CODE + 15 : CODE + 16);
 		assert_f80(st_of(cpu, 0), one);
 		g_assert_cmphex(cpu->x87.fsw & 0xff, ==, FSW_ZE | FSW_ES);
@@ -827,6 +838,19 @@ static void test_mf(void)
 			    0xdb, 0xe2, 0x9b, 0xd8, 0xc0, 0xf4),
 			==, -1);
 	g_assert_cmphex(cpu->x87.fsw & 0xff, ==, 0);
+
+	/* CR0.NE = 0: FERR# once per error, again after FNCLEX and a new one */
+	long_state(e);
+	e->s.cr0 &= ~GH_CR0_NE;
+	apply(e);
+	cpu->gpr[GH_RBX] = DATA;
+	e->ferr = 0;
+	/* fninit; fldcw [rbx]; fldz; fld1; fdiv st0,st1; fwait; fwait; fnclex;
+	 * fwait; fdiv st0,st1; fwait; hlt */
+	g_assert_cmpint(RUN(e, &rip, 0xdb, 0xe3, 0xd9, 0x2b, 0xd9, 0xee, 0xd9, 0xe8, 0xd8, 0xf1,
+			    0x9b, 0x9b, 0xdb, 0xe2, 0x9b, 0xd8, 0xf1, 0x9b, 0xf4),
+			==, -1);
+	g_assert_cmpuint(e->ferr, ==, 2);
 	env_free(e);
 }
 

@@ -14,6 +14,7 @@
 
 #include "cpu/cpu.h"
 #include "gh/bus.h"
+#include "gh/irq.h"
 #include "gh/memory.h"
 #include "gh/vm.h"
 
@@ -174,6 +175,17 @@ static uint64_t bus_now_ns(void *opaque)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+/* FERR#: the board latches it onto IRQ 13; a write to port 0xF0 clears
+ * it (devices/pc/fpu-error.c). */
+static void bus_ferr(void *opaque)
+{
+	struct soft_vcpu *s = opaque;
+
+	pthread_mutex_lock(gh_vm_lock(s->vm));
+	gh_irq_set(gh_vm_irq(s->vm), 13, 1);
+	pthread_mutex_unlock(gh_vm_lock(s->vm));
+}
+
 static int soft_vcpu_init(void *opaque, struct gh_vcpu *vcpu, unsigned index,
 			  void **out, struct gh_error *err)
 {
@@ -192,6 +204,7 @@ static int soft_vcpu_init(void *opaque, struct gh_vcpu *vcpu, unsigned index,
 		.msr = bus_msr,
 		.cr8 = bus_cr8,
 		.bus_lock = &sv->bus_lock,
+		.ferr = bus_ferr,
 	};
 
 	s->vm = sv->vm;

@@ -146,6 +146,7 @@ struct gh_x87 {
 	uint16_t fop;	/* last non-control instruction's opcode, 11 bits */
 	uint64_t fip, fdp;	/* last instruction and operand pointers */
 	uint16_t fcs, fds;
+	bool ferr;	/* FERR# active (CR0.NE = 0 reporting) until ES clears */
 };
 
 /* An XMM register (SDM vol. 1, 10.2.2). */

@@ -55,6 +55,12 @@ struct gh_cpu_bus {
 	 * split across pages; cpu/atomic.h). NULL with a single CPU.
 	 */
 	pthread_mutex_t *bus_lock;
+	/*
+	 * Optional: FERR# went active, an unmasked x87 exception met a waiting
+	 * instruction with CR0.NE clear (SDM vol. 1, D.2). A PC latches it
+	 * onto IRQ 13 until the guest writes port 0xF0.
+	 */
+	void (*ferr)(void *opaque);
 };
 
 #define GH_MSR_IA32_TSC_DEADLINE 0x6e0

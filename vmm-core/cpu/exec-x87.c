@@ -252,10 +252,12 @@ static void pop(struct gh_cpu *cpu)
 /* ES and B summarise the flags the FCW leaves unmasked (SDM 8.1.3.2). */
 static void update_es(struct gh_cpu *cpu)
 {
-	if (cpu->x87.fsw & ~cpu->x87.fcw & FSW_EXC)
+	if (cpu->x87.fsw & ~cpu->x87.fcw & FSW_EXC) {
 		cpu->x87.fsw |= FSW_ES | FSW_B;
-	else
+	} else {
 		cpu->x87.fsw &= ~(FSW_ES | FSW_B);
+		cpu->x87.ferr = false;
+	}
 }
 
 static void raise_exc(struct gh_cpu *cpu, unsigned exc)
@@ -350,13 +352,19 @@ static unsigned host_status(struct gh_cpu *cpu, const struct host *h)
 
 static void pending_mf(struct gh_cpu *cpu)
 {
-	/*
-	 * With CR0.NE clear a PC reports the error through FERR# and IRQ 13
-	 * instead (SDM vol. 3A, 2.5; vol. 1, D.2); that path is not wired,
-	 * and the instruction goes on as with IGNNE# asserted.
-	 */
 	if (cpu->cr0 & GH_CR0_NE)
 		gh_cpu_raise_noerr(cpu, GH_EXC_MF);
+	/*
+	 * With CR0.NE clear the error goes out on FERR# (SDM vol. 3A, 2.5;
+	 * vol. 1, D.2), which a PC turns into IRQ 13. The instruction does
+	 * not freeze waiting for it, as with IGNNE# asserted: the interrupt
+	 * is taken after it, at the next boundary the loop checks.
+	 */
+	if (!cpu->x87.ferr && cpu->bus.ferr) {
+		cpu->x87.ferr = true;
+		cpu->bus.ferr(cpu->bus.opaque);
+		gh_exec_end_block(cpu);
+	}
 }
 
 /*
@@ -1121,6 +1129,7 @@ static void fninit(struct gh_cpu *cpu)
 	cpu->x87.fdp = 0;
 	cpu->x87.fcs = 0;
 	cpu->x87.fds = 0;
+	cpu->x87.ferr = false;
 }
 
 static void h_fninit(struct gh_cpu *cpu, const struct gh_x86_insn *i)
@@ -1135,6 +1144,7 @@ static void h_fnclex(struct gh_cpu *cpu, const struct gh_x86_insn *i)
 	(void)i;
 	check(cpu, false);
 	cpu->x87.fsw &= ~(FSW_EXC | FSW_SF | FSW_ES | FSW_B);
+	cpu->x87.ferr = false;
 }
 
 static void set_fcw(struct gh_cpu *cpu, uint16_t v)

@@ -65,5 +65,6 @@ extern const struct gh_device_type gh_acpi_pm_type;	/* PM1a, PM timer, 0xcf9 */
 extern const struct gh_device_type gh_hpet_type;	/* HPET at 0xfed00000 */
 extern const struct gh_device_type gh_lapic_type;	/* every CPU's local APIC, MSI */
 extern const struct gh_device_type gh_ioapic_type;	/* 82093AA I/O APIC */
+extern const struct gh_device_type gh_fpu_error_type;	/* IRQ 13 latch, port 0xf0 */
 
 #endif
