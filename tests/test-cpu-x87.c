@@ -171,43 +171,23 @@ static int run_to_hlt(struct env *e, const uint8_t *code, size_t n, uint64_t *ri
 
 /* ---- random operands --------------------------------------------------------------- */
 
-struct rng {
-	uint64_t s;
-};
-
-static uint64_t rnd(struct rng *g)
-{
-	uint64_t x = g->s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	g->s = x;
-	return x;
-}
-
-static unsigned rndn(struct rng *g, unsigned n)
-{
-	return (unsigned)(rnd(g) % n);
-}
-
 #define J (1ULL << 63)
 
 /* An 80-bit value of a random class. */
-static void rnd_f80(struct rng *g, struct gh_f80 *v)
+static void rnd_f80(struct ct_rng *g, struct gh_f80 *v)
 {
 	static const int near_limits[] = {127, 128, -126, -127, -149, -150, 1023, 1024,
 					  -1022, -1023, -1074, -1075, 63, 64, 31, 32, 15, 16};
-	uint64_t m = rnd(g);
-	unsigned sign = (rnd(g) & 1) << 15, e;
+	uint64_t m = ct_rnd(g);
+	unsigned sign = (ct_rnd(g) & 1) << 15, e;
 
-	switch (rndn(g, 18)) {
+	switch (ct_rndn(g, 18)) {
 	case 0:
 		m = 0;
 		e = 0;
 		break;
 	case 1:
-		m = (m & ~J) >> rndn(g, 63);
+		m = (m & ~J) >> ct_rndn(g, 63);
 		m = m ? m : 1;
 		e = 0;
 		break;
@@ -220,7 +200,7 @@ static void rnd_f80(struct rng *g, struct gh_f80 *v)
 		e = 0x7fff;
 		break;
 	case 4:
-		m = rndn(g, 4) ? m | (3ULL << 62) : 3ULL << 62;
+		m = ct_rndn(g, 4) ? m | (3ULL << 62) : 3ULL << 62;
 		e = 0x7fff;
 		break;
 	case 5:
@@ -231,7 +211,7 @@ static void rnd_f80(struct rng *g, struct gh_f80 *v)
 		break;
 	case 6:
 		m &= ~J;
-		e = 1 + rndn(g, 0x7ffe);
+		e = 1 + ct_rndn(g, 0x7ffe);
 		break;
 	case 7:
 		m &= ~J;
@@ -239,7 +219,7 @@ static void rnd_f80(struct rng *g, struct gh_f80 *v)
 		break;
 	case 8: {
 		/* small integers and halves: rounding to integer */
-		long double x = (long double)((int)rndn(g, 4001) - 2000) / (1 + rndn(g, 4));
+		long double x = (long double)((int)ct_rndn(g, 4001) - 2000) / (1 + ct_rndn(g, 4));
 
 		uint16_t se;
 
@@ -252,31 +232,31 @@ static void rnd_f80(struct rng *g, struct gh_f80 *v)
 	case 9: {
 		/* ties and near-ties for the 24-, 53- and 64-bit roundings */
 		static const unsigned bits[] = {11, 40};
-		unsigned b = bits[rndn(g, 2)];
+		unsigned b = bits[ct_rndn(g, 2)];
 		uint64_t half = 1ULL << (b - 1);
 
 		m = (m & ~((1ULL << b) - 1)) | J;
-		m |= half + (uint64_t)((int)rndn(g, 3) - 1);
-		e = 0x3fff + (int)rndn(g, 80) - 40;
+		m |= half + (uint64_t)((int)ct_rndn(g, 3) - 1);
+		e = 0x3fff + (int)ct_rndn(g, 80) - 40;
 		break;
 	}
 	case 10:
 		m |= J;
-		e = 0x3fff + near_limits[rndn(g, G_N_ELEMENTS(near_limits))] +
-		    (int)rndn(g, 3) - 1;
+		e = 0x3fff + near_limits[ct_rndn(g, G_N_ELEMENTS(near_limits))] +
+		    (int)ct_rndn(g, 3) - 1;
 		break;
 	case 11:
 	case 12:
 		m |= J;
-		e = 0x3fff + (int)rndn(g, 80) - 40;
+		e = 0x3fff + (int)ct_rndn(g, 80) - 40;
 		break;
 	case 13:
 		m |= J;
-		e = rndn(g, 2) ? 1 + rndn(g, 3) : 0x7ffe - rndn(g, 3);
+		e = ct_rndn(g, 2) ? 1 + ct_rndn(g, 3) : 0x7ffe - ct_rndn(g, 3);
 		break;
 	default:
 		m |= J;
-		e = 1 + rndn(g, 0x7ffe);
+		e = 1 + ct_rndn(g, 0x7ffe);
 		break;
 	}
 	v->mant = m;
@@ -284,13 +264,13 @@ static void rnd_f80(struct rng *g, struct gh_f80 *v)
 }
 
 /* A 32- or 64-bit float of a random class (bits). */
-static uint64_t rnd_float(struct rng *g, unsigned bits)
+static uint64_t rnd_float(struct ct_rng *g, unsigned bits)
 {
 	unsigned mb = bits == 32 ? 23 : 52, eb = bits == 32 ? 8 : 11;
-	uint64_t emax = (1ULL << eb) - 1, m = rnd(g) & ((1ULL << mb) - 1);
-	uint64_t sign = (rnd(g) & 1) << (bits - 1), e;
+	uint64_t emax = (1ULL << eb) - 1, m = ct_rnd(g) & ((1ULL << mb) - 1);
+	uint64_t sign = (ct_rnd(g) & 1) << (bits - 1), e;
 
-	switch (rndn(g, 8)) {
+	switch (ct_rndn(g, 8)) {
 	case 0:
 		m = 0;
 		e = 0;
@@ -313,24 +293,24 @@ static uint64_t rnd_float(struct rng *g, unsigned bits)
 		m = m ? m : 1;
 		break;
 	case 5:
-		e = (emax >> 1) + rndn(g, 64) - 32;
+		e = (emax >> 1) + ct_rndn(g, 64) - 32;
 		break;
 	default:
-		e = 1 + rndn(g, (unsigned)emax - 1);
+		e = 1 + ct_rndn(g, (unsigned)emax - 1);
 		break;
 	}
 	return sign | e << mb | m;
 }
 
-static uint64_t rnd_int(struct rng *g)
+static uint64_t rnd_int(struct ct_rng *g)
 {
 	static const uint64_t special[] = {0, 1, ~0ULL, 0x8000, 0x7fff, 0x80000000ULL,
 					   0x7fffffffULL, 0x8000000000000000ULL,
 					   0x7fffffffffffffffULL};
 
-	if (rndn(g, 4) == 0)
-		return special[rndn(g, G_N_ELEMENTS(special))];
-	return rnd(g) >> rndn(g, 64);
+	if (ct_rndn(g, 4) == 0)
+		return special[ct_rndn(g, G_N_ELEMENTS(special))];
+	return ct_rnd(g) >> ct_rndn(g, 64);
 }
 
 /* ---- native execution ------------------------------------------------------------------- */
@@ -395,12 +375,12 @@ static bool env_op(unsigned op)
 	       op == GH_X86_OP_FRSTOR;
 }
 
-static void gen_mem(struct rng *g, unsigned op, uint8_t *mem)
+static void gen_mem(struct ct_rng *g, unsigned op, uint8_t *mem)
 {
 	struct gh_f80 v;
 
 	for (unsigned k = 0; k < MEM_SIZE; k += 8)
-		ct_put64(mem, k, rnd(g));
+		ct_put64(mem, k, ct_rnd(g));
 	switch (op) {
 	case GH_X86_OP_FADD_m32: case GH_X86_OP_FMUL_m32: case GH_X86_OP_FCOM_m32:
 	case GH_X86_OP_FCOMP_m32: case GH_X86_OP_FSUB_m32: case GH_X86_OP_FSUBR_m32:
@@ -419,13 +399,13 @@ static void gen_mem(struct rng *g, unsigned op, uint8_t *mem)
 		break;
 	case GH_X86_OP_FBLD:
 		for (unsigned k = 0; k < 9; k++)
-			mem[k] = rndn(g, 8) ? (uint8_t)(rndn(g, 10) << 4 | rndn(g, 10))
-					    : (uint8_t)rnd(g);
-		mem[9] = rndn(g, 2) ? 0x80 : (rndn(g, 8) ? 0 : (uint8_t)rnd(g));
+			mem[k] = ct_rndn(g, 8) ? (uint8_t)(ct_rndn(g, 10) << 4 | ct_rndn(g, 10))
+					       : (uint8_t)ct_rnd(g);
+		mem[9] = ct_rndn(g, 2) ? 0x80 : (ct_rndn(g, 8) ? 0 : (uint8_t)ct_rnd(g));
 		break;
 	case GH_X86_OP_FLDCW:
-		if (rndn(g, 2))
-			ct_put16(mem, 0, 0x1f7f & ~(uint16_t)rnd(g));
+		if (ct_rndn(g, 2))
+			ct_put16(mem, 0, 0x1f7f & ~(uint16_t)ct_rnd(g));
 		break;
 	default:
 		/* integer operands and everything else */
@@ -434,10 +414,10 @@ static void gen_mem(struct rng *g, unsigned op, uint8_t *mem)
 	}
 	if (op == GH_X86_OP_FLDENV || op == GH_X86_OP_FRSTOR) {
 		/* a sane image most of the time: masked flags, some registers */
-		if (rndn(g, 4)) {
-			uint16_t fcw = 0x37f & ~(uint16_t)(rndn(g, 4) ? 0 : rnd(g) & 0x3f);
+		if (ct_rndn(g, 4)) {
+			uint16_t fcw = 0x37f & ~(uint16_t)(ct_rndn(g, 4) ? 0 : ct_rnd(g) & 0x3f);
 
-			ct_put16(mem, 0, (uint16_t)(fcw | (rnd(g) & 0xf00)));
+			ct_put16(mem, 0, (uint16_t)(fcw | (ct_rnd(g) & 0xf00)));
 		}
 		for (unsigned k = 0; k < 8; k++) {
 			rnd_f80(g, &v);
@@ -447,20 +427,21 @@ static void gen_mem(struct rng *g, unsigned op, uint8_t *mem)
 	}
 }
 
-static void gen_state(struct rng *g, struct nstate *s)
+static void gen_state(struct ct_rng *g, struct nstate *s)
 {
-	unsigned pc = rndn(g, 4), rc = rndn(g, 4), masks = rndn(g, 3) ? 0x3f : rnd(g) & 0x3f;
-	uint16_t fcw = (uint16_t)(masks | 0x40 | pc << 8 | rc << 10 | (rnd(g) & 0x1000));
-	uint16_t fsw = (uint16_t)((rnd(g) & 0x4700) | (rndn(g, 8) << 11) |
-				  (rnd(g) & masks & 0x3f) | (rnd(g) & 0x40));
+	unsigned pc = ct_rndn(g, 4), rc = ct_rndn(g, 4);
+	unsigned masks = ct_rndn(g, 3) ? 0x3f : ct_rnd(g) & 0x3f;
+	uint16_t fcw = (uint16_t)(masks | 0x40 | pc << 8 | rc << 10 | (ct_rnd(g) & 0x1000));
+	uint16_t fsw = (uint16_t)((ct_rnd(g) & 0x4700) | (ct_rndn(g, 8) << 11) |
+				  (ct_rnd(g) & masks & 0x3f) | (ct_rnd(g) & 0x40));
 	uint16_t ftw = 0;
-	unsigned pempty = rndn(g, 4) ? 8 : 2;
+	unsigned pempty = ct_rndn(g, 4) ? 8 : 2;
 
 	memset(s, 0, sizeof(*s));
 	ct_put16(s->img, 0, fcw);
 	ct_put16(s->img, 4, fsw);
 	for (unsigned p = 0; p < 8; p++)
-		if (rndn(g, pempty) == 0)
+		if (ct_rndn(g, pempty) == 0)
 			ftw |= 3u << (2 * p);
 	ct_put16(s->img, 8, ftw);
 	for (unsigned k = 0; k < 8; k++) {
@@ -470,8 +451,8 @@ static void gen_state(struct rng *g, struct nstate *s)
 		ct_put64(s->img, 28 + 10 * k, v.mant);
 		ct_put16(s->img, 28 + 10 * k + 8, v.sexp);
 	}
-	s->fl_in = 2 | (rnd(g) & (GH_FL_CF | GH_FL_PF | GH_FL_ZF | GH_FL_SF | GH_FL_OF |
-				   GH_FL_AF));
+	s->fl_in = 2 | (ct_rnd(g) & (GH_FL_CF | GH_FL_PF | GH_FL_ZF | GH_FL_SF | GH_FL_OF |
+				     GH_FL_AF));
 }
 
 /* The image the interpreter's state corresponds to (FIP and friends 0). */
@@ -682,7 +663,7 @@ static void test_differential(void)
 	for (unsigned fi = 0; fi < forms->len && failures < 10; fi++) {
 		const struct form *f = &g_array_index(forms, struct form, fi);
 		uint64_t seed = 0x243f6a8885a308d3ULL ^ ((uint64_t)fi << 40) ^ f->modrm;
-		struct rng g = {seed};
+		struct ct_rng g = {seed};
 		struct gh_x86_insn insn;
 		/* the register forms share their /reg's budget over the 8 rm values */
 		unsigned n = f->modrm >= 0xc0 ? ncases / 4 : ncases;
