@@ -832,6 +832,21 @@ static void test_mf(void)
 			    0x9b, 0x9b, 0xdb, 0xe2, 0x9b, 0xd8, 0xf1, 0x9b, 0xf4),
 			==, -1);
 	g_assert_cmpuint(e->ferr, ==, 2);
+
+	/* FXRSTOR of a state whose ES is clear deasserts FERR# as well */
+	long_state(e);
+	e->s.cr0 &= ~GH_CR0_NE;
+	apply(e);
+	cpu->gpr[GH_RBX] = DATA;
+	e->ferr = 0;
+	/* fninit; fldcw [rbx]; fldz; fld1; fxsave [rbx+0x40]; fdiv st0,st1; fwait;
+	 * fxrstor [rbx+0x40]; fdiv st0,st1; fwait; hlt: nothing between the
+	 * FXRSTOR and the second error clears ES on its own */
+	g_assert_cmpint(RUN(e, &rip, 0xdb, 0xe3, 0xd9, 0x2b, 0xd9, 0xee, 0xd9, 0xe8, 0x0f, 0xae,
+			    0x43, 0x40, 0xd8, 0xf1, 0x9b, 0x0f, 0xae, 0x4b, 0x40, 0xd8, 0xf1, 0x9b,
+			    0xf4),
+			==, -1);
+	g_assert_cmpuint(e->ferr, ==, 2);
 	env_free(e);
 }
 

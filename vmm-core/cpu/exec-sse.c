@@ -1165,6 +1165,8 @@ static void x87_from_image(struct gh_cpu *cpu, const uint8_t *img, bool w64)
 	f->fsw = get(img + 2, 2) & 0x7f7f;
 	if (f->fsw & ~f->fcw & 0x3f)
 		f->fsw |= GH_FSW_ES | 0x8000;
+	else
+		f->ferr = false; /* FERR# follows ES (SDM vol. 1, D.2.1) */
 	f->ftw = img[4];
 	f->fop = get(img + 6, 2) & 0x7ff;
 	if (w64) {
