@@ -1,7 +1,8 @@
 /*
- * Tests of the x87 FPU (vmm-core/cpu/exec-x87.c). Every D8-DF form runs
- * natively on the host and in the interpreter from the same random x87
- * state (NaNs quiet and signalling, infinities, zeros, denormals,
+ * Tests of the x87 FPU (vmm-core/cpu/exec-x87.c). Every D8-DF form the
+ * decoder knows, the register-form aliases the SDM leaves out (FSTP1/8/9,
+ * FCOM2, FCOMP3/5, FXCH4/7, FFREEP) included, runs natively on the host
+ * and in the interpreter from the same random x87 state (NaNs quiet and signalling, infinities, zeros, denormals,
  * pseudo-denormals, unnormals, values at rounding boundaries, every
  * rounding and precision control, masked and unmasked exceptions, empty
  * and full stacks), memory operand and flags; the control word, status

@@ -574,9 +574,16 @@ static void com_reg(struct gh_cpu *cpu, const struct gh_x86_insn *i, kernel_fn *
 	com_finish(cpu, &h, npop);
 }
 
+/* FCOM ST(i) and its alias FCOM2 (DC /2) */
 static void h_fcom_sti(struct gh_cpu *cpu, const struct gh_x86_insn *i)
 {
-	com_reg(cpu, i, k_fcom, STI(i), (i->reg & 7) == OP_COMP);
+	com_reg(cpu, i, k_fcom, STI(i), 0);
+}
+
+/* FCOMP ST(i) and its aliases FCOMP3 (DC /3) and FCOMP5 (DE /2) */
+static void h_fcomp_sti(struct gh_cpu *cpu, const struct gh_x86_insn *i)
+{
+	com_reg(cpu, i, k_fcom, STI(i), 1);
 }
 
 static void h_fucom(struct gh_cpu *cpu, const struct gh_x86_insn *i)
@@ -929,13 +936,33 @@ static void h_fst_sti(struct gh_cpu *cpu, const struct gh_x86_insn *i)
 	st_sti(cpu, i, false);
 }
 
+/* FSTP ST(i) and its aliases FSTP8 (DF /2) and FSTP9 (DF /3) */
 static void h_fstp_sti(struct gh_cpu *cpu, const struct gh_x86_insn *i)
 {
 	st_sti(cpu, i, true);
 }
 
+/*
+ * FSTP1 (D9 D8+i, binutils' FSTPNCE, "no check empty"): FSTP ST(i), except
+ * that an empty ST(0) is no stack fault: no IE or SF, ST(i) left as it
+ * is, C1 cleared and the stack popped (what Intel hosts do; test-cpu-x87
+ * compares it with the host's).
+ */
+static void h_fstp1(struct gh_cpu *cpu, const struct gh_x86_insn *i)
+{
+	if (!empty(cpu, 0)) {
+		st_sti(cpu, i, true);
+		return;
+	}
+	check(cpu, true);
+	note(cpu, i, false, 0);
+	cpu->x87.fsw &= ~FSW_C1;
+	pop(cpu);
+}
+
 /* ---- register operations ------------------------------------------------------------ */
 
+/* FXCH ST(i) and its aliases FXCH4 (DD /1) and FXCH7 (DF /1) */
 static void h_fxch(struct gh_cpu *cpu, const struct gh_x86_insn *i)
 {
 	unsigned sti = STI(i);
@@ -1028,6 +1055,14 @@ static void h_ffree(struct gh_cpu *cpu, const struct gh_x86_insn *i)
 	note(cpu, i, false, 0);
 	cpu->x87.fsw &= ~FSW_C1; /* observed */
 	cpu->x87.ftw &= ~(1u << phys(cpu, STI(i)));
+}
+
+/* FFREEP ST(i) (DF C0+i, AMD APM vol. 5): FFREE, then a pop that never
+ * underflows, whatever ST(0) held. */
+static void h_ffreep(struct gh_cpu *cpu, const struct gh_x86_insn *i)
+{
+	h_ffree(cpu, i);
+	pop(cpu);
 }
 
 static void h_fnop(struct gh_cpu *cpu, const struct gh_x86_insn *i)
@@ -1369,13 +1404,13 @@ const struct gh_handler_bind gh_exec_x87_binds[] = {
 	B(FCOMP_m32, h_arith_m32) B(FSUB_m32, h_arith_m32) B(FSUBR_m32, h_arith_m32)
 	B(FDIV_m32, h_arith_m32) B(FDIVR_m32, h_arith_m32)
 	B(FADD_ST0_STi, h_arith_st0_sti) B(FMUL_ST0_STi, h_arith_st0_sti)
-	B(FCOM_STi, h_fcom_sti) B(FCOMP_STi, h_fcom_sti)
+	B(FCOM_STi, h_fcom_sti) B(FCOMP_STi, h_fcomp_sti)
 	B(FSUB_ST0_STi, h_arith_st0_sti) B(FSUBR_ST0_STi, h_arith_st0_sti)
 	B(FDIV_ST0_STi, h_arith_st0_sti) B(FDIVR_ST0_STi, h_arith_st0_sti)
 	/* D9 */
 	B(FLD_m32, h_fld_m32) B(FST_m32, h_fst_m32) B(FSTP_m32, h_fstp_m32)
 	B(FLDENV, h_fldenv) B(FLDCW, h_fldcw) B(FNSTENV, h_fnstenv) B(FNSTCW, h_fnstcw)
-	B(FLD_STi, h_fld_sti) B(FXCH_STi, h_fxch) B(FNOP, h_fnop)
+	B(FLD_STi, h_fld_sti) B(FXCH_STi, h_fxch) B(FSTP1, h_fstp1) B(FNOP, h_fnop)
 	B(FCHS, h_fchs) B(FABS, h_fabs) B(FTST, h_ftst) B(FXAM, h_fxam)
 	B(FLD1, h_fldconst) B(FLDL2T, h_fldconst) B(FLDL2E, h_fldconst)
 	B(FLDPI, h_fldconst) B(FLDLG2, h_fldconst) B(FLDLN2, h_fldconst)
@@ -1399,22 +1434,24 @@ const struct gh_handler_bind gh_exec_x87_binds[] = {
 	B(FADD_STi_ST0, h_arith_sti_st0) B(FMUL_STi_ST0, h_arith_sti_st0)
 	B(FSUBR_STi_ST0, h_arith_sti_st0) B(FSUB_STi_ST0, h_arith_sti_st0)
 	B(FDIVR_STi_ST0, h_arith_sti_st0) B(FDIV_STi_ST0, h_arith_sti_st0)
+	B(FCOM2, h_fcom_sti) B(FCOMP3, h_fcomp_sti)
 	/* DD */
 	B(FLD_m64, h_fld_m64) B(FISTTP_m64, h_fisttp_m64) B(FST_m64, h_fst_m64)
 	B(FSTP_m64, h_fstp_m64) B(FRSTOR, h_frstor) B(FNSAVE, h_fnsave)
 	B(FNSTSW_m16, h_fnstsw_m16)
-	B(FFREE, h_ffree) B(FST_STi, h_fst_sti) B(FSTP_STi, h_fstp_sti)
+	B(FFREE, h_ffree) B(FXCH4, h_fxch) B(FST_STi, h_fst_sti) B(FSTP_STi, h_fstp_sti)
 	B(FUCOM, h_fucom) B(FUCOMP, h_fucomp)
 	/* DE */
 	B(FIADD_m16, h_arith_i16) B(FIMUL_m16, h_arith_i16) B(FICOM_m16, h_arith_i16)
 	B(FICOMP_m16, h_arith_i16) B(FISUB_m16, h_arith_i16) B(FISUBR_m16, h_arith_i16)
 	B(FIDIV_m16, h_arith_i16) B(FIDIVR_m16, h_arith_i16)
-	B(FADDP, h_arith_p) B(FMULP, h_arith_p) B(FCOMPP, h_fcompp)
+	B(FADDP, h_arith_p) B(FMULP, h_arith_p) B(FCOMP5, h_fcomp_sti) B(FCOMPP, h_fcompp)
 	B(FSUBRP, h_arith_p) B(FSUBP, h_arith_p) B(FDIVRP, h_arith_p) B(FDIVP, h_arith_p)
 	/* DF */
 	B(FILD_m16, h_fild_m16) B(FISTTP_m16, h_fisttp_m16) B(FIST_m16, h_fist_m16)
 	B(FISTP_m16, h_fistp_m16) B(FBLD, h_fbld) B(FILD_m64, h_fild_m64)
 	B(FBSTP, h_fbstp) B(FISTP_m64, h_fistp_m64)
+	B(FFREEP, h_ffreep) B(FXCH7, h_fxch) B(FSTP8, h_fstp_sti) B(FSTP9, h_fstp_sti)
 	B(FNSTSW_AX, h_fnstsw_ax) B(FUCOMIP, h_fucomip) B(FCOMIP, h_fcomip)
 	{0, NULL},
 };
