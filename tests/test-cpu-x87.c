@@ -773,6 +773,17 @@ static void test_nm(void)
  * do not. With CR0.NE = 0 the error goes out on FERR# instead, once until
  * ES clears.
  */
+/* 64-bit mode with CR0.NE as given, RBX at DATA, no FERR# seen yet. */
+static void mf_state(struct env *e, bool ne)
+{
+	long_state(e);
+	if (!ne)
+		e->s.cr0 &= ~GH_CR0_NE;
+	apply(e);
+	e->ferr = 0;
+	e->cpu->gpr[GH_RBX] = DATA;
+}
+
 static void test_mf(void)
 {
 	struct env *e = env_new();
@@ -780,13 +791,8 @@ static void test_mf(void)
 	uint64_t rip;
 
 	for (unsigned ne = 0; ne < 2; ne++) {
-		long_state(e);
-		if (!ne)
-			e->s.cr0 &= ~GH_CR0_NE;
-		apply(e);
-		e->ferr = 0;
+		mf_state(e, ne);
 		ct_put16(e->ram, DATA, 0x037b); /* ZE unmasked */
-		cpu->gpr[GH_RBX] = DATA;
 		/* fninit; fldcw [rbx]; fldz; fld1; fdiv st0,st1; fnstsw ax;
 		 * fnstcw [rbx+2]; fwait; hlt */
 		int v = RUN(e, &rip, 0xdb, 0xe3, 0xd9, 0x2b, 0xd9, 0xee, 0xd9, 0xe8, 0xd8,
@@ -804,17 +810,13 @@ static void test_mf(void)
 		g_assert_cmphex(cpu->x87.fop, ==, 0x0f1);
 	}
 	/* the next arithmetic instruction faults too; FNCLEX clears it */
-	long_state(e);
-	apply(e);
-	cpu->gpr[GH_RBX] = DATA;
+	mf_state(e, true);
 	/* fninit; fldcw [rbx]; fldz; fld1; fdiv st0,st1; fadd st0,st0 */
 	g_assert_cmpint(RUN(e, &rip, 0xdb, 0xe3, 0xd9, 0x2b, 0xd9, 0xee, 0xd9, 0xe8, 0xd8, 0xf1,
 			    0xd8, 0xc0, 0xf4),
 			==, GH_EXC_MF);
 	g_assert_cmphex(rip, ==, CODE + 10);
-	long_state(e);
-	apply(e);
-	cpu->gpr[GH_RBX] = DATA;
+	mf_state(e, true);
 	/* ...; fnclex; fwait; fadd st0,st0; hlt */
 	g_assert_cmpint(RUN(e, &rip, 0xdb, 0xe3, 0xd9, 0x2b, 0xd9, 0xee, 0xd9, 0xe8, 0xd8, 0xf1,
 			    0xdb, 0xe2, 0x9b, 0xd8, 0xc0, 0xf4),
@@ -822,11 +824,7 @@ static void test_mf(void)
 	g_assert_cmphex(cpu->x87.fsw & 0xff, ==, 0);
 
 	/* CR0.NE = 0: FERR# once per error, again after FNCLEX and a new one */
-	long_state(e);
-	e->s.cr0 &= ~GH_CR0_NE;
-	apply(e);
-	cpu->gpr[GH_RBX] = DATA;
-	e->ferr = 0;
+	mf_state(e, false);
 	/* fninit; fldcw [rbx]; fldz; fld1; fdiv st0,st1; fwait; fwait; fnclex;
 	 * fwait; fdiv st0,st1; fwait; hlt */
 	g_assert_cmpint(RUN(e, &rip, 0xdb, 0xe3, 0xd9, 0x2b, 0xd9, 0xee, 0xd9, 0xe8, 0xd8, 0xf1,
@@ -835,11 +833,7 @@ static void test_mf(void)
 	g_assert_cmpuint(e->ferr, ==, 2);
 
 	/* FXRSTOR of a state whose ES is clear deasserts FERR# as well */
-	long_state(e);
-	e->s.cr0 &= ~GH_CR0_NE;
-	apply(e);
-	cpu->gpr[GH_RBX] = DATA;
-	e->ferr = 0;
+	mf_state(e, false);
 	/* fninit; fldcw [rbx]; fldz; fld1; fxsave [rbx+0x40]; fdiv st0,st1; fwait;
 	 * fxrstor [rbx+0x40]; fdiv st0,st1; fwait; hlt: nothing between the
 	 * FXRSTOR and the second error clears ES on its own */
