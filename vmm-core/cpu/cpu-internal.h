@@ -161,7 +161,14 @@ union gh_xmm {
 #define GH_CPU_MCE_BANKS 10
 
 struct gh_cpu {
-	uint64_t gpr[GH_NR_GPRS];
+	/*
+	 * xreg is gpr plus a slot that is always 0: the fast forms (exec.h)
+	 * index it with a missing base or index register.
+	 */
+	union {
+		uint64_t gpr[GH_NR_GPRS];
+		uint64_t xreg[GH_NR_GPRS + 1];
+	};
 	uint64_t rip;
 	/*
 	 * The RIP a fault pushes: the start of the current instruction. The

@@ -963,3 +963,175 @@ const struct gh_handler_bind gh_exec_alu_binds[] = {
 	B1(XLAT),
 	{ 0, NULL },
 };
+
+/* ---- fast forms (exec.h): 64-bit code, operand sizes 4 and 8 ----------------------- */
+
+enum { F_EG, F_GE, F_EI };	/* op Ev,Gv / op Gv,Ev / op Ev,imm (and INC/DEC Ev) */
+
+/*
+ * op of kind k in form f, n bytes, register (mem = false) or memory
+ * operand. The memory destination computes its flags aside until the
+ * write succeeded, as alu_E() does; through the TLB the write cannot fault.
+ */
+INL void fast_alu(struct gh_cpu *cpu, const struct gh_x86_insn *i, unsigned k, unsigned f,
+		  bool mem, unsigned n)
+{
+	uint64_t src, ea, r;
+	struct gh_lazy_flags lf;
+	void *h;
+
+	if (f == F_GE) {
+		src = mem ? gh_fast_read(cpu, i->seg, gh_fast_ea(cpu, i), n) : cpu->gpr[i->rm];
+		r = alu(&cpu->lf, k, cpu->gpr[i->reg], src, n * 8);
+		if (alu_writes(k))
+			gh_fast_set(cpu, i->reg, n, r);
+		return;
+	}
+	src = f == F_EG ? cpu->gpr[i->reg] : (uint64_t)i->imm;
+	if (!mem) {
+		r = alu(&cpu->lf, k, cpu->gpr[i->rm], src, n * 8);
+		if (alu_writes(k))
+			gh_fast_set(cpu, i->rm, n, r);
+		return;
+	}
+	ea = gh_fast_ea(cpu, i);
+	if (!alu_writes(k)) {
+		alu(&cpu->lf, k, gh_fast_read(cpu, i->seg, ea, n), src, n * 8);
+		return;
+	}
+	h = gh_fast_probe(cpu, ea, n, GH_TLB_W(cpu->data_mode));
+	if (h) {
+		gh_host_store(h, n, alu(&cpu->lf, k, gh_host_load(h, n), src, n * 8));
+		return;
+	}
+	lf = cpu->lf;
+	r = alu(&lf, k, gh_mem_read_slow(cpu, i->seg, ea, n), src, n * 8);
+	gh_mem_write_slow(cpu, i->seg, ea, n, r);
+	cpu->lf = lf;
+}
+
+#define FAST_ALU4(N, K, F)                                                               \
+	H(fr4_##N##_##F) { fast_alu(cpu, i, K, F, false, 4); }                           \
+	H(fr8_##N##_##F) { fast_alu(cpu, i, K, F, false, 8); }                           \
+	H(fm4_##N##_##F) { fast_alu(cpu, i, K, F, true, 4); }                            \
+	H(fm8_##N##_##F) { fast_alu(cpu, i, K, F, true, 8); }
+#define FAST_ALU(N, K) FAST_ALU4(N, K, F_EG) FAST_ALU4(N, K, F_GE) FAST_ALU4(N, K, F_EI)
+FAST_ALU(ADD, K_ADD)
+FAST_ALU(OR, K_OR)
+FAST_ALU(AND, K_AND)
+FAST_ALU(SUB, K_SUB)
+FAST_ALU(XOR, K_XOR)
+FAST_ALU(CMP, K_CMP)
+FAST_ALU4(TEST, K_TEST, F_EG)
+FAST_ALU4(TEST, K_TEST, F_EI)
+FAST_ALU4(INC, K_INC, F_EI)
+FAST_ALU4(DEC, K_DEC, F_EI)
+#undef FAST_ALU
+#undef FAST_ALU4
+
+/* MOV and the extending loads: v is the size of a memory source, n the
+ * destination's (which decides only the zero- or sign-extension). */
+INL void fast_mov_load(struct gh_cpu *cpu, const struct gh_x86_insn *i, unsigned v,
+		       bool sx, unsigned n)
+{
+	uint64_t x = gh_fast_read(cpu, i->seg, gh_fast_ea(cpu, i), v);
+
+	gh_fast_set(cpu, i->reg, n, sx ? gh_alu_sext(x, v * 8) : x);
+}
+
+H(fm4_MOV_GE) { fast_mov_load(cpu, i, 4, false, 4); }
+H(fm8_MOV_GE) { fast_mov_load(cpu, i, 8, false, 8); }
+H(fm_MOVZX_b) { fast_mov_load(cpu, i, 1, false, 8); }
+H(fm_MOVZX_w) { fast_mov_load(cpu, i, 2, false, 8); }
+H(fm4_MOVSX_b) { fast_mov_load(cpu, i, 1, true, 4); }
+H(fm8_MOVSX_b) { fast_mov_load(cpu, i, 1, true, 8); }
+H(fm4_MOVSX_w) { fast_mov_load(cpu, i, 2, true, 4); }
+H(fm8_MOVSX_w) { fast_mov_load(cpu, i, 2, true, 8); }
+H(fm_MOVSXD) { fast_mov_load(cpu, i, 4, true, 8); }
+H(fr4_MOV_GE) { cpu->gpr[i->reg] = (uint32_t)cpu->gpr[i->rm]; }
+H(fr8_MOV_GE) { cpu->gpr[i->reg] = cpu->gpr[i->rm]; }
+H(fr4_MOV_EG) { cpu->gpr[i->rm] = (uint32_t)cpu->gpr[i->reg]; }
+H(fr8_MOV_EG) { cpu->gpr[i->rm] = cpu->gpr[i->reg]; }
+H(fr_MOVSXD) { cpu->gpr[i->reg] = gh_alu_sext(cpu->gpr[i->rm], 32); }
+H(fm4_MOV_EG) { gh_fast_write(cpu, i->seg, gh_fast_ea(cpu, i), 4, cpu->gpr[i->reg]); }
+H(fm8_MOV_EG) { gh_fast_write(cpu, i->seg, gh_fast_ea(cpu, i), 8, cpu->gpr[i->reg]); }
+H(fm1_MOV_EG) { gh_fast_write(cpu, i->seg, gh_fast_ea(cpu, i), 1, cpu->gpr[i->reg]); }
+H(fm4_MOV_EI) { gh_fast_write(cpu, i->seg, gh_fast_ea(cpu, i), 4, (uint64_t)i->imm); }
+H(fm8_MOV_EI) { gh_fast_write(cpu, i->seg, gh_fast_ea(cpu, i), 8, (uint64_t)i->imm); }
+H(fm1_MOV_EI) { gh_fast_write(cpu, i->seg, gh_fast_ea(cpu, i), 1, (uint64_t)i->imm); }
+H(f4_LEA) { cpu->gpr[i->reg] = (uint32_t)gh_fast_ea(cpu, i); }
+H(f8_LEA) { cpu->gpr[i->reg] = gh_fast_ea(cpu, i); }
+H(fm1_CMP_EI)
+{
+	gh_alu_cmp(&cpu->lf, gh_fast_read(cpu, i->seg, gh_fast_ea(cpu, i), 1),
+		   (uint64_t)i->imm, 8);
+}
+
+H(fm1_TEST_EI)
+{
+	gh_alu_test(&cpu->lf, gh_fast_read(cpu, i->seg, gh_fast_ea(cpu, i), 1),
+		    (uint64_t)i->imm, 8);
+}
+
+/* One row: an op's four fast handlers, by size (4, 8) and register/memory. */
+struct fast_row {
+	uint16_t op;
+	gh_handler_fn *fn[2][2];	/* [mem][n == 8] */
+};
+
+#define R4(op, N, F) { GH_X86_OP_##op, { { h_fr4_##N##_##F, h_fr8_##N##_##F },          \
+					 { h_fm4_##N##_##F, h_fm8_##N##_##F } } }
+#define RALU(N)                                                                          \
+	R4(N##_Ev_Gv, N, F_EG), R4(N##_Gv_Ev, N, F_GE), R4(N##_Ev_Iz, N, F_EI),           \
+	R4(N##_Ev_Ib, N, F_EI)
+
+static const struct fast_row fast_rows[] = {
+	RALU(ADD), RALU(OR), RALU(AND), RALU(SUB), RALU(XOR), RALU(CMP),
+	R4(TEST_Ev_Gv, TEST, F_EG), R4(TEST_Ev_Iz, TEST, F_EI),
+	R4(INC_Ev, INC, F_EI), R4(DEC_Ev, DEC, F_EI),
+	{ GH_X86_OP_MOV_Gv_Ev, { { h_fr4_MOV_GE, h_fr8_MOV_GE }, { h_fm4_MOV_GE, h_fm8_MOV_GE } } },
+	{ GH_X86_OP_MOV_Ev_Gv, { { h_fr4_MOV_EG, h_fr8_MOV_EG }, { h_fm4_MOV_EG, h_fm8_MOV_EG } } },
+	{ GH_X86_OP_MOV_Ev_Iz, { { NULL, NULL }, { h_fm4_MOV_EI, h_fm8_MOV_EI } } },
+	{ GH_X86_OP_MOVZX_Gv_Eb, { { NULL, NULL }, { h_fm_MOVZX_b, h_fm_MOVZX_b } } },
+	{ GH_X86_OP_MOVZX_Gv_Ew, { { NULL, NULL }, { h_fm_MOVZX_w, h_fm_MOVZX_w } } },
+	{ GH_X86_OP_MOVSX_Gv_Eb, { { NULL, NULL }, { h_fm4_MOVSX_b, h_fm8_MOVSX_b } } },
+	{ GH_X86_OP_MOVSX_Gv_Ew, { { NULL, NULL }, { h_fm4_MOVSX_w, h_fm8_MOVSX_w } } },
+	{ GH_X86_OP_MOVSXD_Gv_Ed, { { NULL, h_fr_MOVSXD }, { NULL, h_fm_MOVSXD } } },
+	{ GH_X86_OP_LEA_Gv_M, { { NULL, NULL }, { h_f4_LEA, h_f8_LEA } } },
+};
+#undef RALU
+#undef R4
+
+/* AH..BH as an operand (no REX, register 4-7) stays with the generic form. */
+static bool high_byte(const struct gh_x86_insn *i, unsigned r)
+{
+	return !i->rex && r >= 4 && r < 8;
+}
+
+gh_handler_fn *gh_exec_alu_fast(const struct gh_x86_insn *i)
+{
+	bool mem = i->mod != 3;
+	size_t k;
+
+	if (mem && !gh_fast_mem_ok(i))
+		return NULL;
+	/* the byte forms with a memory operand */
+	if (mem) {
+		switch (i->op) {
+		case GH_X86_OP_MOV_Eb_Gb:
+			return high_byte(i, i->reg) ? NULL : h_fm1_MOV_EG;
+		case GH_X86_OP_MOV_Eb_Ib:
+			return h_fm1_MOV_EI;
+		case GH_X86_OP_CMP_Eb_Ib:
+			return h_fm1_CMP_EI;
+		case GH_X86_OP_TEST_Eb_Ib:
+			return h_fm1_TEST_EI;
+		}
+	}
+	if (i->opsize != 4 && i->opsize != 8)
+		return NULL;
+	for (k = 0; k < sizeof(fast_rows) / sizeof(fast_rows[0]); k++)
+		if (fast_rows[k].op == i->op)
+			return fast_rows[k].fn[mem][i->opsize == 8];
+	return NULL;
+}

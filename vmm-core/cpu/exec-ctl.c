@@ -1093,3 +1093,102 @@ const struct gh_handler_bind gh_exec_ctl_binds[] = {
 	{ GH_X86_OP_LGS_Gv_Mp, h_lgs },
 	{ 0, NULL },
 };
+
+/* ---- fast forms (exec.h): 64-bit code, 64-bit operands ----------------------------------- */
+
+/* A near transfer in 64-bit mode: #GP(0) for a non-canonical target. */
+static inline void fast_jump(struct gh_cpu *cpu, uint64_t target)
+{
+	if (__builtin_expect(!gh_cpu_canonical(target), 0))
+		gh_cpu_raise(cpu, GH_EXC_GP, 0);
+	cpu->rip = target;
+	cpu->end_block = true;
+}
+
+#define FAST_JCC(cc)                                                                     \
+	static void h_fjcc_##cc(struct gh_cpu *cpu, const struct gh_x86_insn *i)          \
+	{                                                                                \
+		if (gh_flags_cond(&cpu->lf, cc))                                          \
+			fast_jump(cpu, cpu->rip + i->imm);                               \
+	}
+FAST_JCC(0) FAST_JCC(1) FAST_JCC(2) FAST_JCC(3) FAST_JCC(4) FAST_JCC(5) FAST_JCC(6)
+FAST_JCC(7) FAST_JCC(8) FAST_JCC(9) FAST_JCC(10) FAST_JCC(11) FAST_JCC(12) FAST_JCC(13)
+FAST_JCC(14) FAST_JCC(15)
+#undef FAST_JCC
+
+static gh_handler_fn *const fast_jcc[16] = {
+	h_fjcc_0, h_fjcc_1, h_fjcc_2, h_fjcc_3, h_fjcc_4, h_fjcc_5, h_fjcc_6, h_fjcc_7,
+	h_fjcc_8, h_fjcc_9, h_fjcc_10, h_fjcc_11, h_fjcc_12, h_fjcc_13, h_fjcc_14, h_fjcc_15,
+};
+
+static void h_fjmp(struct gh_cpu *cpu, const struct gh_x86_insn *i)
+{
+	fast_jump(cpu, cpu->rip + i->imm);
+}
+
+/* The stack in 64-bit mode: SS has no base, RSP is 64 bits wide. */
+static inline void fast_push(struct gh_cpu *cpu, uint64_t v)
+{
+	uint64_t sp = cpu->gpr[GH_RSP] - 8;
+
+	gh_fast_write(cpu, GH_SS, sp, 8, v);
+	cpu->gpr[GH_RSP] = sp;
+}
+
+static void h_fcall(struct gh_cpu *cpu, const struct gh_x86_insn *i)
+{
+	uint64_t ret = cpu->rip, target = ret + i->imm;
+
+	if (__builtin_expect(!gh_cpu_canonical(target), 0))
+		gh_cpu_raise(cpu, GH_EXC_GP, 0);
+	fast_push(cpu, ret);
+	cpu->rip = target;
+	cpu->end_block = true;
+}
+
+static void h_fret(struct gh_cpu *cpu, const struct gh_x86_insn *i)
+{
+	uint64_t sp = cpu->gpr[GH_RSP];
+
+	fast_jump(cpu, gh_fast_read(cpu, GH_SS, sp, 8));
+	cpu->gpr[GH_RSP] = sp + 8;
+}
+
+static void h_fpush(struct gh_cpu *cpu, const struct gh_x86_insn *i)
+{
+	fast_push(cpu, cpu->gpr[i->rm]);
+}
+
+/* POP rSP loads the popped value: the pop's own increment is lost. */
+static void h_fpop(struct gh_cpu *cpu, const struct gh_x86_insn *i)
+{
+	uint64_t sp = cpu->gpr[GH_RSP];
+	uint64_t v = gh_fast_read(cpu, GH_SS, sp, 8);
+
+	cpu->gpr[GH_RSP] = sp + 8;
+	cpu->gpr[i->rm] = v;
+}
+
+gh_handler_fn *gh_exec_ctl_fast(const struct gh_x86_insn *i)
+{
+	if (i->opsize != 8)
+		return NULL;
+	if (i->map == 0 && i->opcode >= 0x70 && i->opcode <= 0x7f)
+		return fast_jcc[i->opcode & 0xf];
+	if (i->map == 1 && i->opcode >= 0x80 && i->opcode <= 0x8f)
+		return fast_jcc[i->opcode & 0xf];
+	switch (i->op) {
+	case GH_X86_OP_JMP_Jb:
+	case GH_X86_OP_JMP_Jz:
+		return h_fjmp;
+	case GH_X86_OP_CALL_Jz:
+		return h_fcall;
+	case GH_X86_OP_RET:
+		return h_fret;
+	case GH_X86_OP_PUSH_Zv:
+		return h_fpush;
+	case GH_X86_OP_POP_Zv:
+		return h_fpop;
+	}
+	return NULL;
+}

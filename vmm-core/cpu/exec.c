@@ -1018,7 +1018,7 @@ static struct block *build_block(struct gh_cpu *cpu, bool *cacheable)
 			e->fn = h_ud;
 		else if (ret == GH_DECODE_GP || ret == GH_DECODE_MORE)
 			e->fn = h_gp_too_long;
-		else
+		else if (!(bits == 64 && (e->fn = gh_exec_fast_bind(&e->insn))))
 			e->fn = c->handlers[e->insn.op];
 		if (!e->insn.len)
 			e->insn.len = 1;
@@ -1033,6 +1033,21 @@ static struct block *build_block(struct gh_cpu *cpu, bool *cacheable)
 			break;
 	}
 	return g_memdup2(b, sizeof(*b) + b->n * sizeof(b->e[0]));
+}
+
+gh_handler_fn *gh_exec_fast_bind(struct gh_x86_insn *i)
+{
+	const struct gh_x86_mem *m = &i->mem;
+	gh_handler_fn *fn;
+
+	if (i->has_mem) {
+		i->x_base = m->base == GH_X86_REG_NONE ? GH_NR_GPRS : m->base;
+		i->x_index = m->index == GH_X86_REG_NONE ? GH_NR_GPRS : m->index;
+		i->x_shift = __builtin_ctz(m->scale ? m->scale : 1);
+		i->x_rip = m->rip_rel;
+	}
+	fn = gh_exec_alu_fast(i);
+	return fn ? fn : gh_exec_ctl_fast(i);
 }
 
 /* The block at RIP: from the cache when its bytes are unchanged. */

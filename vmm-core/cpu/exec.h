@@ -216,6 +216,75 @@ GH_EXEC_INLINE void gh_mem_write_seg(struct gh_cpu *cpu, unsigned seg, uint64_t 
 	}
 	gh_mem_write_slow(cpu, seg, off, size, val);
 }
+
+/*
+ * The fast forms: handlers that the block builder picks instead of the
+ * generic ones for the hottest instructions in 64-bit code, specialised on
+ * operand size and on register or memory operand (gh_exec_fast_bind()).
+ * Their memory operands have a 64-bit address and a segment without base
+ * (not FS/GS, no LOCK), so the address is a sum without branches over the
+ * x_* fields and the access a TLB probe. No segment check is needed, and
+ * no canonical check either: the TLB only ever holds canonical pages, and
+ * the probe compares the tag with the page of the last byte, which fails
+ * for an access that crosses a page (that page has another slot).
+ */
+GH_EXEC_INLINE uint64_t gh_fast_ea(const struct gh_cpu *cpu, const struct gh_x86_insn *i)
+{
+	return cpu->xreg[i->x_base] + (cpu->xreg[i->x_index] << i->x_shift) +
+	       (uint64_t)i->mem.disp + (cpu->rip & -(uint64_t)i->x_rip);
+}
+
+/* The host address of n bytes at linear a for an access needing tlb
+ * bits need, or NULL. */
+GH_EXEC_INLINE void *gh_fast_probe(const struct gh_cpu *cpu, uint64_t a, unsigned n,
+				   unsigned need)
+{
+	const struct gh_tlb_entry *e = &cpu->tlb->e[(a >> 12) & (GH_TLB_SIZE - 1)];
+	uint64_t tag = __atomic_load_n(&e->tag, __ATOMIC_RELAXED);
+
+	if (__builtin_expect((tag & (GH_TLB_PAGE_MASK | need)) ==
+			     (((a + n - 1) & GH_TLB_PAGE_MASK) | need), 1))
+		return (void *)((uintptr_t)a + e->addend);
+	return NULL;
+}
+
+GH_EXEC_INLINE uint64_t gh_fast_read(struct gh_cpu *cpu, unsigned seg, uint64_t a,
+				     unsigned n)
+{
+	void *h = gh_fast_probe(cpu, a, n, GH_TLB_R(cpu->data_mode));
+
+	return h ? gh_host_load(h, n) : gh_mem_read_slow(cpu, seg, a, n);
+}
+
+GH_EXEC_INLINE void gh_fast_write(struct gh_cpu *cpu, unsigned seg, uint64_t a, unsigned n,
+				  uint64_t v)
+{
+	void *h = gh_fast_probe(cpu, a, n, GH_TLB_W(cpu->data_mode));
+
+	if (h)
+		gh_host_store(h, n, v);
+	else
+		gh_mem_write_slow(cpu, seg, a, n, v);
+}
+
+/* A register result of 4 (zero-extended) or 8 bytes. */
+GH_EXEC_INLINE void gh_fast_set(struct gh_cpu *cpu, unsigned r, unsigned n, uint64_t v)
+{
+	cpu->gpr[r] = n == 4 ? (uint32_t)v : v;
+}
+
+/* Whether i's memory operand suits the fast forms. */
+static inline bool gh_fast_mem_ok(const struct gh_x86_insn *i)
+{
+	return i->addrsize == 8 && i->seg < GH_X86_SEG_FS && !(i->prefix & GH_X86_PFX_LOCK);
+}
+
+/* The fast form of a decoded instruction in 64-bit code, or NULL; fills
+ * its x_* fields (exec.c), asking each handler group in turn. */
+gh_handler_fn *gh_exec_fast_bind(struct gh_x86_insn *i);
+gh_handler_fn *gh_exec_alu_fast(const struct gh_x86_insn *i);	/* exec-alu.c */
+gh_handler_fn *gh_exec_ctl_fast(const struct gh_x86_insn *i);	/* exec-ctl.c */
+
 void gh_mem_read_buf(struct gh_cpu *cpu, unsigned seg, uint64_t off, void *buf,
 		     unsigned len);
 void gh_mem_write_buf(struct gh_cpu *cpu, unsigned seg, uint64_t off, const void *buf,
