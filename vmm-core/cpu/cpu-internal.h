@@ -211,11 +211,24 @@ struct gh_cpu {
 
 	enum gh_cpu_mode mode;
 	unsigned cpl;
-	bool halted;
-	bool interrupt_shadow; /* after STI or MOV/POP SS */
-	bool nmi_pending;
+	/*
+	 * What makes the run loop look between blocks, in one word it tests
+	 * at once (attn): kick, intr_poke and code_inval are set by other
+	 * threads, nmi_pending by any thread, the rest by this CPU.
+	 */
+	union {
+		struct {
+			bool halted;
+			bool interrupt_shadow; /* after STI or MOV/POP SS */
+			bool nmi_pending;
+			bool shutdown;		/* triple fault */
+			uint8_t kick;		/* leave the run loop */
+			uint8_t intr_poke;	/* the INTR pin changed */
+			uint8_t code_inval;	/* blocks to drop are queued */
+		};
+		uint64_t attn;
+	};
 	bool nmi_blocked;		/* from NMI delivery until the next IRET */
-	bool shutdown; /* triple fault */
 
 	/* the exception being raised (gh_cpu_raise) and delivery nesting */
 	jmp_buf *jmp;
@@ -248,9 +261,6 @@ struct gh_cpu {
 	struct gh_cpu_bus bus;
 	unsigned index;
 	uint64_t retired;
-	int kick;      /* set by other threads */
-	int intr_poke; /* the INTR pin changed (other threads) */
-	int code_inval; /* blocks to drop are queued (any thread) */
 	struct gh_ratelimit rl;
 };
 

@@ -55,12 +55,12 @@ void gh_cpu_free(struct gh_cpu *cpu)
 
 void gh_cpu_kick(struct gh_cpu *cpu)
 {
-	g_atomic_int_set(&cpu->kick, 1);
+	__atomic_store_n(&cpu->kick, 1, __ATOMIC_SEQ_CST);
 }
 
 void gh_cpu_intr_changed(struct gh_cpu *cpu)
 {
-	g_atomic_int_set(&cpu->intr_poke, 1);
+	__atomic_store_n(&cpu->intr_poke, 1, __ATOMIC_SEQ_CST);
 }
 
 uint64_t gh_cpu_retired(struct gh_cpu *cpu)

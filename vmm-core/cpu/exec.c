@@ -1203,18 +1203,34 @@ static int between_blocks(struct gh_cpu *cpu)
 	return -1;
 }
 
-/* Whether between_blocks() has anything to do: one test, all flags. */
+/* Whether between_blocks() has anything to do: one test of the attention
+ * word, and two of what it cannot hold. */
 static inline bool attention(const struct gh_cpu *cpu)
 {
 	/* INTR only matters when it can be taken */
 	unsigned intr = cpu->intr_line & (unsigned)(cpu->rflags >> 9);
 
-	return cpu->shutdown | cpu->pending_dbg | cpu->halted | intr |
-	       (cpu->retired >= cpu->cache->budget_end) |
-	       __atomic_load_n(&cpu->kick, __ATOMIC_RELAXED) |
-	       __atomic_load_n(&cpu->code_inval, __ATOMIC_RELAXED) |
-	       __atomic_load_n(&cpu->intr_poke, __ATOMIC_RELAXED) |
-	       __atomic_load_n(&cpu->nmi_pending, __ATOMIC_RELAXED);
+	return (__atomic_load_n(&cpu->attn, __ATOMIC_RELAXED) | cpu->pending_dbg | intr |
+		(cpu->rflags & GH_FL_TF)) ||
+	       cpu->retired >= cpu->cache->budget_end;
+}
+
+/*
+ * One instruction under an interrupt shadow or TF: the shadow covers just
+ * it, and TF traps after it.
+ */
+static void single_step(struct gh_cpu *cpu, const struct block *b)
+{
+	const struct block_entry *e = &b->e[0];
+	bool tf = cpu->rflags & GH_FL_TF;
+
+	cpu->rip = (cpu->rip + e->insn.len) & b->ipmask;
+	cpu->interrupt_shadow = false;
+	e->fn(cpu, &e->insn);
+	cpu->retired++;
+	/* the single-step trap after an instruction begun with TF */
+	if (tf)
+		cpu->pending_dbg |= GH_DR6_BS;
 }
 
 enum gh_cpu_stop gh_cpu_run(struct gh_cpu *cpu, uint64_t max_insns)
@@ -1245,29 +1261,21 @@ enum gh_cpu_stop gh_cpu_run(struct gh_cpu *cpu, uint64_t max_insns)
 
 			if (stop >= 0)
 				return stop;
+			if (__builtin_expect(c->dead != NULL, 0))
+				free_dead(c);
+			if (cpu->interrupt_shadow | ((cpu->rflags & GH_FL_TF) != 0)) {
+				cpu->prev_rip = cpu->rip;
+				b = next_block(cpu);
+				cpu->end_block = false;
+				single_step(cpu, b);
+				continue;
+			}
 		}
-		if (__builtin_expect(c->dead != NULL, 0))
-			free_dead(c);
-
 		/* a fault fetching the block reports its own first byte */
 		cpu->prev_rip = cpu->rip;
 		b = next_block(cpu);
 		ipmask = b->ipmask;
 		cpu->end_block = false;
-		/* one instruction at a time under an interrupt shadow or TF */
-		if (__builtin_expect(cpu->interrupt_shadow | ((cpu->rflags & GH_FL_TF) != 0), 0)) {
-			const struct block_entry *e = &b->e[0];
-			bool tf = cpu->rflags & GH_FL_TF;
-
-			cpu->rip = (cpu->rip + e->insn.len) & ipmask;
-			cpu->interrupt_shadow = false;
-			e->fn(cpu, &e->insn);
-			cpu->retired++;
-			/* the single-step trap after an instruction begun with TF */
-			if (tf)
-				cpu->pending_dbg |= GH_DR6_BS;
-			continue;
-		}
 		/* "at most max_insns": a block may be cut short by the budget */
 		n = b->n;
 		if (__builtin_expect(c->budget_end - cpu->retired < n, 0))
