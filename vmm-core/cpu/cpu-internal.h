@@ -252,7 +252,14 @@ struct gh_cpu {
 
 	/* the interpreter (exec.c, exec.h) */
 	struct gh_lazy_flags lf;	/* arithmetic flags while executing */
-	bool end_block;			/* re-check before the next instruction */
+	union {
+		struct {
+			bool end_block;	/* re-check before the next instruction */
+			bool no_chain;	/* fast forms return after themselves */
+		};
+		uint16_t chain_stop;	/* either: a fast form does not go on */
+	};
+	const struct gh_exec_entry *cur;	/* the entry being run */
 	bool intr_line;			/* the INTR pin as last sampled */
 	unsigned data_mode;		/* GH_TLB_* of operand accesses: CPL, SMAP/AC */
 	struct gh_tlb *tlb;

@@ -968,6 +968,9 @@ const struct gh_handler_bind gh_exec_alu_binds[] = {
 
 enum { F_EG, F_GE, F_EI };	/* op Ev,Gv / op Gv,Ev / op Ev,imm (and INC/DEC Ev) */
 
+/* A fast form: its body, then on to the block's next instruction. */
+#define F(name, ...) H(name) { __VA_ARGS__; GH_FAST_NEXT(cpu, i); }
+
 /*
  * op of kind k in form f, n bytes, register (mem = false) or memory
  * operand. The memory destination computes its flags aside until the
@@ -1010,11 +1013,11 @@ INL void fast_alu(struct gh_cpu *cpu, const struct gh_x86_insn *i, unsigned k, u
 	cpu->lf = lf;
 }
 
-#define FAST_ALU4(N, K, F)                                                               \
-	H(fr4_##N##_##F) { fast_alu(cpu, i, K, F, false, 4); }                           \
-	H(fr8_##N##_##F) { fast_alu(cpu, i, K, F, false, 8); }                           \
-	H(fm4_##N##_##F) { fast_alu(cpu, i, K, F, true, 4); }                            \
-	H(fm8_##N##_##F) { fast_alu(cpu, i, K, F, true, 8); }
+#define FAST_ALU4(N, K, FORM)                                                            \
+	F(fr4_##N##_##FORM, fast_alu(cpu, i, K, FORM, false, 4))                         \
+	F(fr8_##N##_##FORM, fast_alu(cpu, i, K, FORM, false, 8))                         \
+	F(fm4_##N##_##FORM, fast_alu(cpu, i, K, FORM, true, 4))                          \
+	F(fm8_##N##_##FORM, fast_alu(cpu, i, K, FORM, true, 8))
 #define FAST_ALU(N, K) FAST_ALU4(N, K, F_EG) FAST_ALU4(N, K, F_GE) FAST_ALU4(N, K, F_EI)
 FAST_ALU(ADD, K_ADD)
 FAST_ALU(OR, K_OR)
@@ -1039,38 +1042,40 @@ INL void fast_mov_load(struct gh_cpu *cpu, const struct gh_x86_insn *i, unsigned
 	gh_fast_set(cpu, i->reg, n, sx ? gh_alu_sext(x, v * 8) : x);
 }
 
-H(fm4_MOV_GE) { fast_mov_load(cpu, i, 4, false, 4); }
-H(fm8_MOV_GE) { fast_mov_load(cpu, i, 8, false, 8); }
-H(fm_MOVZX_b) { fast_mov_load(cpu, i, 1, false, 8); }
-H(fm_MOVZX_w) { fast_mov_load(cpu, i, 2, false, 8); }
-H(fm4_MOVSX_b) { fast_mov_load(cpu, i, 1, true, 4); }
-H(fm8_MOVSX_b) { fast_mov_load(cpu, i, 1, true, 8); }
-H(fm4_MOVSX_w) { fast_mov_load(cpu, i, 2, true, 4); }
-H(fm8_MOVSX_w) { fast_mov_load(cpu, i, 2, true, 8); }
-H(fm_MOVSXD) { fast_mov_load(cpu, i, 4, true, 8); }
-H(fr4_MOV_GE) { cpu->gpr[i->reg] = (uint32_t)cpu->gpr[i->rm]; }
-H(fr8_MOV_GE) { cpu->gpr[i->reg] = cpu->gpr[i->rm]; }
-H(fr4_MOV_EG) { cpu->gpr[i->rm] = (uint32_t)cpu->gpr[i->reg]; }
-H(fr8_MOV_EG) { cpu->gpr[i->rm] = cpu->gpr[i->reg]; }
-H(fr_MOVSXD) { cpu->gpr[i->reg] = gh_alu_sext(cpu->gpr[i->rm], 32); }
-H(fm4_MOV_EG) { gh_fast_write(cpu, i->seg, gh_fast_ea(cpu, i), 4, cpu->gpr[i->reg]); }
-H(fm8_MOV_EG) { gh_fast_write(cpu, i->seg, gh_fast_ea(cpu, i), 8, cpu->gpr[i->reg]); }
-H(fm1_MOV_EG) { gh_fast_write(cpu, i->seg, gh_fast_ea(cpu, i), 1, cpu->gpr[i->reg]); }
-H(fm4_MOV_EI) { gh_fast_write(cpu, i->seg, gh_fast_ea(cpu, i), 4, (uint64_t)i->imm); }
-H(fm8_MOV_EI) { gh_fast_write(cpu, i->seg, gh_fast_ea(cpu, i), 8, (uint64_t)i->imm); }
-H(fm1_MOV_EI) { gh_fast_write(cpu, i->seg, gh_fast_ea(cpu, i), 1, (uint64_t)i->imm); }
-H(f4_LEA) { cpu->gpr[i->reg] = (uint32_t)gh_fast_ea(cpu, i); }
-H(f8_LEA) { cpu->gpr[i->reg] = gh_fast_ea(cpu, i); }
+F(fm4_MOV_GE, fast_mov_load(cpu, i, 4, false, 4))
+F(fm8_MOV_GE, fast_mov_load(cpu, i, 8, false, 8))
+F(fm_MOVZX_b, fast_mov_load(cpu, i, 1, false, 8))
+F(fm_MOVZX_w, fast_mov_load(cpu, i, 2, false, 8))
+F(fm4_MOVSX_b, fast_mov_load(cpu, i, 1, true, 4))
+F(fm8_MOVSX_b, fast_mov_load(cpu, i, 1, true, 8))
+F(fm4_MOVSX_w, fast_mov_load(cpu, i, 2, true, 4))
+F(fm8_MOVSX_w, fast_mov_load(cpu, i, 2, true, 8))
+F(fm_MOVSXD, fast_mov_load(cpu, i, 4, true, 8))
+F(fr4_MOV_GE, cpu->gpr[i->reg] = (uint32_t)cpu->gpr[i->rm])
+F(fr8_MOV_GE, cpu->gpr[i->reg] = cpu->gpr[i->rm])
+F(fr4_MOV_EG, cpu->gpr[i->rm] = (uint32_t)cpu->gpr[i->reg])
+F(fr8_MOV_EG, cpu->gpr[i->rm] = cpu->gpr[i->reg])
+F(fr_MOVSXD, cpu->gpr[i->reg] = gh_alu_sext(cpu->gpr[i->rm], 32))
+F(fm4_MOV_EG, gh_fast_write(cpu, i->seg, gh_fast_ea(cpu, i), 4, cpu->gpr[i->reg]))
+F(fm8_MOV_EG, gh_fast_write(cpu, i->seg, gh_fast_ea(cpu, i), 8, cpu->gpr[i->reg]))
+F(fm1_MOV_EG, gh_fast_write(cpu, i->seg, gh_fast_ea(cpu, i), 1, cpu->gpr[i->reg]))
+F(fm4_MOV_EI, gh_fast_write(cpu, i->seg, gh_fast_ea(cpu, i), 4, (uint64_t)i->imm))
+F(fm8_MOV_EI, gh_fast_write(cpu, i->seg, gh_fast_ea(cpu, i), 8, (uint64_t)i->imm))
+F(fm1_MOV_EI, gh_fast_write(cpu, i->seg, gh_fast_ea(cpu, i), 1, (uint64_t)i->imm))
+F(f4_LEA, cpu->gpr[i->reg] = (uint32_t)gh_fast_ea(cpu, i))
+F(f8_LEA, cpu->gpr[i->reg] = gh_fast_ea(cpu, i))
 H(fm1_CMP_EI)
 {
 	gh_alu_cmp(&cpu->lf, gh_fast_read(cpu, i->seg, gh_fast_ea(cpu, i), 1),
 		   (uint64_t)i->imm, 8);
+	GH_FAST_NEXT(cpu, i);
 }
 
 H(fm1_TEST_EI)
 {
 	gh_alu_test(&cpu->lf, gh_fast_read(cpu, i->seg, gh_fast_ea(cpu, i), 1),
 		    (uint64_t)i->imm, 8);
+	GH_FAST_NEXT(cpu, i);
 }
 
 /* One row: an op's four fast handlers, by size (4, 8) and register/memory. */

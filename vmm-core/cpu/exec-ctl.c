@@ -1110,6 +1110,7 @@ static inline void fast_jump(struct gh_cpu *cpu, uint64_t target)
 	{                                                                                \
 		if (gh_flags_cond(&cpu->lf, cc))                                          \
 			fast_jump(cpu, cpu->rip + i->imm);                               \
+		GH_FAST_NEXT(cpu, i);                                                    \
 	}
 FAST_JCC(0) FAST_JCC(1) FAST_JCC(2) FAST_JCC(3) FAST_JCC(4) FAST_JCC(5) FAST_JCC(6)
 FAST_JCC(7) FAST_JCC(8) FAST_JCC(9) FAST_JCC(10) FAST_JCC(11) FAST_JCC(12) FAST_JCC(13)
@@ -1124,6 +1125,7 @@ static gh_handler_fn *const fast_jcc[16] = {
 static void h_fjmp(struct gh_cpu *cpu, const struct gh_x86_insn *i)
 {
 	fast_jump(cpu, cpu->rip + i->imm);
+	GH_FAST_NEXT(cpu, i);
 }
 
 /* The stack in 64-bit mode: SS has no base, RSP is 64 bits wide. */
@@ -1144,6 +1146,7 @@ static void h_fcall(struct gh_cpu *cpu, const struct gh_x86_insn *i)
 	fast_push(cpu, ret);
 	cpu->rip = target;
 	cpu->end_block = true;
+	GH_FAST_NEXT(cpu, i);
 }
 
 static void h_fret(struct gh_cpu *cpu, const struct gh_x86_insn *i)
@@ -1152,11 +1155,13 @@ static void h_fret(struct gh_cpu *cpu, const struct gh_x86_insn *i)
 
 	fast_jump(cpu, gh_fast_read(cpu, GH_SS, sp, 8));
 	cpu->gpr[GH_RSP] = sp + 8;
+	GH_FAST_NEXT(cpu, i);
 }
 
 static void h_fpush(struct gh_cpu *cpu, const struct gh_x86_insn *i)
 {
 	fast_push(cpu, cpu->gpr[i->rm]);
+	GH_FAST_NEXT(cpu, i);
 }
 
 /* POP rSP loads the popped value: the pop's own increment is lost. */
@@ -1167,6 +1172,7 @@ static void h_fpop(struct gh_cpu *cpu, const struct gh_x86_insn *i)
 
 	cpu->gpr[GH_RSP] = sp + 8;
 	cpu->gpr[i->rm] = v;
+	GH_FAST_NEXT(cpu, i);
 }
 
 gh_handler_fn *gh_exec_ctl_fast(const struct gh_x86_insn *i)

@@ -24,10 +24,7 @@
 /* pages a CPU can have queued for dropping before it drops everything */
 #define INVAL_QUEUE 32
 
-struct block_entry {
-	gh_handler_fn *fn;
-	struct gh_x86_insn insn;
-};
+#define block_entry gh_exec_entry
 
 /* A block that followed this one before, for skipping the lookup. */
 struct chain {
@@ -48,7 +45,7 @@ struct block {
 	uint32_t span;		/* bytes from the first to past the last */
 	uint32_t n;
 	struct block *dead_next;	/* on the cache's dead list once dropped */
-	struct block_entry e[];
+	struct block_entry e[];		/* n, then a sentinel (GH_FAST_NEXT) */
 };
 
 /*
@@ -106,6 +103,11 @@ static void h_ud(struct gh_cpu *cpu, const struct gh_x86_insn *i)
 static void h_gp_too_long(struct gh_cpu *cpu, const struct gh_x86_insn *i)
 {
 	gh_cpu_raise(cpu, GH_EXC_GP, 0);
+}
+
+/* A block's sentinel: fast forms chain into it at the block's end. */
+static void h_block_end(struct gh_cpu *cpu, const struct gh_x86_insn *i)
+{
 }
 
 void gh_exec_ud(struct gh_cpu *cpu)
@@ -386,7 +388,7 @@ int gh_exec_init(struct gh_cpu *cpu, struct gh_code_map *map)
 	bind(c, gh_exec_ssefp_binds);
 	c->page_blocks = g_hash_table_new(g_direct_hash, g_direct_equal);
 	c->scratch = g_malloc(sizeof(*c->scratch) +
-			      BLOCK_MAX_INSNS * sizeof(c->scratch->e[0]));
+			      (BLOCK_MAX_INSNS + 1) * sizeof(c->scratch->e[0]));
 	cpu->tlb = g_new0(struct gh_tlb, 1);
 	gh_tlb_flush_all(cpu->tlb);
 	cpu->cache = c;
@@ -1032,7 +1034,8 @@ static struct block *build_block(struct gh_cpu *cpu, bool *cacheable)
 		    b->pfn[1] != b->pfn[0] || ((code_lin(cpu, rip) & PAGE_MASK) == 0))
 			break;
 	}
-	return g_memdup2(b, sizeof(*b) + b->n * sizeof(b->e[0]));
+	b->e[b->n] = (struct block_entry){ .fn = h_block_end };
+	return g_memdup2(b, sizeof(*b) + (b->n + 1) * sizeof(b->e[0]));
 }
 
 gh_handler_fn *gh_exec_fast_bind(struct gh_x86_insn *i)
@@ -1226,7 +1229,9 @@ static void single_step(struct gh_cpu *cpu, const struct block *b)
 
 	cpu->rip = (cpu->rip + e->insn.len) & b->ipmask;
 	cpu->interrupt_shadow = false;
+	cpu->no_chain = true;
 	e->fn(cpu, &e->insn);
+	cpu->no_chain = false;
 	cpu->retired++;
 	/* the single-step trap after an instruction begun with TF */
 	if (tf)
@@ -1248,10 +1253,11 @@ enum gh_cpu_stop gh_cpu_run(struct gh_cpu *cpu, uint64_t max_insns)
 		gh_cpu_handle_exception(cpu);
 		gh_exec_flags_in(cpu);
 		cpu->jmp = &jb;
-		cpu->end_block = false;
+		cpu->chain_stop = 0;
 		cpu->interrupt_shadow = false;
 	}
 	for (;;) {
+		const struct block_entry *e, *end;
 		struct block *b;
 		uint64_t ipmask;
 		uint32_t k, n;
@@ -1276,22 +1282,42 @@ enum gh_cpu_stop gh_cpu_run(struct gh_cpu *cpu, uint64_t max_insns)
 		b = next_block(cpu);
 		ipmask = b->ipmask;
 		cpu->end_block = false;
-		/* "at most max_insns": a block may be cut short by the budget */
 		n = b->n;
-		if (__builtin_expect(c->budget_end - cpu->retired < n, 0))
+		if (__builtin_expect(c->budget_end - cpu->retired < n, 0)) {
+			/* "at most max_insns": the block is cut short, and runs
+			 * one instruction at a time */
 			n = (uint32_t)(c->budget_end - cpu->retired);
-		for (k = 0; k < n; k++) {
-			const struct block_entry *e = &b->e[k];
-
+			cpu->no_chain = true;
+			for (k = 0; k < n; k++) {
+				e = &b->e[k];
+				cpu->prev_rip = cpu->rip;
+				cpu->rip = (cpu->rip + e->insn.len) & ipmask;
+				e->fn(cpu, &e->insn);
+				if (cpu->end_block) {
+					k++;
+					break;
+				}
+			}
+			cpu->no_chain = false;
+			cpu->retired += k;
+			continue;
+		}
+		/*
+		 * Fast forms run on by themselves (GH_FAST_NEXT), leaving in
+		 * cpu->cur the last entry they started; the others return
+		 * here after one instruction.
+		 */
+		e = b->e;
+		end = &b->e[n];
+		do {
 			cpu->prev_rip = cpu->rip;
 			cpu->rip = (cpu->rip + e->insn.len) & ipmask;
+			cpu->cur = e;
 			e->fn(cpu, &e->insn);
-			if (__builtin_expect(cpu->end_block, 0)) {
-				k++;
-				break;
-			}
-		}
-		cpu->retired += k;
+			e = cpu->cur + 1;
+		} while (!cpu->end_block && e < end);
+		/* the sentinel (end) is no instruction */
+		cpu->retired += (uint64_t)(e - b->e) - (e > end);
 	}
 }
 

@@ -17,6 +17,7 @@
 #define GH_CPU_EXEC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -26,6 +27,12 @@
 #include "cpu/mmu.h"
 
 typedef void gh_handler_fn(struct gh_cpu *cpu, const struct gh_x86_insn *i);
+
+/* A decoded instruction of a block and its handler (exec.c). */
+struct gh_exec_entry {
+	gh_handler_fn *fn;
+	struct gh_x86_insn insn;
+};
 
 /* One row of a handler table: which op a function executes. */
 struct gh_handler_bind {
@@ -272,6 +279,28 @@ GH_EXEC_INLINE void gh_fast_set(struct gh_cpu *cpu, unsigned r, unsigned n, uint
 {
 	cpu->gpr[r] = n == 4 ? (uint32_t)v : v;
 }
+
+/*
+ * The last statement of a fast form: runs the block's next instruction by
+ * a tail call, so dispatch is spread over the handlers (which predicts
+ * better than one loop) and skips the loop's bookkeeping. It returns to
+ * the loop instead when the block must stop (end_block), when the loop
+ * runs one instruction at a time (no_chain), or at the block's end, where
+ * a sentinel entry just returns. 64-bit code only: RIP does not wrap.
+ */
+#define GH_FAST_NEXT(cpu, i)                                                             \
+	do {                                                                             \
+		const struct gh_exec_entry *next_ =                                      \
+			(const struct gh_exec_entry *)((const char *)(i) -                \
+				offsetof(struct gh_exec_entry, insn)) + 1;               \
+		if (__builtin_expect((cpu)->chain_stop, 0))                              \
+			return;                                                          \
+		(cpu)->cur = next_;                                                      \
+		(cpu)->prev_rip = (cpu)->rip;                                            \
+		(cpu)->rip += next_->insn.len;                                           \
+		next_->fn((cpu), &next_->insn);                                          \
+		return;                                                                  \
+	} while (0)
 
 /* Whether i's memory operand suits the fast forms. */
 static inline bool gh_fast_mem_ok(const struct gh_x86_insn *i)

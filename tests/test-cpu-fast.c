@@ -1,0 +1,328 @@
+/*
+ * The interpreter's fast forms (vmm-core/cpu/exec.h, exec-alu.c, exec-ctl.c):
+ * the handlers picked for the hottest instructions in 64-bit code, which
+ * take a memory operand through one TLB probe and run a block on by tail
+ * calls. These tests aim at what the probe and the chaining leave to the
+ * slow path and the run loop: accesses that cross a page (into a present
+ * or a missing page), non-canonical addresses, RIP-relative operands, a
+ * store into the block being run, stepping one instruction at a time, and
+ * near CALL/RET to a bad target. The host-differential tests of
+ * test-cpu-exec-alu cover the arithmetic.
+ */
+#include <glib.h>
+
+#include "cputest.h"
+
+#define RAM_SIZE (4u << 20)
+#define TSS_BASE 0x3000
+#define PML4 0x10000		/* PDPT at +0x1000, PD at +0x2000, PT at +0x3000 */
+#define PT (PML4 + 0x3000)
+#define CODE 0x20000
+#define DATA 0x3f000		/* 0x3f000-0x40fff: present pages */
+#define HOLE 0x50000		/* a page that is not present */
+#define STACK_TOP 0x80000
+#define HBASE 0x100000		/* vector v's handler: HLT at HBASE + v * 0x100 */
+#define NONCANON 0x0000800000000000ULL
+
+struct env {
+	uint8_t *ram;
+	struct gh_cpu *cpu;
+	struct gh_cpu_state s;
+};
+
+static uint8_t *ram_page(void *opaque, uint64_t gpa, bool *writable)
+{
+	struct env *e = opaque;
+
+	*writable = true;
+	return ct_ram_page(e->ram, RAM_SIZE, gpa);
+}
+
+/* 64-bit mode at CPL 0, the first 2 MiB identity-mapped with 4 KiB pages
+ * but for HOLE, every exception vector on a HLT; RIP at CODE. */
+static void env_init(struct env *e)
+{
+	struct gh_cpu_state *s = &e->s;
+	struct gh_cpu_bus bus = { .opaque = e, .page = ram_page };
+	uint64_t pd;
+
+	e->cpu = ct_cpu_new(bus, &e->ram, RAM_SIZE);
+	ct_gdt_set(e->ram, 0x08, ct_seg_desc(0, 0xfffff, 0x9b, 0xa));
+	ct_gdt_set(e->ram, 0x10, ct_seg_desc(0, 0xfffff, 0x93, 0xc));
+	ct_gdt_set(e->ram, 0x20, ct_seg_desc(TSS_BASE, 0x67, 0x8b, 0));
+	pd = ct_map_low(e->ram, PML4, 3);
+	ct_put64(e->ram, pd, PT | 3);
+	for (uint64_t k = 0; k < 512; k++)
+		ct_put64(e->ram, PT + k * 8, (k << 12) | 3);
+	ct_put64(e->ram, PT + (HOLE >> 12) * 8, 0);
+	for (unsigned v = 0; v < 32; v++) {
+		e->ram[HBASE + v * 0x100] = 0xf4;
+		ct_idt64_set(e->ram, v, 0x08, HBASE + v * 0x100, 0x8e, 0);
+	}
+	ct_flat_state(e->ram, s, 0x08, 0x10, 0x20, false);
+	ct_long_mode(s, PML4);
+	s->gdt.limit = 0x27;
+	s->idt.base = CT_IDT_BASE;
+	s->idt.limit = 32 * 16 - 1;
+	s->rflags = 2;
+	s->gpr[GH_RSP] = STACK_TOP;
+	s->rip = CODE;
+}
+
+static void env_free(struct env *e)
+{
+	ct_cpu_free(e->cpu, e->ram);
+}
+
+static void load_code(struct env *e, const uint8_t *code, size_t len)
+{
+	memcpy(e->ram + CODE, code, len);
+}
+
+/* Runs to the HLT that ends the code or a handler; returns the state. */
+static void run(struct env *e, struct gh_cpu_state *out)
+{
+	ct_apply(e->cpu, &e->s);
+	g_assert_cmpint(gh_cpu_run(e->cpu, 1000), ==, GH_CPU_HLT);
+	gh_cpu_get_state(e->cpu, out);
+}
+
+/* The state after an exception: its handler ran, with the frame on the
+ * stack (error code, RIP, CS, RFLAGS, RSP, SS). */
+static void assert_fault(const struct env *e, const struct gh_cpu_state *st, unsigned vec,
+			 uint64_t err, uint64_t rip, uint64_t rsp)
+{
+	uint64_t sp = st->gpr[GH_RSP];
+
+	g_assert_cmphex(st->rip, ==, HBASE + vec * 0x100 + 1);
+	g_assert_cmphex(ct_get64(e->ram, sp), ==, err);
+	g_assert_cmphex(ct_get64(e->ram, sp + 8), ==, rip);
+	g_assert_cmphex(ct_get64(e->ram, sp + 32), ==, rsp);
+}
+
+/* mov rax, [rbx] ; add [rbx], rcx ; hlt, the operand straddling two
+ * present pages */
+static void test_cross_present(void)
+{
+	static const uint8_t code[] = { 0x48, 0x8b, 0x03, 0x48, 0x01, 0x0b, 0xf4 };
+	struct gh_cpu_state st;
+	struct env e;
+
+	env_init(&e);
+	load_code(&e, code, sizeof(code));
+	e.s.gpr[GH_RBX] = DATA + 0xffc;
+	e.s.gpr[GH_RCX] = 1;
+	ct_put64(e.ram, DATA + 0xffc, 0xffffffffffffffffULL);
+	run(&e, &st);
+	g_assert_cmphex(st.rip, ==, CODE + sizeof(code));
+	g_assert_cmphex(st.gpr[GH_RAX], ==, 0xffffffffffffffffULL);
+	g_assert_cmphex(ct_get64(e.ram, DATA + 0xffc), ==, 0);
+	/* 0xffff...ff + 1: CF and ZF */
+	g_assert_cmphex(st.rflags & (GH_FL_CF | GH_FL_ZF | GH_FL_SF), ==, GH_FL_CF | GH_FL_ZF);
+	env_free(&e);
+}
+
+/*
+ * A load and a store that run into a missing page: #PF at the page's
+ * start, the destination and the first page's bytes untouched. Each first
+ * touches the present page alone (at rbx - 8), so the TLB holds it: the
+ * crossing access must not take that entry for the whole access.
+ */
+static void test_cross_hole(void)
+{
+	/* mov rax, [rbx-8] ; mov rax, [rbx] ; hlt */
+	static const uint8_t load[] = { 0x48, 0x8b, 0x43, 0xf8, 0x48, 0x8b, 0x03, 0xf4 };
+	/* mov [rbx-8], ecx ; mov [rbx], ecx ; hlt */
+	static const uint8_t store[] = { 0x89, 0x4b, 0xf8, 0x89, 0x0b, 0xf4 };
+	struct gh_cpu_state st;
+	struct env e;
+
+	env_init(&e);
+	load_code(&e, load, sizeof(load));
+	e.s.gpr[GH_RBX] = HOLE - 4;
+	ct_put64(e.ram, HOLE - 12, 0x1234);
+	run(&e, &st);
+	assert_fault(&e, &st, 14, 0, CODE + 4, STACK_TOP);
+	g_assert_cmphex(st.cr2, ==, HOLE);
+	g_assert_cmphex(st.gpr[GH_RAX], ==, 0x1234);
+	env_free(&e);
+
+	env_init(&e);
+	load_code(&e, store, sizeof(store));
+	e.s.gpr[GH_RBX] = HOLE - 2;
+	e.s.gpr[GH_RCX] = 0xaabbccdd;
+	ct_put16(e.ram, HOLE - 2, 0x5566);
+	run(&e, &st);
+	assert_fault(&e, &st, 14, 2, CODE + 3, STACK_TOP);
+	g_assert_cmphex(st.cr2, ==, HOLE);
+	g_assert_cmphex(ct_get16(e.ram, HOLE - 2), ==, 0x5566);
+	env_free(&e);
+}
+
+/* A non-canonical address: #GP(0), or #SS(0) through RBP (SS). */
+static void test_noncanonical(void)
+{
+	static const uint8_t via_rbx[] = { 0x48, 0x8b, 0x03, 0xf4 };		/* mov rax, [rbx] */
+	static const uint8_t via_rbp[] = { 0x48, 0x8b, 0x45, 0x00, 0xf4 };	/* mov rax, [rbp] */
+	static const uint8_t add_m[] = { 0x48, 0x83, 0x03, 0x01, 0xf4 };	/* add qword [rbx], 1 */
+	struct gh_cpu_state st;
+	struct env e;
+
+	env_init(&e);
+	load_code(&e, via_rbx, sizeof(via_rbx));
+	e.s.gpr[GH_RBX] = NONCANON;
+	run(&e, &st);
+	assert_fault(&e, &st, 13, 0, CODE, STACK_TOP);
+	env_free(&e);
+
+	env_init(&e);
+	load_code(&e, via_rbp, sizeof(via_rbp));
+	e.s.gpr[GH_RBP] = NONCANON;
+	run(&e, &st);
+	assert_fault(&e, &st, 12, 0, CODE, STACK_TOP);
+	env_free(&e);
+
+	/* the last byte non-canonical: the access is, too */
+	env_init(&e);
+	load_code(&e, add_m, sizeof(add_m));
+	e.s.gpr[GH_RBX] = NONCANON - 4;
+	run(&e, &st);
+	assert_fault(&e, &st, 13, 0, CODE, STACK_TOP);
+	env_free(&e);
+}
+
+/* lea rax, [rip+0x10] ; mov rcx, [rip+disp] ; hlt */
+static void test_rip_relative(void)
+{
+	uint8_t code[] = { 0x48, 0x8d, 0x05, 0x10, 0x00, 0x00, 0x00,
+			   0x48, 0x8b, 0x0d, 0, 0, 0, 0, 0xf4 };
+	uint32_t disp = DATA - (CODE + 14);
+	struct gh_cpu_state st;
+	struct env e;
+
+	memcpy(code + 10, &disp, 4);
+	env_init(&e);
+	load_code(&e, code, sizeof(code));
+	ct_put64(e.ram, DATA, 0x0123456789abcdefULL);
+	run(&e, &st);
+	g_assert_cmphex(st.gpr[GH_RAX], ==, CODE + 7 + 0x10);
+	g_assert_cmphex(st.gpr[GH_RCX], ==, 0x0123456789abcdefULL);
+	env_free(&e);
+}
+
+/*
+ * mov byte [rip+1], 0x2a ; mov eax, 1 ; hlt: the store patches the
+ * immediate of the next instruction, in the block being run. The new
+ * byte must be what runs.
+ */
+static void test_store_into_block(void)
+{
+	static const uint8_t code[] = { 0xc6, 0x05, 0x01, 0x00, 0x00, 0x00, 0x2a,
+					0xb8, 0x01, 0x00, 0x00, 0x00, 0xf4 };
+	struct gh_cpu_state st;
+	struct env e;
+
+	env_init(&e);
+	load_code(&e, code, sizeof(code));
+	/* decode the block once unpatched: the patch must drop it */
+	e.s.rip = CODE + 7;
+	run(&e, &st);
+	g_assert_cmphex(st.gpr[GH_RAX], ==, 1);
+	e.s.rip = CODE;
+	run(&e, &st);
+	g_assert_cmphex(st.gpr[GH_RAX], ==, 0x2a);
+	g_assert_cmphex(e.ram[CODE + 8], ==, 0x2a);
+	env_free(&e);
+}
+
+/*
+ * A run of fast forms stepped one instruction at a time: each step
+ * retires one and stops at the next instruction's start, and the end
+ * state is that of one run.
+ */
+static void test_step(void)
+{
+	static const uint8_t code[] = {
+		0x48, 0x89, 0xd8,		/* mov rax, rbx */
+		0x48, 0x01, 0xc8,		/* add rax, rcx */
+		0x48, 0x8d, 0x04, 0x40,		/* lea rax, [rax+rax*2] */
+		0x50,				/* push rax */
+		0x59,				/* pop rcx */
+		0x48, 0xff, 0xc1,		/* inc rcx */
+		0x48, 0x39, 0xc1,		/* cmp rcx, rax */
+		0x75, 0x00,			/* jnz +0 */
+		0xf4,
+	};
+	static const unsigned starts[] = { 0, 3, 6, 10, 11, 12, 15, 18, 20 };
+	struct gh_cpu_state st, one;
+	struct env e;
+
+	env_init(&e);
+	load_code(&e, code, sizeof(code));
+	e.s.gpr[GH_RBX] = 5;
+	e.s.gpr[GH_RCX] = 2;
+	run(&e, &one);
+	g_assert_cmphex(one.gpr[GH_RCX], ==, 22);
+	g_assert_cmphex(one.gpr[GH_RAX], ==, 21);
+
+	ct_apply(e.cpu, &e.s);
+	for (unsigned k = 1; k < G_N_ELEMENTS(starts); k++) {
+		uint64_t before = gh_cpu_retired(e.cpu);
+
+		g_assert_cmpint(gh_cpu_run(e.cpu, 1), ==, GH_CPU_BUDGET);
+		g_assert_cmpuint(gh_cpu_retired(e.cpu), ==, before + 1);
+		gh_cpu_get_state(e.cpu, &st);
+		g_assert_cmphex(st.rip, ==, CODE + starts[k]);
+	}
+	/* the HLT: the budget ends with it */
+	g_assert_cmpint(gh_cpu_run(e.cpu, 1), ==, GH_CPU_BUDGET);
+	gh_cpu_get_state(e.cpu, &st);
+	g_assert_true(st.halted);
+	g_assert_cmphex(st.rip, ==, one.rip);
+	g_assert_cmphex(st.gpr[GH_RAX], ==, one.gpr[GH_RAX]);
+	g_assert_cmphex(st.gpr[GH_RCX], ==, one.gpr[GH_RCX]);
+	g_assert_cmphex(st.gpr[GH_RSP], ==, one.gpr[GH_RSP]);
+	g_assert_cmphex(st.rflags, ==, one.rflags);
+	env_free(&e);
+}
+
+/* call f ; hlt ; f: inc rax ; ret -- then a RET to a non-canonical
+ * address: #GP(0) with RSP as it was. */
+static void test_call_ret(void)
+{
+	static const uint8_t code[] = { 0xe8, 0x01, 0x00, 0x00, 0x00, 0xf4,
+					0x48, 0xff, 0xc0, 0xc3 };
+	static const uint8_t ret[] = { 0xc3 };
+	struct gh_cpu_state st;
+	struct env e;
+
+	env_init(&e);
+	load_code(&e, code, sizeof(code));
+	run(&e, &st);
+	g_assert_cmphex(st.rip, ==, CODE + 6);
+	g_assert_cmphex(st.gpr[GH_RAX], ==, 1);
+	g_assert_cmphex(st.gpr[GH_RSP], ==, STACK_TOP);
+	g_assert_cmphex(ct_get64(e.ram, STACK_TOP - 8), ==, CODE + 5);
+	env_free(&e);
+
+	env_init(&e);
+	load_code(&e, ret, sizeof(ret));
+	e.s.gpr[GH_RSP] = STACK_TOP - 0x100;
+	ct_put64(e.ram, STACK_TOP - 0x100, NONCANON);
+	run(&e, &st);
+	assert_fault(&e, &st, 13, 0, CODE, STACK_TOP - 0x100);
+	env_free(&e);
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/cpu-fast/cross-present", test_cross_present);
+	g_test_add_func("/cpu-fast/cross-hole", test_cross_hole);
+	g_test_add_func("/cpu-fast/noncanonical", test_noncanonical);
+	g_test_add_func("/cpu-fast/rip-relative", test_rip_relative);
+	g_test_add_func("/cpu-fast/store-into-block", test_store_into_block);
+	g_test_add_func("/cpu-fast/step", test_step);
+	g_test_add_func("/cpu-fast/call-ret", test_call_ret);
+	return g_test_run();
+}
