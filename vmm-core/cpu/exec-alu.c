@@ -1078,6 +1078,70 @@ H(fm1_TEST_EI)
 	GH_FAST_NEXT(cpu, i);
 }
 
+/* Shifts and rotates of a register by an immediate or by 1. */
+#define FAST_SHIFT(N, K)                                                                 \
+	F(fr4_##N##_Ib, gh_fast_set(cpu, i->rm, 4, shift_ib(&cpu->lf, K, cpu->gpr[i->rm],  \
+							   (uint8_t)i->imm, 32)))          \
+	F(fr8_##N##_Ib, cpu->gpr[i->rm] = shift_ib(&cpu->lf, K, cpu->gpr[i->rm],           \
+						   (uint8_t)i->imm, 64))                   \
+	F(fr4_##N##_1, gh_fast_set(cpu, i->rm, 4, shift(&cpu->lf, K, cpu->gpr[i->rm], 1, 32))) \
+	F(fr8_##N##_1, cpu->gpr[i->rm] = shift(&cpu->lf, K, cpu->gpr[i->rm], 1, 64))
+FAST_SHIFT(ROL, S_ROL)
+FAST_SHIFT(ROR, S_ROR)
+FAST_SHIFT(SHL, S_SHL)
+FAST_SHIFT(SHR, S_SHR)
+FAST_SHIFT(SAR, S_SAR)
+#undef FAST_SHIFT
+
+/* IMUL Gv,Ev and Gv,Ev,imm: the source from a register or memory. */
+INL uint64_t fast_src(struct gh_cpu *cpu, const struct gh_x86_insn *i, bool mem, unsigned n)
+{
+	return mem ? gh_fast_read(cpu, i->seg, gh_fast_ea(cpu, i), n) : cpu->gpr[i->rm];
+}
+
+#define FAST_IMUL(M, MEM, N)                                                             \
+	F(f##M##N##_IMUL_GE, gh_fast_set(cpu, i->reg, N, gh_alu_imul(&cpu->lf,            \
+		cpu->gpr[i->reg], fast_src(cpu, i, MEM, N), N * 8)))                        \
+	F(f##M##N##_IMUL_GEI, gh_fast_set(cpu, i->reg, N, gh_alu_imul(&cpu->lf,           \
+		fast_src(cpu, i, MEM, N), (uint64_t)i->imm, N * 8)))
+FAST_IMUL(r, false, 4)
+FAST_IMUL(r, false, 8)
+FAST_IMUL(m, true, 4)
+FAST_IMUL(m, true, 8)
+#undef FAST_IMUL
+
+/* CMOVcc reads its source whatever the condition; a 32-bit one always
+ * writes (zero-extends) the destination. SETcc writes a byte. */
+INL void fast_cmov(struct gh_cpu *cpu, const struct gh_x86_insn *i, unsigned cc, bool mem,
+		   unsigned n)
+{
+	uint64_t v = fast_src(cpu, i, mem, n);
+
+	gh_fast_set(cpu, i->reg, n, gh_flags_cond(&cpu->lf, cc) ? v : cpu->gpr[i->reg]);
+}
+
+#define FAST_CC(cc)                                                                      \
+	F(fr4_CMOV_##cc, fast_cmov(cpu, i, cc, false, 4))                                \
+	F(fr8_CMOV_##cc, fast_cmov(cpu, i, cc, false, 8))                                \
+	F(fm4_CMOV_##cc, fast_cmov(cpu, i, cc, true, 4))                                 \
+	F(fm8_CMOV_##cc, fast_cmov(cpu, i, cc, true, 8))                                 \
+	F(fr_SET_##cc, cpu->gpr[i->rm] = (cpu->gpr[i->rm] & ~0xffULL) |                   \
+				       gh_flags_cond(&cpu->lf, cc))                       \
+	F(fm_SET_##cc, gh_fast_write(cpu, i->seg, gh_fast_ea(cpu, i), 1,                   \
+				     gh_flags_cond(&cpu->lf, cc)))
+FAST_CC(0) FAST_CC(1) FAST_CC(2) FAST_CC(3) FAST_CC(4) FAST_CC(5) FAST_CC(6) FAST_CC(7)
+FAST_CC(8) FAST_CC(9) FAST_CC(10) FAST_CC(11) FAST_CC(12) FAST_CC(13) FAST_CC(14)
+FAST_CC(15)
+#undef FAST_CC
+
+/* MOVZX/MOVSX from a register (not AH..BH): n is the destination size. */
+F(fr_MOVZX_b, cpu->gpr[i->reg] = (uint8_t)cpu->gpr[i->rm])
+F(fr_MOVZX_w, cpu->gpr[i->reg] = (uint16_t)cpu->gpr[i->rm])
+F(fr4_MOVSX_b, cpu->gpr[i->reg] = (uint32_t)(int32_t)(int8_t)cpu->gpr[i->rm])
+F(fr8_MOVSX_b, cpu->gpr[i->reg] = (uint64_t)(int64_t)(int8_t)cpu->gpr[i->rm])
+F(fr4_MOVSX_w, cpu->gpr[i->reg] = (uint32_t)(int32_t)(int16_t)cpu->gpr[i->rm])
+F(fr8_MOVSX_w, cpu->gpr[i->reg] = (uint64_t)(int64_t)(int16_t)cpu->gpr[i->rm])
+
 /* One row: an op's four fast handlers, by size (4, 8) and register/memory. */
 struct fast_row {
 	uint16_t op;
@@ -1090,6 +1154,13 @@ struct fast_row {
 	R4(N##_Ev_Gv, N, F_EG), R4(N##_Gv_Ev, N, F_GE), R4(N##_Ev_Iz, N, F_EI),           \
 	R4(N##_Ev_Ib, N, F_EI)
 
+#define RSH(N)                                                                           \
+	{ GH_X86_OP_##N##_Ev_Ib, { { h_fr4_##N##_Ib, h_fr8_##N##_Ib }, { NULL, NULL } } },  \
+	{ GH_X86_OP_##N##_Ev_1, { { h_fr4_##N##_1, h_fr8_##N##_1 }, { NULL, NULL } } }
+#define RIMUL(op, F)                                                                     \
+	{ GH_X86_OP_##op, { { h_fr4_IMUL_##F, h_fr8_IMUL_##F },                         \
+			    { h_fm4_IMUL_##F, h_fm8_IMUL_##F } } }
+
 static const struct fast_row fast_rows[] = {
 	RALU(ADD), RALU(OR), RALU(AND), RALU(SUB), RALU(XOR), RALU(CMP),
 	R4(TEST_Ev_Gv, TEST, F_EG), R4(TEST_Ev_Iz, TEST, F_EI),
@@ -1098,14 +1169,31 @@ static const struct fast_row fast_rows[] = {
 	{ GH_X86_OP_MOV_Ev_Gv, { { h_fr4_MOV_EG, h_fr8_MOV_EG }, { h_fm4_MOV_EG, h_fm8_MOV_EG } } },
 	{ GH_X86_OP_MOV_Ev_Iz, { { NULL, NULL }, { h_fm4_MOV_EI, h_fm8_MOV_EI } } },
 	{ GH_X86_OP_MOVZX_Gv_Eb, { { NULL, NULL }, { h_fm_MOVZX_b, h_fm_MOVZX_b } } },
-	{ GH_X86_OP_MOVZX_Gv_Ew, { { NULL, NULL }, { h_fm_MOVZX_w, h_fm_MOVZX_w } } },
+	{ GH_X86_OP_MOVZX_Gv_Ew, { { h_fr_MOVZX_w, h_fr_MOVZX_w },
+				   { h_fm_MOVZX_w, h_fm_MOVZX_w } } },
 	{ GH_X86_OP_MOVSX_Gv_Eb, { { NULL, NULL }, { h_fm4_MOVSX_b, h_fm8_MOVSX_b } } },
-	{ GH_X86_OP_MOVSX_Gv_Ew, { { NULL, NULL }, { h_fm4_MOVSX_w, h_fm8_MOVSX_w } } },
+	{ GH_X86_OP_MOVSX_Gv_Ew, { { h_fr4_MOVSX_w, h_fr8_MOVSX_w },
+				   { h_fm4_MOVSX_w, h_fm8_MOVSX_w } } },
 	{ GH_X86_OP_MOVSXD_Gv_Ed, { { NULL, h_fr_MOVSXD }, { NULL, h_fm_MOVSXD } } },
 	{ GH_X86_OP_LEA_Gv_M, { { NULL, NULL }, { h_f4_LEA, h_f8_LEA } } },
+	RSH(ROL), RSH(ROR), RSH(SHL), RSH(SHR), RSH(SAR),
+	RIMUL(IMUL_Gv_Ev, GE), RIMUL(IMUL_Gv_Ev_Iz, GEI), RIMUL(IMUL_Gv_Ev_Ib, GEI),
 };
 #undef RALU
 #undef R4
+#undef RSH
+#undef RIMUL
+
+/* CMOVcc (0F 40+cc) by [mem][n == 8][cc], SETcc (0F 90+cc) by [mem][cc]. */
+#define CC16(p, s) { p##0##s, p##1##s, p##2##s, p##3##s, p##4##s, p##5##s, p##6##s,      \
+		     p##7##s, p##8##s, p##9##s, p##10##s, p##11##s, p##12##s, p##13##s,  \
+		     p##14##s, p##15##s }
+static gh_handler_fn *const fast_cmov_fn[2][2][16] = {
+	{ CC16(h_fr4_CMOV_, ), CC16(h_fr8_CMOV_, ) },
+	{ CC16(h_fm4_CMOV_, ), CC16(h_fm8_CMOV_, ) },
+};
+static gh_handler_fn *const fast_set_fn[2][16] = { CC16(h_fr_SET_, ), CC16(h_fm_SET_, ) };
+#undef CC16
 
 /* AH..BH as an operand (no REX, register 4-7) stays with the generic form. */
 static bool high_byte(const struct gh_x86_insn *i, unsigned r)
@@ -1133,8 +1221,16 @@ gh_handler_fn *gh_exec_alu_fast(const struct gh_x86_insn *i)
 			return h_fm1_TEST_EI;
 		}
 	}
+	if (i->map == 1 && (i->opcode & 0xf0) == 0x90)
+		return mem || !high_byte(i, i->rm) ? fast_set_fn[mem][i->opcode & 0xf] : NULL;
+	if (!mem && i->op == GH_X86_OP_MOVZX_Gv_Eb)
+		return high_byte(i, i->rm) || i->opsize == 2 ? NULL : h_fr_MOVZX_b;
+	if (!mem && i->op == GH_X86_OP_MOVSX_Gv_Eb && !high_byte(i, i->rm))
+		return i->opsize == 4 ? h_fr4_MOVSX_b : i->opsize == 8 ? h_fr8_MOVSX_b : NULL;
 	if (i->opsize != 4 && i->opsize != 8)
 		return NULL;
+	if (i->map == 1 && (i->opcode & 0xf0) == 0x40)
+		return fast_cmov_fn[mem][i->opsize == 8][i->opcode & 0xf];
 	for (k = 0; k < sizeof(fast_rows) / sizeof(fast_rows[0]); k++)
 		if (fast_rows[k].op == i->op)
 			return fast_rows[k].fn[mem][i->opsize == 8];
