@@ -314,6 +314,24 @@ static void test_call_ret(void)
 	env_free(&e);
 }
 
+/* 64-bit code fetches ignore a CS base left in the descriptor cache
+ * (SDM vol. 3A, 3.4.4): the code at RIP runs, not the code at base + RIP. */
+static void test_cs_base_ignored(void)
+{
+	static const uint8_t code[] = { 0xb8, 0x01, 0x00, 0x00, 0x00, 0xf4 };	/* mov eax, 1 */
+	static const uint8_t decoy[] = { 0xb8, 0x02, 0x00, 0x00, 0x00, 0xf4 };	/* mov eax, 2 */
+	struct gh_cpu_state st;
+	struct env e;
+
+	env_init(&e);
+	load_code(&e, code, sizeof(code));
+	memcpy(e.ram + CODE + 0x1000, decoy, sizeof(decoy));
+	e.s.seg[GH_CS].base = 0x1000;
+	run(&e, &st);
+	g_assert_cmphex(st.gpr[GH_RAX], ==, 1);
+	env_free(&e);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -324,5 +342,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/cpu-fast/store-into-block", test_store_into_block);
 	g_test_add_func("/cpu-fast/step", test_step);
 	g_test_add_func("/cpu-fast/call-ret", test_call_ret);
+	g_test_add_func("/cpu-fast/cs-base-ignored", test_cs_base_ignored);
 	return g_test_run();
 }

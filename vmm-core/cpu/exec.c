@@ -881,11 +881,11 @@ static unsigned code_bits(const struct gh_cpu *cpu)
 	return cpu->seg[GH_CS].db ? 32 : 16;
 }
 
+/* In 64-bit mode the CS base is taken as 0, whatever the descriptor said
+ * (SDM vol. 3A, 3.4.4). */
 static uint64_t code_lin(const struct gh_cpu *cpu, uint64_t rip)
 {
-	uint64_t lin = cpu->seg[GH_CS].base + rip;
-
-	return long64(cpu) ? lin : lin & 0xffffffffULL;
+	return long64(cpu) ? rip : (cpu->seg[GH_CS].base + rip) & 0xffffffffULL;
 }
 
 /* Instructions after which a block cannot go on straight. */
@@ -1206,16 +1206,14 @@ static int between_blocks(struct gh_cpu *cpu)
 	return -1;
 }
 
-/* Whether between_blocks() has anything to do: one test of the attention
- * word, and two of what it cannot hold. */
-static inline bool attention(const struct gh_cpu *cpu)
+/* Whether between_blocks() has anything to do: the attention word, a #DB
+ * trap, TF, INTR where IF lets it in, the budget. */
+static inline bool attention(const struct gh_cpu *cpu, const struct gh_exec_cache *c)
 {
-	/* INTR only matters when it can be taken */
-	unsigned intr = cpu->intr_line & (unsigned)(cpu->rflags >> 9);
+	uint64_t fl = cpu->rflags & (GH_FL_TF | ((uint64_t)cpu->intr_line << 9));
 
-	return (__atomic_load_n(&cpu->attn, __ATOMIC_RELAXED) | cpu->pending_dbg | intr |
-		(cpu->rflags & GH_FL_TF)) ||
-	       cpu->retired >= cpu->cache->budget_end;
+	return (__atomic_load_n(&cpu->attn, __ATOMIC_RELAXED) | cpu->pending_dbg | fl) ||
+	       cpu->retired >= c->budget_end;
 }
 
 /*
@@ -1262,7 +1260,7 @@ enum gh_cpu_stop gh_cpu_run(struct gh_cpu *cpu, uint64_t max_insns)
 		uint64_t ipmask;
 		uint32_t k, n;
 
-		if (__builtin_expect(attention(cpu), 0)) {
+		if (__builtin_expect(attention(cpu, c), 0)) {
 			int stop = between_blocks(cpu);
 
 			if (stop >= 0)
@@ -1317,7 +1315,7 @@ enum gh_cpu_stop gh_cpu_run(struct gh_cpu *cpu, uint64_t max_insns)
 			e = cpu->cur + 1;
 		} while (!cpu->end_block && e < end);
 		/* the sentinel (end) is no instruction */
-		cpu->retired += (uint64_t)(e - b->e) - (e > end);
+		cpu->retired += (uint32_t)(MIN(e, end) - b->e);
 	}
 }
 
