@@ -966,7 +966,8 @@ const struct gh_handler_bind gh_exec_alu_binds[] = {
 
 /* ---- fast forms (exec.h): 64-bit code, operand sizes 4 and 8 ----------------------- */
 
-enum { F_EG, F_GE, F_EI };	/* op Ev,Gv / op Gv,Ev / op Ev,imm (and INC/DEC Ev) */
+/* op Ev,Gv / op Gv,Ev / op Ev,imm (and INC/DEC Ev) / op rAX,imm */
+enum { F_EG, F_GE, F_EI, F_AI };
 
 /* A fast form: its body, then on to the block's next instruction. */
 #define F(name, ...) H(name) { __VA_ARGS__; GH_FAST_NEXT(cpu, i); }
@@ -991,6 +992,12 @@ INL void fast_alu(struct gh_cpu *cpu, const struct gh_x86_insn *i, unsigned k, u
 		return;
 	}
 	src = f == F_EG ? cpu->gpr[i->reg] : (uint64_t)i->imm;
+	if (f == F_AI) {
+		r = alu(&cpu->lf, k, cpu->gpr[GH_RAX], src, n * 8);
+		if (alu_writes(k))
+			gh_fast_set(cpu, GH_RAX, n, r);
+		return;
+	}
 	if (!mem) {
 		r = alu(&cpu->lf, k, cpu->gpr[i->rm], src, n * 8);
 		if (alu_writes(k))
@@ -1018,7 +1025,11 @@ INL void fast_alu(struct gh_cpu *cpu, const struct gh_x86_insn *i, unsigned k, u
 	F(fr8_##N##_##FORM, fast_alu(cpu, i, K, FORM, false, 8))                         \
 	F(fm4_##N##_##FORM, fast_alu(cpu, i, K, FORM, true, 4))                          \
 	F(fm8_##N##_##FORM, fast_alu(cpu, i, K, FORM, true, 8))
-#define FAST_ALU(N, K) FAST_ALU4(N, K, F_EG) FAST_ALU4(N, K, F_GE) FAST_ALU4(N, K, F_EI)
+#define FAST_ALU_A(N, K)                                                                 \
+	F(fr4_##N##_F_AI, fast_alu(cpu, i, K, F_AI, false, 4))                           \
+	F(fr8_##N##_F_AI, fast_alu(cpu, i, K, F_AI, false, 8))
+#define FAST_ALU(N, K)                                                                   \
+	FAST_ALU4(N, K, F_EG) FAST_ALU4(N, K, F_GE) FAST_ALU4(N, K, F_EI) FAST_ALU_A(N, K)
 FAST_ALU(ADD, K_ADD)
 FAST_ALU(OR, K_OR)
 FAST_ALU(AND, K_AND)
@@ -1027,9 +1038,11 @@ FAST_ALU(XOR, K_XOR)
 FAST_ALU(CMP, K_CMP)
 FAST_ALU4(TEST, K_TEST, F_EG)
 FAST_ALU4(TEST, K_TEST, F_EI)
+FAST_ALU_A(TEST, K_TEST)
 FAST_ALU4(INC, K_INC, F_EI)
 FAST_ALU4(DEC, K_DEC, F_EI)
 #undef FAST_ALU
+#undef FAST_ALU_A
 #undef FAST_ALU4
 
 /* MOV and the extending loads: v is the size of a memory source, n the
@@ -1150,9 +1163,12 @@ struct fast_row {
 
 #define R4(op, N, F) { GH_X86_OP_##op, { { h_fr4_##N##_##F, h_fr8_##N##_##F },          \
 					 { h_fm4_##N##_##F, h_fm8_##N##_##F } } }
+/* rAX,imm has no ModRM: register forms only, whatever mod says */
+#define RA(op, N) { GH_X86_OP_##op, { { h_fr4_##N##_F_AI, h_fr8_##N##_F_AI },             \
+				  { h_fr4_##N##_F_AI, h_fr8_##N##_F_AI } } }
 #define RALU(N)                                                                          \
 	R4(N##_Ev_Gv, N, F_EG), R4(N##_Gv_Ev, N, F_GE), R4(N##_Ev_Iz, N, F_EI),           \
-	R4(N##_Ev_Ib, N, F_EI)
+	R4(N##_Ev_Ib, N, F_EI), RA(N##_rAX_Iz, N)
 
 #define RSH(N)                                                                           \
 	{ GH_X86_OP_##N##_Ev_Ib, { { h_fr4_##N##_Ib, h_fr8_##N##_Ib }, { NULL, NULL } } },  \
@@ -1163,7 +1179,7 @@ struct fast_row {
 
 static const struct fast_row fast_rows[] = {
 	RALU(ADD), RALU(OR), RALU(AND), RALU(SUB), RALU(XOR), RALU(CMP),
-	R4(TEST_Ev_Gv, TEST, F_EG), R4(TEST_Ev_Iz, TEST, F_EI),
+	R4(TEST_Ev_Gv, TEST, F_EG), R4(TEST_Ev_Iz, TEST, F_EI), RA(TEST_rAX_Iz, TEST),
 	R4(INC_Ev, INC, F_EI), R4(DEC_Ev, DEC, F_EI),
 	{ GH_X86_OP_MOV_Gv_Ev, { { h_fr4_MOV_GE, h_fr8_MOV_GE }, { h_fm4_MOV_GE, h_fm8_MOV_GE } } },
 	{ GH_X86_OP_MOV_Ev_Gv, { { h_fr4_MOV_EG, h_fr8_MOV_EG }, { h_fm4_MOV_EG, h_fm8_MOV_EG } } },
@@ -1180,6 +1196,7 @@ static const struct fast_row fast_rows[] = {
 	RIMUL(IMUL_Gv_Ev, GE), RIMUL(IMUL_Gv_Ev_Iz, GEI), RIMUL(IMUL_Gv_Ev_Ib, GEI),
 };
 #undef RALU
+#undef RA
 #undef R4
 #undef RSH
 #undef RIMUL
@@ -1203,7 +1220,7 @@ static bool high_byte(const struct gh_x86_insn *i, unsigned r)
 
 gh_handler_fn *gh_exec_alu_fast(const struct gh_x86_insn *i)
 {
-	bool mem = i->mod != 3;
+	bool mem = i->has_mem;
 	size_t k;
 
 	if (mem && !gh_fast_mem_ok(i))
