@@ -1236,24 +1236,15 @@ static void single_step(struct gh_cpu *cpu, const struct block *b)
 		cpu->pending_dbg |= GH_DR6_BS;
 }
 
-enum gh_cpu_stop gh_cpu_run(struct gh_cpu *cpu, uint64_t max_insns)
+/*
+ * Runs blocks until there is a reason to return. Apart from gh_cpu_run()
+ * and its setjmp, which would make the compiler keep every variable of the
+ * loop in memory.
+ */
+static __attribute__((noinline)) enum gh_cpu_stop run_blocks(struct gh_cpu *cpu)
 {
 	struct gh_exec_cache *c = cpu->cache;
-	jmp_buf jb;
 
-	c->budget_end = max_insns ? cpu->retired + max_insns : UINT64_MAX;
-	cpu->jmp = &jb;
-	c->prev = NULL;
-	if (setjmp(jb)) {
-		/* an instruction or an event delivery raised an exception */
-		c->prev = NULL;
-		gh_exec_flags_out(cpu);
-		gh_cpu_handle_exception(cpu);
-		gh_exec_flags_in(cpu);
-		cpu->jmp = &jb;
-		cpu->chain_stop = 0;
-		cpu->interrupt_shadow = false;
-	}
 	for (;;) {
 		const struct block_entry *e, *end;
 		struct block *b;
@@ -1317,6 +1308,27 @@ enum gh_cpu_stop gh_cpu_run(struct gh_cpu *cpu, uint64_t max_insns)
 		/* the sentinel (end) is no instruction */
 		cpu->retired += (uint32_t)(MIN(e, end) - b->e);
 	}
+}
+
+enum gh_cpu_stop gh_cpu_run(struct gh_cpu *cpu, uint64_t max_insns)
+{
+	struct gh_exec_cache *c = cpu->cache;
+	jmp_buf jb;
+
+	c->budget_end = max_insns ? cpu->retired + max_insns : UINT64_MAX;
+	cpu->jmp = &jb;
+	c->prev = NULL;
+	if (setjmp(jb)) {
+		/* an instruction or an event delivery raised an exception */
+		c->prev = NULL;
+		gh_exec_flags_out(cpu);
+		gh_cpu_handle_exception(cpu);
+		gh_exec_flags_in(cpu);
+		cpu->jmp = &jb;
+		cpu->chain_stop = 0;
+		cpu->interrupt_shadow = false;
+	}
+	return run_blocks(cpu);
 }
 
 bool gh_cpu_interrupts_enabled(struct gh_cpu *cpu)
