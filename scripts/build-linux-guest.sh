@@ -218,14 +218,25 @@ run_test() {
 case " $(cat /proc/cmdline) " in
 *" gh.test=1 "*) run_test ;;
 esac
-echo "Guesthouse demo guest: a busybox shell. 'exit' powers off."
-echo "GH-SHELL-READY"
+
+# The demo (scripts/demo.sh): an interactive shell on the serial console,
+# run by busybox's init, which gives it what a script cannot: SIGINT that is
+# not ignored (a non-interactive shell's background jobs ignore it, and PID 1
+# running it in the foreground could not act on signals until it ended), and
+# poweroff, reboot and halt (they signal PID 1, which shuts down). setsid
+# makes the shell a session leader, which may take a controlling terminal,
+# and cttyhack makes the console's tty (ttyS0: /dev/console cannot be one)
+# the shell's, for job control and Ctrl-C. When the shell ends, the guest
+# powers off: ACPI S5, and the VMM exits 0.
 hostname guesthouse
-setsid cttyhack sh -l
-# The machine has no ACPI yet, so there is no poweroff: the guest ends by
-# rebooting, and the VMM's --no-reboot (QEMU's -no-reboot) turns that reboot
-# into the end of the run.
-reboot -f
+echo
+echo "Guesthouse demo guest: Debian's Linux $(uname -r) with a busybox shell on"
+echo "the serial console. 'poweroff' or leaving the shell powers the VM off and"
+echo "the VMM exits; Ctrl-A x quits the VMM at once."
+echo
+echo '::once:/bin/sh -c "setsid cttyhack sh -l; poweroff"' >/etc/inittab
+export PS1='\h:\w\$ '
+exec init
 EOF
 chmod 755 "$root/init"
 
