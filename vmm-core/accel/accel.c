@@ -48,8 +48,9 @@ static int choose_auto(struct gh_accel_choice *out, struct gh_error *err)
 	if (!gh_accel_soft.probe(&serr)) {
 		out->name = "soft";
 		snprintf(out->why, sizeof(out->why),
-			 kvm_ok ? "kvm runs guest supervisor code at only %.1f "
-				  "MIPS here; using the software CPU"
+			 kvm_ok ? "kvm is too slow for guest kernels here: it "
+				  "runs supervisor code at %.1f MIPS; using the "
+				  "software CPU"
 				: "no hardware virtualization is usable; using "
 				  "the software CPU", mips);
 		return 0;
