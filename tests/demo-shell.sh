@@ -21,8 +21,8 @@ vmm=${GH_LINUX_VMM:-$1}
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 fixture=${GH_LINUX_FIXTURE:-$top/fixtures/linux}
-# Seconds to the shell prompt: 85-100 s here under soft with the other two
-# cores' worth of work beside it, 5 minutes when they were busier still.
+# Seconds to the shell prompt: 31-35 s here under soft with other work on
+# the two cores, and three times that under heavier load with older builds.
 limit=420
 
 skip() {
