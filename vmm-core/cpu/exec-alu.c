@@ -1155,43 +1155,47 @@ F(fr8_MOVSX_b, cpu->gpr[i->reg] = (uint64_t)(int64_t)(int8_t)cpu->gpr[i->rm])
 F(fr4_MOVSX_w, cpu->gpr[i->reg] = (uint32_t)(int32_t)(int16_t)cpu->gpr[i->rm])
 F(fr8_MOVSX_w, cpu->gpr[i->reg] = (uint64_t)(int64_t)(int16_t)cpu->gpr[i->rm])
 
-/* One row: an op's four fast handlers, by size (4, 8) and register/memory. */
+/* An op's four fast handlers, by size (4, 8) and register/memory; the
+ * table is indexed by op. */
 struct fast_row {
-	uint16_t op;
 	gh_handler_fn *fn[2][2];	/* [mem][n == 8] */
 };
 
-#define R4(op, N, F) { GH_X86_OP_##op, { { h_fr4_##N##_##F, h_fr8_##N##_##F },          \
-					 { h_fm4_##N##_##F, h_fm8_##N##_##F } } }
+#define R4(op, N, F)                                                                     \
+	[GH_X86_OP_##op] = { { { h_fr4_##N##_##F, h_fr8_##N##_##F },                      \
+			       { h_fm4_##N##_##F, h_fm8_##N##_##F } } }
 /* rAX,imm has no ModRM: register forms only, whatever mod says */
-#define RA(op, N) { GH_X86_OP_##op, { { h_fr4_##N##_F_AI, h_fr8_##N##_F_AI },             \
-				  { h_fr4_##N##_F_AI, h_fr8_##N##_F_AI } } }
+#define RA(op, N)                                                                        \
+	[GH_X86_OP_##op] = { { { h_fr4_##N##_F_AI, h_fr8_##N##_F_AI },                    \
+			       { h_fr4_##N##_F_AI, h_fr8_##N##_F_AI } } }
 #define RALU(N)                                                                          \
 	R4(N##_Ev_Gv, N, F_EG), R4(N##_Gv_Ev, N, F_GE), R4(N##_Ev_Iz, N, F_EI),           \
 	R4(N##_Ev_Ib, N, F_EI), RA(N##_rAX_Iz, N)
 
 #define RSH(N)                                                                           \
-	{ GH_X86_OP_##N##_Ev_Ib, { { h_fr4_##N##_Ib, h_fr8_##N##_Ib }, { NULL, NULL } } },  \
-	{ GH_X86_OP_##N##_Ev_1, { { h_fr4_##N##_1, h_fr8_##N##_1 }, { NULL, NULL } } }
+	[GH_X86_OP_##N##_Ev_Ib] = { { { h_fr4_##N##_Ib, h_fr8_##N##_Ib } } },             \
+	[GH_X86_OP_##N##_Ev_1] = { { { h_fr4_##N##_1, h_fr8_##N##_1 } } }
 #define RIMUL(op, F)                                                                     \
-	{ GH_X86_OP_##op, { { h_fr4_IMUL_##F, h_fr8_IMUL_##F },                         \
-			    { h_fm4_IMUL_##F, h_fm8_IMUL_##F } } }
+	[GH_X86_OP_##op] = { { { h_fr4_IMUL_##F, h_fr8_IMUL_##F },                        \
+			       { h_fm4_IMUL_##F, h_fm8_IMUL_##F } } }
 
-static const struct fast_row fast_rows[] = {
+static const struct fast_row fast_rows[GH_X86_NR_OPS] = {
 	RALU(ADD), RALU(OR), RALU(AND), RALU(SUB), RALU(XOR), RALU(CMP),
 	R4(TEST_Ev_Gv, TEST, F_EG), R4(TEST_Ev_Iz, TEST, F_EI), RA(TEST_rAX_Iz, TEST),
 	R4(INC_Ev, INC, F_EI), R4(DEC_Ev, DEC, F_EI),
-	{ GH_X86_OP_MOV_Gv_Ev, { { h_fr4_MOV_GE, h_fr8_MOV_GE }, { h_fm4_MOV_GE, h_fm8_MOV_GE } } },
-	{ GH_X86_OP_MOV_Ev_Gv, { { h_fr4_MOV_EG, h_fr8_MOV_EG }, { h_fm4_MOV_EG, h_fm8_MOV_EG } } },
-	{ GH_X86_OP_MOV_Ev_Iz, { { NULL, NULL }, { h_fm4_MOV_EI, h_fm8_MOV_EI } } },
-	{ GH_X86_OP_MOVZX_Gv_Eb, { { NULL, NULL }, { h_fm_MOVZX_b, h_fm_MOVZX_b } } },
-	{ GH_X86_OP_MOVZX_Gv_Ew, { { h_fr_MOVZX_w, h_fr_MOVZX_w },
-				   { h_fm_MOVZX_w, h_fm_MOVZX_w } } },
-	{ GH_X86_OP_MOVSX_Gv_Eb, { { NULL, NULL }, { h_fm4_MOVSX_b, h_fm8_MOVSX_b } } },
-	{ GH_X86_OP_MOVSX_Gv_Ew, { { h_fr4_MOVSX_w, h_fr8_MOVSX_w },
-				   { h_fm4_MOVSX_w, h_fm8_MOVSX_w } } },
-	{ GH_X86_OP_MOVSXD_Gv_Ed, { { NULL, h_fr_MOVSXD }, { NULL, h_fm_MOVSXD } } },
-	{ GH_X86_OP_LEA_Gv_M, { { NULL, NULL }, { h_f4_LEA, h_f8_LEA } } },
+	[GH_X86_OP_MOV_Gv_Ev] = { { { h_fr4_MOV_GE, h_fr8_MOV_GE },
+				    { h_fm4_MOV_GE, h_fm8_MOV_GE } } },
+	[GH_X86_OP_MOV_Ev_Gv] = { { { h_fr4_MOV_EG, h_fr8_MOV_EG },
+				    { h_fm4_MOV_EG, h_fm8_MOV_EG } } },
+	[GH_X86_OP_MOV_Ev_Iz] = { { { NULL, NULL }, { h_fm4_MOV_EI, h_fm8_MOV_EI } } },
+	[GH_X86_OP_MOVZX_Gv_Eb] = { { { NULL, NULL }, { h_fm_MOVZX_b, h_fm_MOVZX_b } } },
+	[GH_X86_OP_MOVZX_Gv_Ew] = { { { h_fr_MOVZX_w, h_fr_MOVZX_w },
+				      { h_fm_MOVZX_w, h_fm_MOVZX_w } } },
+	[GH_X86_OP_MOVSX_Gv_Eb] = { { { NULL, NULL }, { h_fm4_MOVSX_b, h_fm8_MOVSX_b } } },
+	[GH_X86_OP_MOVSX_Gv_Ew] = { { { h_fr4_MOVSX_w, h_fr8_MOVSX_w },
+				      { h_fm4_MOVSX_w, h_fm8_MOVSX_w } } },
+	[GH_X86_OP_MOVSXD_Gv_Ed] = { { { NULL, h_fr_MOVSXD }, { NULL, h_fm_MOVSXD } } },
+	[GH_X86_OP_LEA_Gv_M] = { { { NULL, NULL }, { h_f4_LEA, h_f8_LEA } } },
 	RSH(ROL), RSH(ROR), RSH(SHL), RSH(SHR), RSH(SAR),
 	RIMUL(IMUL_Gv_Ev, GE), RIMUL(IMUL_Gv_Ev_Iz, GEI), RIMUL(IMUL_Gv_Ev_Ib, GEI),
 };
@@ -1221,7 +1225,6 @@ static bool high_byte(const struct gh_x86_insn *i, unsigned r)
 gh_handler_fn *gh_exec_alu_fast(const struct gh_x86_insn *i)
 {
 	bool mem = i->has_mem;
-	size_t k;
 
 	if (mem && !gh_fast_mem_ok(i))
 		return NULL;
@@ -1248,8 +1251,5 @@ gh_handler_fn *gh_exec_alu_fast(const struct gh_x86_insn *i)
 		return NULL;
 	if (i->map == 1 && (i->opcode & 0xf0) == 0x40)
 		return fast_cmov_fn[mem][i->opsize == 8][i->opcode & 0xf];
-	for (k = 0; k < sizeof(fast_rows) / sizeof(fast_rows[0]); k++)
-		if (fast_rows[k].op == i->op)
-			return fast_rows[k].fn[mem][i->opsize == 8];
-	return NULL;
+	return fast_rows[i->op].fn[mem][i->opsize == 8];
 }
