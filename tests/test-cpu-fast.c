@@ -18,7 +18,8 @@
 #define PML4 0x10000		/* PDPT at +0x1000, PD at +0x2000, PT at +0x3000 */
 #define PT (PML4 + 0x3000)
 #define CODE 0x20000
-#define DATA 0x3f000		/* 0x3f000-0x40fff: present pages */
+#define DATA 0x3f000		/* 0x3f000-0x40fff: present pages (test_segments
+				 * has it in its code too) */
 #define HOLE 0x50000		/* a page that is not present */
 #define STACK_TOP 0x80000
 #define HBASE 0x100000		/* vector v's handler: HLT at HBASE + v * 0x100 */
@@ -332,6 +333,57 @@ static void test_cs_base_ignored(void)
 	env_free(&e);
 }
 
+/*
+ * FS and GS add their base; DS does not in 64-bit mode, even with a base
+ * in its descriptor cache; LEA adds none. The segment's base can make the
+ * linear address non-canonical: #GP(0).
+ */
+static void test_segments(void)
+{
+	/* the first two fill the TLB for both pages: the rest take the
+	 * fast path, which must add the right base */
+	static const uint8_t code[] = {
+		0x4c, 0x8b, 0x04, 0x25, 0, 0, 0, 0,		/* mov r8, [0] */
+		0x4c, 0x8b, 0x0c, 0x25, 0, 0xf0, 0x03, 0,	/* mov r9, [DATA] */
+		0x64, 0x48, 0x8b, 0x03,				/* mov rax, fs:[rbx] */
+		0x65, 0x48, 0x01, 0x0b,				/* add gs:[rbx], rcx */
+		0x65, 0x48, 0x8b, 0x14, 0x25, 0x28, 0, 0, 0,	/* mov rdx, gs:[0x28] */
+		0x48, 0x8b, 0x33,				/* mov rsi, [rbx] */
+		0x64, 0x48, 0x8d, 0x3b,				/* lea rdi, fs:[rbx] */
+		0xf4,
+	};
+	static const uint8_t far[] = { 0x64, 0x48, 0x8b, 0x03, 0xf4 };	/* mov rax, fs:[rbx] */
+	struct gh_cpu_state st;
+	struct env e;
+
+	env_init(&e);
+	load_code(&e, code, sizeof(code));
+	e.s.seg[GH_FS].base = DATA;
+	e.s.seg[GH_GS].base = DATA + 0x800;
+	e.s.seg[GH_DS].base = 0x1000;
+	e.s.gpr[GH_RBX] = 0x10;
+	e.s.gpr[GH_RCX] = 5;
+	ct_put64(e.ram, DATA + 0x10, 0x1111);
+	ct_put64(e.ram, DATA + 0x810, 0x2222);
+	ct_put64(e.ram, DATA + 0x828, 0x3333);
+	ct_put64(e.ram, 0x10, 0x4444);
+	run(&e, &st);
+	g_assert_cmphex(st.gpr[GH_RAX], ==, 0x1111);
+	g_assert_cmphex(ct_get64(e.ram, DATA + 0x810), ==, 0x2227);
+	g_assert_cmphex(st.gpr[GH_RDX], ==, 0x3333);
+	g_assert_cmphex(st.gpr[GH_RSI], ==, 0x4444);
+	g_assert_cmphex(st.gpr[GH_RDI], ==, 0x10);
+	env_free(&e);
+
+	env_init(&e);
+	load_code(&e, far, sizeof(far));
+	e.s.seg[GH_FS].base = NONCANON - 0x10;
+	e.s.gpr[GH_RBX] = 0x10;
+	run(&e, &st);
+	assert_fault(&e, &st, 13, 0, CODE, STACK_TOP);
+	env_free(&e);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -343,5 +395,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/cpu-fast/step", test_step);
 	g_test_add_func("/cpu-fast/call-ret", test_call_ret);
 	g_test_add_func("/cpu-fast/cs-base-ignored", test_cs_base_ignored);
+	g_test_add_func("/cpu-fast/segments", test_segments);
 	return g_test_run();
 }

@@ -110,11 +110,11 @@ struct gh_x86_insn {
 	uint8_t imm_size;	/* bytes of imm in the encoding (0 if none) */
 	uint8_t imm2_size;
 	/*
-	 * Not set by the decoder: the interpreter's copy of mem for its fast
-	 * forms (exec.h), base and index as 0-15 or 16 for none, log2 of the
-	 * scale, 1 if RIP-relative.
+	 * Not set by the decoder: the interpreter's copy of mem and seg for
+	 * its fast forms (exec.h): the base, index and segment base as words
+	 * of its CPU state, log2 of the scale.
 	 */
-	uint8_t x_base, x_index, x_shift, x_rip;
+	uint8_t x_base, x_index, x_shift, x_seg;
 	struct gh_x86_mem mem;
 	int64_t imm;		/* sign-extended from imm_size; for ENTER Iw, for far
 				 * pointers the offset, for moffs the offset */

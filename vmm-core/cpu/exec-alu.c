@@ -985,7 +985,7 @@ INL void fast_alu(struct gh_cpu *cpu, const struct gh_x86_insn *i, unsigned k, u
 	void *h;
 
 	if (f == F_GE) {
-		src = mem ? gh_fast_read(cpu, i->seg, gh_fast_ea(cpu, i), n) : cpu->gpr[i->rm];
+		src = mem ? gh_fast_load(cpu, i, gh_fast_ea(cpu, i), n) : cpu->gpr[i->rm];
 		r = alu(&cpu->lf, k, cpu->gpr[i->reg], src, n * 8);
 		if (alu_writes(k))
 			gh_fast_set(cpu, i->reg, n, r);
@@ -1006,10 +1006,10 @@ INL void fast_alu(struct gh_cpu *cpu, const struct gh_x86_insn *i, unsigned k, u
 	}
 	ea = gh_fast_ea(cpu, i);
 	if (!alu_writes(k)) {
-		alu(&cpu->lf, k, gh_fast_read(cpu, i->seg, ea, n), src, n * 8);
+		alu(&cpu->lf, k, gh_fast_load(cpu, i, ea, n), src, n * 8);
 		return;
 	}
-	h = gh_fast_probe(cpu, ea, n, GH_TLB_W(cpu->data_mode));
+	h = gh_fast_probe(cpu, ea + gh_fast_word(cpu, i->x_seg), n, GH_TLB_W(cpu->data_mode));
 	if (h) {
 		gh_host_store(h, n, alu(&cpu->lf, k, gh_host_load(h, n), src, n * 8));
 		return;
@@ -1050,7 +1050,7 @@ FAST_ALU4(DEC, K_DEC, F_EI)
 INL void fast_mov_load(struct gh_cpu *cpu, const struct gh_x86_insn *i, unsigned v,
 		       bool sx, unsigned n)
 {
-	uint64_t x = gh_fast_read(cpu, i->seg, gh_fast_ea(cpu, i), v);
+	uint64_t x = gh_fast_load(cpu, i, gh_fast_ea(cpu, i), v);
 
 	gh_fast_set(cpu, i->reg, n, sx ? gh_alu_sext(x, v * 8) : x);
 }
@@ -1069,24 +1069,24 @@ F(fr8_MOV_GE, cpu->gpr[i->reg] = cpu->gpr[i->rm])
 F(fr4_MOV_EG, cpu->gpr[i->rm] = (uint32_t)cpu->gpr[i->reg])
 F(fr8_MOV_EG, cpu->gpr[i->rm] = cpu->gpr[i->reg])
 F(fr_MOVSXD, cpu->gpr[i->reg] = gh_alu_sext(cpu->gpr[i->rm], 32))
-F(fm4_MOV_EG, gh_fast_write(cpu, i->seg, gh_fast_ea(cpu, i), 4, cpu->gpr[i->reg]))
-F(fm8_MOV_EG, gh_fast_write(cpu, i->seg, gh_fast_ea(cpu, i), 8, cpu->gpr[i->reg]))
-F(fm1_MOV_EG, gh_fast_write(cpu, i->seg, gh_fast_ea(cpu, i), 1, cpu->gpr[i->reg]))
-F(fm4_MOV_EI, gh_fast_write(cpu, i->seg, gh_fast_ea(cpu, i), 4, (uint64_t)i->imm))
-F(fm8_MOV_EI, gh_fast_write(cpu, i->seg, gh_fast_ea(cpu, i), 8, (uint64_t)i->imm))
-F(fm1_MOV_EI, gh_fast_write(cpu, i->seg, gh_fast_ea(cpu, i), 1, (uint64_t)i->imm))
+F(fm4_MOV_EG, gh_fast_store(cpu, i, gh_fast_ea(cpu, i), 4, cpu->gpr[i->reg]))
+F(fm8_MOV_EG, gh_fast_store(cpu, i, gh_fast_ea(cpu, i), 8, cpu->gpr[i->reg]))
+F(fm1_MOV_EG, gh_fast_store(cpu, i, gh_fast_ea(cpu, i), 1, cpu->gpr[i->reg]))
+F(fm4_MOV_EI, gh_fast_store(cpu, i, gh_fast_ea(cpu, i), 4, (uint64_t)i->imm))
+F(fm8_MOV_EI, gh_fast_store(cpu, i, gh_fast_ea(cpu, i), 8, (uint64_t)i->imm))
+F(fm1_MOV_EI, gh_fast_store(cpu, i, gh_fast_ea(cpu, i), 1, (uint64_t)i->imm))
 F(f4_LEA, cpu->gpr[i->reg] = (uint32_t)gh_fast_ea(cpu, i))
 F(f8_LEA, cpu->gpr[i->reg] = gh_fast_ea(cpu, i))
 H(fm1_CMP_EI)
 {
-	gh_alu_cmp(&cpu->lf, gh_fast_read(cpu, i->seg, gh_fast_ea(cpu, i), 1),
+	gh_alu_cmp(&cpu->lf, gh_fast_load(cpu, i, gh_fast_ea(cpu, i), 1),
 		   (uint64_t)i->imm, 8);
 	GH_FAST_NEXT(cpu, i);
 }
 
 H(fm1_TEST_EI)
 {
-	gh_alu_test(&cpu->lf, gh_fast_read(cpu, i->seg, gh_fast_ea(cpu, i), 1),
+	gh_alu_test(&cpu->lf, gh_fast_load(cpu, i, gh_fast_ea(cpu, i), 1),
 		    (uint64_t)i->imm, 8);
 	GH_FAST_NEXT(cpu, i);
 }
@@ -1109,7 +1109,7 @@ FAST_SHIFT(SAR, S_SAR)
 /* IMUL Gv,Ev and Gv,Ev,imm: the source from a register or memory. */
 INL uint64_t fast_src(struct gh_cpu *cpu, const struct gh_x86_insn *i, bool mem, unsigned n)
 {
-	return mem ? gh_fast_read(cpu, i->seg, gh_fast_ea(cpu, i), n) : cpu->gpr[i->rm];
+	return mem ? gh_fast_load(cpu, i, gh_fast_ea(cpu, i), n) : cpu->gpr[i->rm];
 }
 
 #define FAST_IMUL(M, MEM, N)                                                             \
@@ -1140,7 +1140,7 @@ INL void fast_cmov(struct gh_cpu *cpu, const struct gh_x86_insn *i, unsigned cc,
 	F(fm8_CMOV_##cc, fast_cmov(cpu, i, cc, true, 8))                                 \
 	F(fr_SET_##cc, cpu->gpr[i->rm] = (cpu->gpr[i->rm] & ~0xffULL) |                   \
 				       gh_flags_cond(&cpu->lf, cc))                       \
-	F(fm_SET_##cc, gh_fast_write(cpu, i->seg, gh_fast_ea(cpu, i), 1,                   \
+	F(fm_SET_##cc, gh_fast_store(cpu, i, gh_fast_ea(cpu, i), 1,                   \
 				     gh_flags_cond(&cpu->lf, cc)))
 FAST_CC(0) FAST_CC(1) FAST_CC(2) FAST_CC(3) FAST_CC(4) FAST_CC(5) FAST_CC(6) FAST_CC(7)
 FAST_CC(8) FAST_CC(9) FAST_CC(10) FAST_CC(11) FAST_CC(12) FAST_CC(13) FAST_CC(14)

@@ -1043,11 +1043,18 @@ gh_handler_fn *gh_exec_fast_bind(struct gh_x86_insn *i)
 	const struct gh_x86_mem *m = &i->mem;
 	gh_handler_fn *fn;
 
+	_Static_assert(GH_FAST_RIP < 256 && GH_FAST_SEG_BASE(GH_GS) < 256 &&
+		       offsetof(struct gh_cpu, rip) % 8 == 0 &&
+		       offsetof(struct gh_cpu, seg[GH_FS].base) % 8 == 0 &&
+		       offsetof(struct gh_cpu, seg[GH_GS].base) % 8 == 0,
+		       "fast-form words must be addressable by a byte");
 	if (i->has_mem) {
-		i->x_base = m->base == GH_X86_REG_NONE ? GH_NR_GPRS : m->base;
-		i->x_index = m->index == GH_X86_REG_NONE ? GH_NR_GPRS : m->index;
-		i->x_shift = __builtin_ctz(m->scale ? m->scale : 1);
-		i->x_rip = m->rip_rel;
+		i->x_base = m->base == GH_X86_REG_NONE ? GH_FAST_ZERO : m->base;
+		i->x_index = m->rip_rel ? GH_FAST_RIP :
+			     m->index == GH_X86_REG_NONE ? GH_FAST_ZERO : m->index;
+		i->x_shift = m->rip_rel ? 0 : __builtin_ctz(m->scale ? m->scale : 1);
+		i->x_seg = i->seg == GH_FS ? GH_FAST_SEG_BASE(GH_FS) :
+			   i->seg == GH_GS ? GH_FAST_SEG_BASE(GH_GS) : GH_FAST_ZERO;
 	}
 	fn = gh_exec_alu_fast(i);
 	return fn ? fn : gh_exec_ctl_fast(i);

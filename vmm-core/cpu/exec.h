@@ -228,17 +228,33 @@ GH_EXEC_INLINE void gh_mem_write_seg(struct gh_cpu *cpu, unsigned seg, uint64_t 
  * The fast forms: handlers that the block builder picks instead of the
  * generic ones for the hottest instructions in 64-bit code, specialised on
  * operand size and on register or memory operand (gh_exec_fast_bind()).
- * Their memory operands have a 64-bit address and a segment without base
- * (not FS/GS, no LOCK), so the address is a sum without branches over the
- * x_* fields and the access a TLB probe. No segment check is needed, and
- * no canonical check either: the TLB only ever holds canonical pages, and
- * the probe compares the tag with the page of the last byte, which fails
- * for an access that crosses a page (that page has another slot).
+ * Their memory operands have a 64-bit address and no LOCK, so the address
+ * is a sum without branches: the decoded instruction's x_* fields name
+ * 64-bit words of struct gh_cpu (gh_fast_word()): general registers, RIP
+ * (the index of a RIP-relative operand), a word that is always 0 (a
+ * missing base or index, the segment base of DS/ES/SS/CS, which 64-bit
+ * mode ignores) and the FS and GS bases. The access is one TLB probe. No
+ * segment check is needed in 64-bit mode, nor a canonical check: the TLB
+ * only ever holds canonical pages, and the probe compares the tag with the
+ * page of the last byte, which fails for an access that crosses a page
+ * (that page has another slot). Everything else goes to the slow path with
+ * the operand's offset.
  */
+static inline uint64_t gh_fast_word(const struct gh_cpu *cpu, unsigned w)
+{
+	return ((const uint64_t *)cpu)[w];
+}
+
+/* The word numbers of the x_* fields (checked in exec.c). */
+#define GH_FAST_ZERO GH_NR_GPRS				/* xreg[16] */
+#define GH_FAST_RIP (offsetof(struct gh_cpu, rip) / 8)
+#define GH_FAST_SEG_BASE(s) (offsetof(struct gh_cpu, seg[s].base) / 8)
+
+/* The operand's offset (what LEA computes). */
 GH_EXEC_INLINE uint64_t gh_fast_ea(const struct gh_cpu *cpu, const struct gh_x86_insn *i)
 {
-	return cpu->xreg[i->x_base] + (cpu->xreg[i->x_index] << i->x_shift) +
-	       (uint64_t)i->mem.disp + (cpu->rip & -(uint64_t)i->x_rip);
+	return gh_fast_word(cpu, i->x_base) + (gh_fast_word(cpu, i->x_index) << i->x_shift) +
+	       (uint64_t)i->mem.disp;
 }
 
 /* The host address of n bytes at linear a for an access needing tlb
@@ -255,6 +271,29 @@ GH_EXEC_INLINE void *gh_fast_probe(const struct gh_cpu *cpu, uint64_t a, unsigne
 	return NULL;
 }
 
+/* n bytes of i's memory operand at offset off. */
+GH_EXEC_INLINE uint64_t gh_fast_load(struct gh_cpu *cpu, const struct gh_x86_insn *i,
+				     uint64_t off, unsigned n)
+{
+	void *h = gh_fast_probe(cpu, off + gh_fast_word(cpu, i->x_seg), n,
+				GH_TLB_R(cpu->data_mode));
+
+	return h ? gh_host_load(h, n) : gh_mem_read_slow(cpu, i->seg, off, n);
+}
+
+GH_EXEC_INLINE void gh_fast_store(struct gh_cpu *cpu, const struct gh_x86_insn *i,
+				  uint64_t off, unsigned n, uint64_t v)
+{
+	void *h = gh_fast_probe(cpu, off + gh_fast_word(cpu, i->x_seg), n,
+				GH_TLB_W(cpu->data_mode));
+
+	if (h)
+		gh_host_store(h, n, v);
+	else
+		gh_mem_write_slow(cpu, i->seg, off, n, v);
+}
+
+/* The same on the stack (SS, whose base 64-bit mode ignores). */
 GH_EXEC_INLINE uint64_t gh_fast_read(struct gh_cpu *cpu, unsigned seg, uint64_t a,
 				     unsigned n)
 {
@@ -305,7 +344,7 @@ GH_EXEC_INLINE void gh_fast_set(struct gh_cpu *cpu, unsigned r, unsigned n, uint
 /* Whether i's memory operand suits the fast forms. */
 static inline bool gh_fast_mem_ok(const struct gh_x86_insn *i)
 {
-	return i->addrsize == 8 && i->seg < GH_X86_SEG_FS && !(i->prefix & GH_X86_PFX_LOCK);
+	return i->addrsize == 8 && !(i->prefix & GH_X86_PFX_LOCK);
 }
 
 /* The fast form of a decoded instruction in 64-bit code, or NULL; fills
