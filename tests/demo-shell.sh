@@ -21,7 +21,7 @@ vmm=${GH_LINUX_VMM:-$1}
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 fixture=${GH_LINUX_FIXTURE:-$top/fixtures/linux}
-# Seconds to the shell prompt: 31-35 s here under soft with other work on
+# Seconds to the shell prompt: 31-49 s here under soft with other work on
 # the two cores, and three times that under heavier load with older builds.
 limit=420
 
