@@ -130,7 +130,8 @@ int gh_run_parse(int argc, char **argv, struct gh_run_options *o,
 		{ "no-reboot", 0, 0, G_OPTION_ARG_NONE, &o->no_reboot,
 		  "Exit instead of restarting when the guest resets", NULL },
 		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &o->verbose,
-		  "Say more about what the VMM does", NULL },
+		  "Say more about what the VMM does, and what the guest does that "
+		  "its hardware would ignore", NULL },
 		{ "help", 'h', 0, G_OPTION_ARG_NONE, &help,
 		  "Show this help", NULL },
 		{ NULL }

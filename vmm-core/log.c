@@ -10,8 +10,7 @@ bool gh_ratelimit_ok(struct gh_ratelimit *rl)
 
 	if (now - rl->window_start_us >= WINDOW_US) {
 		if (rl->suppressed)
-			g_message("(%u similar messages suppressed)",
-				  rl->suppressed);
+			g_info("(%u similar messages suppressed)", rl->suppressed);
 		rl->window_start_us = now;
 		rl->count = 0;
 		rl->suppressed = 0;

@@ -12,10 +12,13 @@
 #include <glib.h>
 
 /*
- * Guest misbehaviour (access to nothing, a bad register value) is logged with
- * g_debug/g_message through a rate limiter embedded in the device state; host
- * problems use g_warning. Guests must never be able to produce a g_warning:
- * tests run with G_DEBUG=fatal-warnings.
+ * What a guest does that its hardware would ignore or refuse (access to
+ * nothing, a bad register value) is logged at info level, which the CLI
+ * shows with --verbose only, through a rate limiter embedded in the device
+ * state: a guest probing for hardware it does not have, as every Linux
+ * does, must not fill the user's terminal. Host problems use g_warning.
+ * Guests must never be able to produce a g_warning: tests run with
+ * G_DEBUG=fatal-warnings.
  */
 struct gh_ratelimit {
 	int64_t window_start_us;
@@ -29,7 +32,7 @@ bool gh_ratelimit_ok(struct gh_ratelimit *rl);
 #define gh_log_guest(rl, ...)                                                  \
 	do {                                                                   \
 		if (gh_ratelimit_ok(rl))                                       \
-			g_message(__VA_ARGS__);                                \
+			g_info(__VA_ARGS__);                                   \
 	} while (0)
 
 #endif
