@@ -1071,6 +1071,7 @@ F(fr8_MOV_EG, cpu->gpr[i->rm] = cpu->gpr[i->reg])
 F(fr_MOVSXD, cpu->gpr[i->reg] = gh_alu_sext(cpu->gpr[i->rm], 32))
 F(fm4_MOV_EG, gh_fast_store(cpu, i, gh_fast_ea(cpu, i), 4, cpu->gpr[i->reg]))
 F(fm8_MOV_EG, gh_fast_store(cpu, i, gh_fast_ea(cpu, i), 8, cpu->gpr[i->reg]))
+F(fm2_MOV_EG, gh_fast_store(cpu, i, gh_fast_ea(cpu, i), 2, cpu->gpr[i->reg]))
 F(fm1_MOV_EG, gh_fast_store(cpu, i, gh_fast_ea(cpu, i), 1, cpu->gpr[i->reg]))
 F(fm4_MOV_EI, gh_fast_store(cpu, i, gh_fast_ea(cpu, i), 4, (uint64_t)i->imm))
 F(fm8_MOV_EI, gh_fast_store(cpu, i, gh_fast_ea(cpu, i), 8, (uint64_t)i->imm))
@@ -1247,6 +1248,9 @@ gh_handler_fn *gh_exec_alu_fast(const struct gh_x86_insn *i)
 		return high_byte(i, i->rm) || i->opsize == 2 ? NULL : h_fr_MOVZX_b;
 	if (!mem && i->op == GH_X86_OP_MOVSX_Gv_Eb && !high_byte(i, i->rm))
 		return i->opsize == 4 ? h_fr4_MOVSX_b : i->opsize == 8 ? h_fr8_MOVSX_b : NULL;
+	/* 16-bit stores: the probability tables of the kernel's decompressor */
+	if (mem && i->opsize == 2 && i->op == GH_X86_OP_MOV_Ev_Gv)
+		return h_fm2_MOV_EG;
 	if (i->opsize != 4 && i->opsize != 8)
 		return NULL;
 	if (i->map == 1 && (i->opcode & 0xf0) == 0x40)
