@@ -231,6 +231,24 @@ static inline void ct_long_mode(struct gh_cpu_state *s, uint64_t cr3)
 }
 
 /*
+ * 64-bit mode at CPL 0 as most CPU tests set it up: code 0x08, data 0x10 and
+ * TR 0x20 from the GDT (ct_flat_state), paging from pml4, 32 64-bit gates
+ * at CT_IDT_BASE, RFLAGS 2, and the given GDT limit, RSP and RIP.
+ */
+static inline void ct_long_state(const uint8_t *ram, struct gh_cpu_state *s, uint64_t pml4,
+				 uint16_t gdt_limit, uint64_t rsp, uint64_t rip)
+{
+	ct_flat_state(ram, s, 0x08, 0x10, 0x20, false);
+	ct_long_mode(s, pml4);
+	s->gdt.limit = gdt_limit;
+	s->idt.base = CT_IDT_BASE;
+	s->idt.limit = 32 * 16 - 1;
+	s->rflags = 2;
+	s->gpr[GH_RSP] = rsp;
+	s->rip = rip;
+}
+
+/*
  * The top of a 4-level table at pml4: PML4[0] -> pml4 + 0x1000, PDPT[0] ->
  * pml4 + 0x2000, both with flags. Returns the page directory's address,
  * which the caller fills.

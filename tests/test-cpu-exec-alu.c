@@ -104,15 +104,8 @@ static void long_state(struct env *e)
 	ct_put64(e->ram, pd + (RO_PAGE >> 21) * 8, RO_PAGE | 0x81);
 	for (unsigned v = 0; v < 32; v++)
 		ct_idt64_set(e->ram, v, 0x08, HBASE + v * 0x1000 + 0xfff, 0x8e, 0);
-	ct_flat_state(e->ram, s, 0x08, 0x10, 0x20, false);
-	ct_long_mode(s, PML4);
+	ct_long_state(e->ram, s, PML4, 0x27, STACK_TOP, 0x5000);
 	s->cr0 |= GH_CR0_WP;
-	s->gdt.limit = 0x27;
-	s->idt.base = IDT_BASE;
-	s->idt.limit = 32 * 16 - 1;
-	s->rflags = 2;
-	s->gpr[GH_RSP] = STACK_TOP;
-	s->rip = 0x5000;
 	env_apply(e);
 }
 

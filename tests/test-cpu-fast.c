@@ -60,14 +60,7 @@ static void env_init(struct env *e)
 		e->ram[HBASE + v * 0x100] = 0xf4;
 		ct_idt64_set(e->ram, v, 0x08, HBASE + v * 0x100, 0x8e, 0);
 	}
-	ct_flat_state(e->ram, s, 0x08, 0x10, 0x20, false);
-	ct_long_mode(s, PML4);
-	s->gdt.limit = 0x27;
-	s->idt.base = CT_IDT_BASE;
-	s->idt.limit = 32 * 16 - 1;
-	s->rflags = 2;
-	s->gpr[GH_RSP] = STACK_TOP;
-	s->rip = CODE;
+	ct_long_state(e->ram, s, PML4, 0x27, STACK_TOP, CODE);
 }
 
 static void env_free(struct env *e)

@@ -87,14 +87,7 @@ static void long_state(struct env *e)
 		ct_put64(e->ram, pd + k * 8, (k << 21) | 0x83);
 	for (unsigned v = 0; v < 32; v++)
 		ct_idt64_set(e->ram, v, 0x08, HBASE + v * 16, 0x8e, 0);
-	ct_flat_state(e->ram, s, 0x08, 0x10, 0x20, false);
-	ct_long_mode(s, PML4);
-	s->gdt.limit = 0x2f;
-	s->idt.base = CT_IDT_BASE;
-	s->idt.limit = 32 * 16 - 1;
-	s->rflags = 2;
-	s->gpr[GH_RSP] = STACK_TOP;
-	s->rip = CODE;
+	ct_long_state(e->ram, s, PML4, 0x2f, STACK_TOP, CODE);
 	s->cr0 |= GH_CR0_NE | GH_CR0_MP;
 }
 
