@@ -455,12 +455,31 @@ uint64_t gh_alu_mul(struct gh_lazy_flags *lf, uint64_t a, uint64_t b, uint64_t *
 uint64_t gh_alu_imul1(struct gh_lazy_flags *lf, uint64_t a, uint64_t b, uint64_t *hi,
 		      unsigned bits);
 
-static inline uint64_t gh_alu_imul(struct gh_lazy_flags *lf, uint64_t a, uint64_t b,
+/* Inline, unlike gh_alu_imul1: IMUL r, r/m is common in compiled code
+ * (array indexing, hashing, the kernel's decompressor), and a constant
+ * size lets the compiler use the host's own multiply of that width. */
+GH_ALU_INLINE uint64_t gh_alu_imul(struct gh_lazy_flags *lf, uint64_t a, uint64_t b,
 				   unsigned bits)
 {
-	uint64_t hi;
+	uint64_t lo;
+	unsigned ov;
 
-	return gh_alu_imul1(lf, a, b, &hi, bits);
+	if (bits == 64) {
+		__int128 p = (__int128)(int64_t)a * (int64_t)b;
+
+		lo = (uint64_t)p;
+		ov = p != (__int128)(int64_t)lo;
+	} else {
+		/* the product of two sign-extended 32-bit values fits */
+		int64_t p = (int64_t)gh_alu_sext(a, bits) * (int64_t)gh_alu_sext(b, bits);
+
+		lo = (uint64_t)p & gh_alu_mask(bits);
+		ov = p != (int64_t)gh_alu_sext(lo, bits);
+	}
+	/* as gh_alu_imul1: CF = OF = ov, SF and PF from the low half, ZF 0 */
+	lf->result = gh_alu_sext(lo, bits) | 0x100;
+	lf->aux = gh_lf_aux_bits(ov, ov, 0);
+	return lo;
 }
 
 /*
