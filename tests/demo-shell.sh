@@ -33,6 +33,12 @@ skip() {
 command -v tmux >/dev/null 2>&1 ||
 	skip "tmux is not installed (Debian package tmux)"
 [ -x "$vmm" ] || skip "no guesthouse at $vmm"
+# demo.sh runs from the source tree: meson passes a path relative to the
+# build directory
+case $vmm in
+/*) ;;
+*) vmm=$(pwd)/$vmm ;;
+esac
 if grep -q __asan_init "$vmm" 2>/dev/null; then
 	skip "$vmm is built with ASan, too slow to boot Linux" \
 		"(set GH_LINUX_VMM to an optimized build, as scripts/test.sh does)"
