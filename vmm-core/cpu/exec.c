@@ -967,6 +967,29 @@ static const uint8_t *fetch(struct gh_cpu *cpu, uint64_t lin, uint8_t *buf, size
 	return buf;
 }
 
+/* Fills the fast-form fields of i and picks its fast form, or NULL. */
+static gh_handler_fn *fast_bind(struct gh_x86_insn *i)
+{
+	const struct gh_x86_mem *m = &i->mem;
+	gh_handler_fn *fn;
+
+	_Static_assert(GH_FAST_RIP < 256 && GH_FAST_SEG_BASE(GH_GS) < 256 &&
+		       offsetof(struct gh_cpu, rip) % 8 == 0 &&
+		       offsetof(struct gh_cpu, seg[GH_FS].base) % 8 == 0 &&
+		       offsetof(struct gh_cpu, seg[GH_GS].base) % 8 == 0,
+		       "fast-form words must be addressable by a byte");
+	if (i->has_mem) {
+		i->x_base = m->base == GH_X86_REG_NONE ? GH_FAST_ZERO : m->base;
+		i->x_index = m->rip_rel ? GH_FAST_RIP :
+			     m->index == GH_X86_REG_NONE ? GH_FAST_ZERO : m->index;
+		i->x_shift = m->rip_rel ? 0 : __builtin_ctz(m->scale ? m->scale : 1);
+		i->x_seg = i->seg == GH_FS ? GH_FAST_SEG_BASE(GH_FS) :
+			   i->seg == GH_GS ? GH_FAST_SEG_BASE(GH_GS) : GH_FAST_ZERO;
+	}
+	fn = gh_exec_alu_fast(i);
+	return fn ? fn : gh_exec_ctl_fast(i);
+}
+
 /*
  * Decodes a block at the current RIP. Faults on fetching the first
  * instruction are raised; later instructions that cannot be fetched
@@ -1020,7 +1043,7 @@ static struct block *build_block(struct gh_cpu *cpu, bool *cacheable)
 			e->fn = h_ud;
 		else if (ret == GH_DECODE_GP || ret == GH_DECODE_MORE)
 			e->fn = h_gp_too_long;
-		else if (!(bits == 64 && (e->fn = gh_exec_fast_bind(&e->insn))))
+		else if (!(bits == 64 && (e->fn = fast_bind(&e->insn))))
 			e->fn = c->handlers[e->insn.op];
 		if (!e->insn.len)
 			e->insn.len = 1;
@@ -1036,28 +1059,6 @@ static struct block *build_block(struct gh_cpu *cpu, bool *cacheable)
 	}
 	b->e[b->n] = (struct block_entry){ .fn = h_block_end };
 	return g_memdup2(b, sizeof(*b) + (b->n + 1) * sizeof(b->e[0]));
-}
-
-gh_handler_fn *gh_exec_fast_bind(struct gh_x86_insn *i)
-{
-	const struct gh_x86_mem *m = &i->mem;
-	gh_handler_fn *fn;
-
-	_Static_assert(GH_FAST_RIP < 256 && GH_FAST_SEG_BASE(GH_GS) < 256 &&
-		       offsetof(struct gh_cpu, rip) % 8 == 0 &&
-		       offsetof(struct gh_cpu, seg[GH_FS].base) % 8 == 0 &&
-		       offsetof(struct gh_cpu, seg[GH_GS].base) % 8 == 0,
-		       "fast-form words must be addressable by a byte");
-	if (i->has_mem) {
-		i->x_base = m->base == GH_X86_REG_NONE ? GH_FAST_ZERO : m->base;
-		i->x_index = m->rip_rel ? GH_FAST_RIP :
-			     m->index == GH_X86_REG_NONE ? GH_FAST_ZERO : m->index;
-		i->x_shift = m->rip_rel ? 0 : __builtin_ctz(m->scale ? m->scale : 1);
-		i->x_seg = i->seg == GH_FS ? GH_FAST_SEG_BASE(GH_FS) :
-			   i->seg == GH_GS ? GH_FAST_SEG_BASE(GH_GS) : GH_FAST_ZERO;
-	}
-	fn = gh_exec_alu_fast(i);
-	return fn ? fn : gh_exec_ctl_fast(i);
 }
 
 /* The block at RIP: from the cache when its bytes are unchanged. */

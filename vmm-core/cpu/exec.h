@@ -227,7 +227,7 @@ GH_EXEC_INLINE void gh_mem_write_seg(struct gh_cpu *cpu, unsigned seg, uint64_t 
 /*
  * The fast forms: handlers that the block builder picks instead of the
  * generic ones for the hottest instructions in 64-bit code, specialised on
- * operand size and on register or memory operand (gh_exec_fast_bind()).
+ * operand size and on register or memory operand (exec.c's fast_bind()).
  * Their memory operands have a 64-bit address and no LOCK, so the address
  * is a sum without branches: the decoded instruction's x_* fields name
  * 64-bit words of struct gh_cpu (gh_fast_word()): general registers, RIP
@@ -271,46 +271,51 @@ GH_EXEC_INLINE void *gh_fast_probe(const struct gh_cpu *cpu, uint64_t a, unsigne
 	return NULL;
 }
 
+/* n bytes at linear lin through the TLB, or the slow path with the
+ * segment and offset the access has there. */
+GH_EXEC_INLINE uint64_t gh_fast_read_at(struct gh_cpu *cpu, unsigned seg, uint64_t lin,
+					uint64_t off, unsigned n)
+{
+	void *h = gh_fast_probe(cpu, lin, n, GH_TLB_R(cpu->data_mode));
+
+	return h ? gh_host_load(h, n) : gh_mem_read_slow(cpu, seg, off, n);
+}
+
+GH_EXEC_INLINE void gh_fast_write_at(struct gh_cpu *cpu, unsigned seg, uint64_t lin,
+				     uint64_t off, unsigned n, uint64_t v)
+{
+	void *h = gh_fast_probe(cpu, lin, n, GH_TLB_W(cpu->data_mode));
+
+	if (h)
+		gh_host_store(h, n, v);
+	else
+		gh_mem_write_slow(cpu, seg, off, n, v);
+}
+
 /* n bytes of i's memory operand at offset off. */
 GH_EXEC_INLINE uint64_t gh_fast_load(struct gh_cpu *cpu, const struct gh_x86_insn *i,
 				     uint64_t off, unsigned n)
 {
-	void *h = gh_fast_probe(cpu, off + gh_fast_word(cpu, i->x_seg), n,
-				GH_TLB_R(cpu->data_mode));
-
-	return h ? gh_host_load(h, n) : gh_mem_read_slow(cpu, i->seg, off, n);
+	return gh_fast_read_at(cpu, i->seg, off + gh_fast_word(cpu, i->x_seg), off, n);
 }
 
 GH_EXEC_INLINE void gh_fast_store(struct gh_cpu *cpu, const struct gh_x86_insn *i,
 				  uint64_t off, unsigned n, uint64_t v)
 {
-	void *h = gh_fast_probe(cpu, off + gh_fast_word(cpu, i->x_seg), n,
-				GH_TLB_W(cpu->data_mode));
-
-	if (h)
-		gh_host_store(h, n, v);
-	else
-		gh_mem_write_slow(cpu, i->seg, off, n, v);
+	gh_fast_write_at(cpu, i->seg, off + gh_fast_word(cpu, i->x_seg), off, n, v);
 }
 
 /* The same on the stack (SS, whose base 64-bit mode ignores). */
 GH_EXEC_INLINE uint64_t gh_fast_read(struct gh_cpu *cpu, unsigned seg, uint64_t a,
 				     unsigned n)
 {
-	void *h = gh_fast_probe(cpu, a, n, GH_TLB_R(cpu->data_mode));
-
-	return h ? gh_host_load(h, n) : gh_mem_read_slow(cpu, seg, a, n);
+	return gh_fast_read_at(cpu, seg, a, a, n);
 }
 
 GH_EXEC_INLINE void gh_fast_write(struct gh_cpu *cpu, unsigned seg, uint64_t a, unsigned n,
 				  uint64_t v)
 {
-	void *h = gh_fast_probe(cpu, a, n, GH_TLB_W(cpu->data_mode));
-
-	if (h)
-		gh_host_store(h, n, v);
-	else
-		gh_mem_write_slow(cpu, seg, a, n, v);
+	gh_fast_write_at(cpu, seg, a, a, n, v);
 }
 
 /* A register result of 4 (zero-extended) or 8 bytes. */
@@ -347,9 +352,8 @@ static inline bool gh_fast_mem_ok(const struct gh_x86_insn *i)
 	return i->addrsize == 8 && !(i->prefix & GH_X86_PFX_LOCK);
 }
 
-/* The fast form of a decoded instruction in 64-bit code, or NULL; fills
- * its x_* fields (exec.c), asking each handler group in turn. */
-gh_handler_fn *gh_exec_fast_bind(struct gh_x86_insn *i);
+/* The fast form of a decoded instruction in 64-bit code (its x_* fields
+ * filled), or NULL: exec.c asks each handler group in turn. */
 gh_handler_fn *gh_exec_alu_fast(const struct gh_x86_insn *i);	/* exec-alu.c */
 gh_handler_fn *gh_exec_ctl_fast(const struct gh_x86_insn *i);	/* exec-ctl.c */
 
