@@ -274,6 +274,45 @@ static void test_straddle(void)
 	gh_bus_free(bus);
 }
 
+static const struct gh_io_ops wide_ops = {
+	.read = dev_read, .write = dev_write, .wide = true,
+};
+
+/*
+ * A wide range takes whole accesses that start at its base (PCI's CONFADD
+ * at 0xCF8 beside the reset register at 0xCF9); the byte after it is still
+ * its neighbour's, and accesses that start inside it are split as usual.
+ */
+static void test_wide(void)
+{
+	struct gh_bus *bus = gh_bus_new("test");
+	struct dev a, b;
+
+	dev_init(&a, 0xa);
+	dev_init(&b, 0xb);
+	g_assert_cmpint(gh_bus_map(bus, 0xcf8, 1, &wide_ops, &a, "a"), ==, 0);
+	g_assert_cmpint(gh_bus_map(bus, 0xcf9, 1, &byte_ops, &b, "b"), ==, 0);
+	gh_bus_write(bus, 0xcf8, 0x80001234, 4);
+	g_assert_cmpuint(a.log->len, ==, 1);
+	check(&a, 0, 'w', 0, 0x80001234, 4);
+	g_assert_cmpuint(b.log->len, ==, 0);
+	g_assert_cmphex(gh_bus_read(bus, 0xcf8, 4), ==, 4);
+	g_assert_cmpuint(a.log->len, ==, 2);
+	check(&a, 1, 'r', 0, 0, 4);
+	/* a byte at 0xcf9 is b's; a word at 0xcf9 goes to b and the hole */
+	gh_bus_write(bus, 0xcf9, 0x06, 1);
+	g_assert_cmpuint(b.log->len, ==, 1);
+	check(&b, 0, 'w', 0, 0x06, 1);
+	g_assert_cmphex(gh_bus_read(bus, 0xcf9, 2), ==, 0xffb0);
+	g_assert_cmpuint(a.log->len, ==, 2);
+	/* an access from below that runs into it is split into bytes */
+	g_assert_cmphex(gh_bus_read(bus, 0xcf7, 2) & 0xff, ==, 0xff);
+	check(&a, 2, 'r', 0, 0, 1);
+	dev_fini(&a);
+	dev_fini(&b);
+	gh_bus_free(bus);
+}
+
 /* Ranges inserted in random order still dispatch to the right device. */
 static void test_random(void)
 {
@@ -362,6 +401,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/bus/offsets", test_offsets);
 	g_test_add_func("/bus/unassigned", test_unassigned);
 	g_test_add_func("/bus/straddle", test_straddle);
+	g_test_add_func("/bus/wide", test_wide);
 	g_test_add_func("/bus/random", test_random);
 	return g_test_run();
 }

@@ -104,6 +104,8 @@ const char *gh_bus_lookup(struct gh_bus *bus, uint64_t addr)
 
 static bool fits(const struct range *r, uint64_t addr, unsigned size)
 {
+	if (r->ops->wide && addr == r->base)
+		return true;
 	return addr - r->base <= r->len - size && size <= r->len;
 }
 

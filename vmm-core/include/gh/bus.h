@@ -6,6 +6,7 @@
 #ifndef GH_BUS_H
 #define GH_BUS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "gh/log.h"
@@ -14,6 +15,14 @@ struct gh_io_ops {
 	/* size is 1, 2, 4 or 8; off + size never passes the end of the range */
 	uint64_t (*read)(void *opaque, uint64_t off, unsigned size);
 	void (*write)(void *opaque, uint64_t off, uint64_t val, unsigned size);
+	/*
+	 * Accesses of any size that start at the range's first address are
+	 * the range's, even where they run past its end; off is then 0 and
+	 * off + size may exceed the range. A register that decodes its base
+	 * address by size does this: PCI's CONFADD at 0xCF8 takes dword
+	 * accesses while a byte at 0xCF9 is the reset control register's.
+	 */
+	bool wide;
 };
 
 struct gh_bus;
