@@ -10,6 +10,7 @@ struct gh_memory {
 	struct gh_mem_region r[GH_MEM_MAX_REGIONS];	/* sorted by gpa */
 	gh_mem_write_notify_fn *notify;
 	void *notify_opaque;
+	unsigned generation;
 };
 
 struct gh_memory *gh_memory_new(void)
@@ -22,12 +23,12 @@ void gh_memory_free(struct gh_memory *mem)
 	g_free(mem);
 }
 
-int gh_memory_add(struct gh_memory *mem, uint64_t gpa, uint64_t size, void *hva,
-		  enum gh_mem_kind kind, const char *name)
+static int add(struct gh_memory *mem, uint64_t gpa, uint64_t size, void *hva,
+	       enum gh_mem_kind kind, const char *name, bool window)
 {
 	unsigned i;
 
-	if (!size || gpa + size < gpa || !hva)
+	if (!size || gpa + size < gpa)
 		return -EINVAL;
 	if (mem->n == GH_MEM_MAX_REGIONS)
 		return -ENOSPC;
@@ -39,9 +40,46 @@ int gh_memory_add(struct gh_memory *mem, uint64_t gpa, uint64_t size, void *hva,
 	}
 	for (i = mem->n; i > 0 && mem->r[i - 1].gpa > gpa; i--)
 		mem->r[i] = mem->r[i - 1];
-	mem->r[i] = (struct gh_mem_region){ gpa, size, hva, kind, name };
+	mem->r[i] = (struct gh_mem_region){ gpa, size, hva, kind, name, window };
 	mem->n++;
 	return 0;
+}
+
+int gh_memory_add(struct gh_memory *mem, uint64_t gpa, uint64_t size, void *hva,
+		  enum gh_mem_kind kind, const char *name)
+{
+	if (!hva || kind == GH_MEM_OFF)
+		return -EINVAL;
+	return add(mem, gpa, size, hva, kind, name, false);
+}
+
+int gh_memory_add_window(struct gh_memory *mem, uint64_t gpa, uint64_t size,
+			 const char *name)
+{
+	return add(mem, gpa, size, NULL, GH_MEM_OFF, name, true);
+}
+
+int gh_memory_set_window(struct gh_memory *mem, uint64_t gpa, void *hva,
+			 enum gh_mem_kind kind)
+{
+	for (unsigned i = 0; i < mem->n; i++) {
+		struct gh_mem_region *r = &mem->r[i];
+
+		if (r->gpa != gpa || !r->window)
+			continue;
+		if (kind != GH_MEM_OFF && !hva)
+			return -EINVAL;
+		r->hva = kind == GH_MEM_OFF ? NULL : hva;
+		r->kind = kind;
+		__atomic_add_fetch(&mem->generation, 1, __ATOMIC_RELEASE);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+unsigned gh_memory_generation(const struct gh_memory *mem)
+{
+	return __atomic_load_n(&mem->generation, __ATOMIC_ACQUIRE);
 }
 
 unsigned gh_memory_count(const struct gh_memory *mem)
@@ -69,7 +107,7 @@ static const struct gh_mem_region *find(const struct gh_memory *mem,
 		else if (gpa - r->gpa >= r->size)
 			lo = mid + 1;
 		else
-			return r;
+			return r->kind == GH_MEM_OFF ? NULL : r;
 	}
 	return NULL;
 }
@@ -180,7 +218,7 @@ static uint64_t ram_in(const struct gh_memory *mem, uint64_t lo, uint64_t hi)
 		const struct gh_mem_region *r = &mem->r[i];
 		uint64_t s = MAX(r->gpa, lo), e = MIN(r->gpa + r->size, hi);
 
-		if (r->kind == GH_MEM_RAM && s < e)
+		if (r->kind == GH_MEM_RAM && !r->window && s < e)
 			sum += e - s;
 	}
 	return sum;
@@ -228,7 +266,7 @@ unsigned gh_memory_e820(const struct gh_memory *mem, struct gh_e820_entry *out,
 		const struct gh_mem_region *r = &mem->r[i];
 		uint64_t s = r->gpa, e = r->gpa + r->size;
 
-		if (r->kind != GH_MEM_RAM)
+		if (r->kind != GH_MEM_RAM || r->window)
 			continue;
 		if (s < EBDA_START) {
 			n = e820_add(out, n, max, s, MIN(e, EBDA_START) - s,

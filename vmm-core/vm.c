@@ -24,6 +24,22 @@ struct reset_hook {
 	void *opaque;
 };
 
+/*
+ * A shadow window of the BIOS area: the DRAM behind it, what the PCI side
+ * answers reads with when DRAM does not (the BIOS alias, or nothing), and
+ * which of reads and writes go to DRAM.
+ */
+struct window {
+	struct gh_vm *vm;
+	uint64_t gpa, size;
+	uint8_t *ram;
+	const uint8_t *rom;
+	bool read_ram, write_ram;
+	bool mmio;		/* mapped on the MMIO bus (write-only mode) */
+};
+
+#define MAX_WINDOWS 13		/* 0xC0000-0xEFFFF by 16 KiB, 0xF0000-0xFFFFF */
+
 struct gh_vm {
 	struct gh_vm_config cfg;
 	pthread_mutex_t lock;		/* the device lock */
@@ -55,6 +71,8 @@ struct gh_vm {
 	struct gh_cpu_state boot_state;
 	bool have_boot_state;
 	GArray *reset_hooks;
+	struct window windows[MAX_WINDOWS];
+	unsigned nwindows;
 	bool a20;
 
 	struct gh_vm_ctl ctl;
@@ -105,6 +123,31 @@ static int map_region(struct gh_vm *vm, uint64_t gpa, uint64_t size, void *hva,
 }
 
 /*
+ * With firmware, 0xC0000-0xFFFFF are windows the chipset switches between
+ * DRAM and the PCI side (82441FX PAM registers): all on the PCI side at
+ * power-on, where the BIOS alias (gh_vm_set_window_rom) or nothing answers.
+ */
+static int add_windows(struct gh_vm *vm, struct gh_error *err)
+{
+	uint64_t gpa;
+
+	for (gpa = GH_VM_WINDOWS_START; gpa < 0x100000;) {
+		struct window *w = &vm->windows[vm->nwindows];
+		uint64_t size = gpa < 0xf0000 ? 0x4000 : 0x10000;
+		int ret = gh_memory_add_window(vm->mem, gpa, size, "shadow");
+
+		if (ret < 0)
+			return gh_error_set(err, ret, "cannot add the shadow "
+					    "window at 0x%" PRIx64, gpa);
+		*w = (struct window){ .vm = vm, .gpa = gpa, .size = size,
+				      .ram = (uint8_t *)vm->ram + gpa };
+		vm->nwindows++;
+		gpa += size;
+	}
+	return 0;
+}
+
+/*
  * The PC layout: RAM up to 640 KiB, the VGA window 0xA0000-0xBFFFF left to
  * MMIO, RAM from 0xC0000 (ROM shadow and BIOS areas, reserved in e820; left
  * to the firmware's ROM when there is firmware) to the PCI hole at 3 GiB,
@@ -125,6 +168,8 @@ static int map_ram(struct gh_vm *vm, struct gh_error *err)
 				    g_strerror(errno));
 	vm->ram = ram;
 	ret = map_region(vm, 0, 0xa0000, ram, false, "ram-low", err);
+	if (!ret && vm->cfg.firmware)
+		ret = add_windows(vm, err);
 	if (!ret && vm->cfg.firmware)
 		ret = map_region(vm, 0x100000, low - 0x100000, ram + 0x100000,
 				 false, "ram", err);
@@ -280,6 +325,122 @@ int gh_vm_add_memory(struct gh_vm *vm, uint64_t gpa, uint64_t size, void *hva,
 		return gh_error_set(err, -EBUSY,
 				    "cannot add memory to a running VM");
 	return map_region(vm, gpa, size, hva, rom, name, err);
+}
+
+/* A window in write-only mode: reads from the PCI side, writes to DRAM. */
+static uint64_t window_read(void *opaque, uint64_t off, unsigned size)
+{
+	struct window *w = opaque;
+	uint64_t v = 0;
+
+	if (!w->rom)
+		return UINT64_MAX;
+	memcpy(&v, w->rom + off, size);
+	return v;
+}
+
+static void window_write(void *opaque, uint64_t off, uint64_t val,
+			 unsigned size)
+{
+	struct window *w = opaque;
+
+	memcpy(w->ram + off, &val, size);
+	gh_mem_dma_written(w->vm->mem, w->gpa + off, size);
+}
+
+static const struct gh_io_ops window_ops = {
+	.read = window_read, .write = window_write,
+};
+
+static struct window *find_window(struct gh_vm *vm, uint64_t gpa)
+{
+	for (unsigned i = 0; i < vm->nwindows; i++)
+		if (vm->windows[i].gpa == gpa)
+			return &vm->windows[i];
+	return NULL;
+}
+
+/*
+ * Puts the window's mode into the memory map, the backend and the MMIO bus;
+ * decoded code from it is dropped and the vCPUs refill their TLBs.
+ */
+static void window_apply(struct gh_vm *vm, struct window *w)
+{
+	enum gh_mem_kind kind = GH_MEM_OFF;
+	void *hva = NULL;
+	bool mmio = false;
+
+	if (w->read_ram) {
+		hva = w->ram;
+		kind = w->write_ram ? GH_MEM_RAM : GH_MEM_ROM;
+	} else if (w->write_ram) {
+		mmio = true;
+	} else if (w->rom) {
+		hva = (void *)w->rom;
+		kind = GH_MEM_ROM;
+	}
+	if (w->mmio && !mmio)
+		gh_bus_unmap(vm->mmio, w->gpa);
+	if (mmio && !w->mmio &&
+	    gh_bus_map(vm->mmio, w->gpa, w->size, &window_ops, w, "shadow") < 0) {
+		/* something else decodes there; writes are lost */
+		gh_log_guest(&vm->rl, "shadow window 0x%" PRIx64 " is taken",
+			     w->gpa);
+		mmio = false;
+	}
+	w->mmio = mmio;
+	gh_memory_set_window(vm->mem, w->gpa, hva, kind);
+	if (vm->accel && vm->accel->remap_memory &&
+	    vm->accel->remap_memory(vm->accel_vm, w->gpa, w->size, hva,
+				    kind != GH_MEM_RAM) < 0)
+		gh_vm_request_stop(vm, GH_STOP_ERROR, 0, "cannot remap the "
+				   "shadow window at 0x%" PRIx64, w->gpa);
+	gh_mem_dma_written(vm->mem, w->gpa, w->size);
+	for (unsigned i = 0; i < vm->cfg.ncpus; i++)
+		gh_vcpu_kick(vm->vcpus[i]);
+}
+
+int gh_vm_set_window_rom(struct gh_vm *vm, uint64_t gpa, uint64_t size,
+			 const void *rom, struct gh_error *err)
+{
+	uint64_t a;
+
+	for (a = gpa; a - gpa < size;) {
+		struct window *w = find_window(vm, a);
+
+		if (!w || w->size > size - (a - gpa))
+			return gh_error_set(err, -EINVAL, "0x%" PRIx64 " is not "
+					    "a shadow window", a);
+		a += w->size;
+	}
+	for (a = gpa; a - gpa < size;) {
+		struct window *w = find_window(vm, a);
+
+		w->rom = (const uint8_t *)rom + (a - gpa);
+		window_apply(vm, w);
+		a += w->size;
+	}
+	return 0;
+}
+
+int gh_vm_set_window(struct gh_vm *vm, uint64_t gpa, bool read_ram,
+		     bool write_ram)
+{
+	struct window *w = find_window(vm, gpa);
+
+	if (!w)
+		return -ENOENT;
+	if (w->read_ram == read_ram && w->write_ram == write_ram)
+		return 0;
+	w->read_ram = read_ram;
+	w->write_ram = write_ram;
+	window_apply(vm, w);
+	return 0;
+}
+
+bool gh_vm_has_windows(struct gh_vm *vm)
+{
+	return vm->nwindows != 0;
 }
 
 void gh_vm_set_serial(struct gh_vm *vm, unsigned index, struct gh_chardev *chr)

@@ -64,6 +64,15 @@ struct gh_accel_ops {
 	int (*map_memory)(void *accel_vm, uint64_t gpa, uint64_t size, void *hva,
 			  bool readonly, struct gh_error *err);
 	/*
+	 * Optional: what backs the window [gpa, gpa+size) changed while the
+	 * VM may run (the chipset's shadow-RAM switches): hva, read-only if
+	 * readonly, or nothing (hva NULL: accesses exit as MMIO). Device
+	 * lock held. NULL where the backend reads the memory map as it goes
+	 * (soft: its vCPUs refill their TLBs on gh_memory_generation()).
+	 */
+	int (*remap_memory)(void *accel_vm, uint64_t gpa, uint64_t size,
+			    void *hva, bool readonly);
+	/*
 	 * Optional, any thread: guest RAM in [gpa, gpa+len) was written by a
 	 * device or loader, not by a vCPU. Backends that cache decoded guest
 	 * code (soft) drop it; NULL where the hardware needs no telling.

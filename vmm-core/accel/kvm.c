@@ -30,12 +30,16 @@
 #define KVM_IDENTITY_MAP_ADDR 0xfeffc000ULL
 #define KVM_TSS_ADDR 0xfeffd000ULL
 #define KICK_SIGNAL SIGUSR1
+/* RAM, ROMs and the 13 shadow windows fit with room to spare */
+#define KVM_MAX_SLOTS 64
 
 struct kvm_vm {
 	int sys_fd;
 	int vm_fd;
 	int run_size;
 	unsigned nslots;
+	uint64_t slot_gpa[KVM_MAX_SLOTS];	/* where each slot starts */
+	bool slot_empty[KVM_MAX_SLOTS];		/* a window backed by nothing */
 	unsigned ncpus;
 	struct kvm_cpuid2 *cpuid;
 };
@@ -215,11 +219,51 @@ static int kvm_map_memory(void *opaque, uint64_t gpa, uint64_t size, void *hva,
 		.userspace_addr = (uintptr_t)hva,
 	};
 
+	if (k->nslots == KVM_MAX_SLOTS)
+		return gh_error_set(err, -ENOSPC, "kvm: too many memory regions");
 	if (ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
 		return gh_error_set(err, -errno, "kvm: cannot map guest memory "
 				    "at 0x%" PRIx64 ": %s", gpa,
 				    g_strerror(errno));
-	k->nslots++;
+	k->slot_gpa[k->nslots++] = gpa;
+	return 0;
+}
+
+/*
+ * A window switched: KVM cannot change a slot's address or flags in
+ * place, so the slot is deleted (size 0) and made again if there is
+ * something to back it; the slot number stays the window's.
+ */
+static int kvm_remap_memory(void *opaque, uint64_t gpa, uint64_t size,
+			    void *hva, bool readonly)
+{
+	struct kvm_vm *k = opaque;
+	struct kvm_userspace_memory_region r = { .guest_phys_addr = gpa };
+	unsigned slot;
+
+	for (slot = 0; slot < k->nslots; slot++)
+		if (k->slot_gpa[slot] == gpa)
+			break;
+	if (slot == k->nslots) {
+		if (k->nslots == KVM_MAX_SLOTS)
+			return -ENOSPC;
+		k->slot_gpa[k->nslots++] = gpa;
+		k->slot_empty[slot] = true;
+	}
+	r.slot = slot;
+	/* KVM refuses to delete a slot that holds nothing */
+	if (!k->slot_empty[slot] &&
+	    ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+		return -errno;
+	k->slot_empty[slot] = true;
+	if (!hva)
+		return 0;
+	r.flags = readonly ? KVM_MEM_READONLY : 0;
+	r.memory_size = size;
+	r.userspace_addr = (uintptr_t)hva;
+	if (ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+		return -errno;
+	k->slot_empty[slot] = false;
 	return 0;
 }
 
@@ -755,6 +799,7 @@ const struct gh_accel_ops gh_accel_kvm = {
 	.vm_init = kvm_vm_init,
 	.vm_destroy = kvm_vm_destroy,
 	.map_memory = kvm_map_memory,
+	.remap_memory = kvm_remap_memory,
 	.vcpu_init = kvm_vcpu_init,
 	.vcpu_destroy = kvm_vcpu_destroy,
 	.vcpu_run = kvm_vcpu_run,

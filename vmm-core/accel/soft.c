@@ -36,6 +36,7 @@ struct soft_vcpu {
 	struct gh_cpu *cpu;
 	unsigned index;
 	bool a20;		/* the gate as the CPU's TLB knows it */
+	unsigned mem_gen;	/* the memory map's generation it knows */
 };
 
 /* With the A20 gate closed, address bit 20 is forced to 0 (wrap at 1 MiB). */
@@ -49,9 +50,12 @@ static uint64_t a20_mask(struct soft_vcpu *s, uint64_t gpa)
 static void a20_check(struct soft_vcpu *s)
 {
 	bool a20 = gh_vm_a20(s->vm);
+	/* the chipset's shadow-RAM windows switch the same way */
+	unsigned gen = gh_memory_generation(gh_vm_memory(s->vm));
 
-	if (a20 != s->a20) {
+	if (a20 != s->a20 || gen != s->mem_gen) {
 		s->a20 = a20;
+		s->mem_gen = gen;
 		gh_cpu_flush_tlb(s->cpu);
 	}
 }

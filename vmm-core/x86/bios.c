@@ -31,7 +31,11 @@ int gh_x86_load_bios(struct gh_vm *vm, const void *image, size_t size, const cha
 		return gh_error_set(err, -ENOMEM, "%s: out of memory", name);
 	memcpy(rom, image, size);
 	ret = gh_vm_add_memory(vm, (1ULL << 32) - size, size, rom, true, "bios", err);
-	if (!ret)
+	/* the chipset's shadow windows answer with it until PAM says DRAM */
+	if (!ret && gh_vm_has_windows(vm))
+		ret = gh_vm_set_window_rom(vm, 0x100000 - low, low, rom + size - low,
+					   err);
+	else if (!ret)
 		ret = gh_vm_add_memory(vm, 0x100000 - low, low, rom + size - low, true,
 				       "bios-low", err);
 	if (ret < 0) {

@@ -15,6 +15,8 @@ struct gh_memory;
 enum gh_mem_kind {
 	GH_MEM_RAM,
 	GH_MEM_ROM,		/* guest reads only; guest writes are dropped */
+	GH_MEM_OFF,		/* a window backed by nothing for now: accesses
+				 * go to the MMIO bus */
 };
 
 struct gh_mem_region {
@@ -23,6 +25,9 @@ struct gh_mem_region {
 	void *hva;
 	enum gh_mem_kind kind;
 	const char *name;
+	/* a window whose backing the chipset switches (gh_memory_set_window);
+	 * never counted as RAM in the totals or the e820 map */
+	bool window;
 };
 
 #define GH_MEM_MAX_REGIONS 32
@@ -45,6 +50,26 @@ void gh_memory_free(struct gh_memory *mem);
 __attribute__((warn_unused_result))
 int gh_memory_add(struct gh_memory *mem, uint64_t gpa, uint64_t size, void *hva,
 		  enum gh_mem_kind kind, const char *name);
+
+/*
+ * A window: a range whose backing switches at run time between RAM, ROM
+ * and nothing (the i440FX's PAM segments over 0xC0000-0xFFFFF). It starts
+ * off (GH_MEM_OFF). -EEXIST, -ENOSPC, -EINVAL as gh_memory_add.
+ */
+__attribute__((warn_unused_result))
+int gh_memory_add_window(struct gh_memory *mem, uint64_t gpa, uint64_t size,
+			 const char *name);
+/*
+ * Backs the window that starts at gpa with hva as RAM or ROM, or with
+ * nothing (GH_MEM_OFF, hva ignored); -ENOENT if no window starts there,
+ * -EINVAL for a NULL hva. Whoever switches it tells the execution backend
+ * (gh_vm_set_window does); the generation counter moves on.
+ */
+int gh_memory_set_window(struct gh_memory *mem, uint64_t gpa, void *hva,
+			 enum gh_mem_kind kind);
+/* Moves on whenever a window switches (CPUs caching translations of
+ * guest-physical pages refill them). */
+unsigned gh_memory_generation(const struct gh_memory *mem);
 
 unsigned gh_memory_count(const struct gh_memory *mem);
 const struct gh_mem_region *gh_memory_region(const struct gh_memory *mem,

@@ -81,6 +81,24 @@ __attribute__((warn_unused_result))
 int gh_vm_add_memory(struct gh_vm *vm, uint64_t gpa, uint64_t size, void *hva,
 		     bool rom, const char *name, struct gh_error *err);
 
+/*
+ * The BIOS area of a VM with firmware: windows over 0xC0000-0xEFFFF (16 KiB
+ * each) and 0xF0000-0xFFFFF (64 KiB) that the host bridge's PAM registers
+ * switch (82441FX datasheet, 3.2.18): reads from DRAM or from the PCI
+ * side, writes to DRAM or to the PCI side (dropped). The PCI side is the
+ * BIOS alias where gh_vm_set_window_rom put one (rom, kept by the caller,
+ * covering whole windows from gpa), else nothing (the MMIO bus). Direct
+ * boot has no windows: RAM stays there, gh_vm_set_window gives -ENOENT.
+ * Device lock held; the vCPUs see the switch before their next access.
+ */
+#define GH_VM_WINDOWS_START 0xc0000ULL
+bool gh_vm_has_windows(struct gh_vm *vm);
+__attribute__((warn_unused_result))
+int gh_vm_set_window_rom(struct gh_vm *vm, uint64_t gpa, uint64_t size,
+			 const void *rom, struct gh_error *err);
+int gh_vm_set_window(struct gh_vm *vm, uint64_t gpa, bool read_ram,
+		     bool write_ram);
+
 /* Backends of the serial ports (COM1..COM4) and the debug console. */
 #define GH_VM_MAX_SERIAL 4
 void gh_vm_set_serial(struct gh_vm *vm, unsigned index, struct gh_chardev *chr);
