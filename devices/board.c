@@ -9,6 +9,7 @@
 
 #include "gh/acpi-pm.h"
 #include "gh/device.h"
+#include "gh/pci.h"
 #include "gh/vm.h"
 #include "gh/x86-acpi.h"
 
@@ -37,12 +38,16 @@ static const struct board_slot pc_devices[] = {
 	/* IRQs 0 and 8 in LegacyReplacement mode, else I/O APIC pins 20-23 */
 	{ &gh_hpet_type,	{ .irq = -1 } },
 	{ &gh_fpu_error_type,	{ .irq = 13 } },
+	/* PCI bus 0: the i440FX host bridge at 00:00.0, the PIIX3 at 00:01.0 */
+	{ &gh_i440fx_type,	{ .irq = -1 } },
+	{ &gh_piix_type,	{ .irq = -1 } },
 };
 
 #define MAX_LEVEL 1
 
 struct gh_board {
 	struct gh_vm *vm;
+	struct gh_pci_bus *pci;
 	unsigned n;
 	struct gh_device *devs[G_N_ELEMENTS(pc_devices)];
 };
@@ -52,6 +57,7 @@ static void board_reset(void *opaque)
 	struct gh_board *b = opaque;
 	unsigned i;
 
+	gh_pci_bus_reset(b->pci);
 	for (i = 0; i < b->n; i++)
 		gh_device_reset(b->devs[i]);
 }
@@ -64,13 +70,18 @@ int gh_board_new(struct gh_vm *vm, struct gh_board **out, struct gh_error *err)
 
 	b->vm = vm;
 	pthread_mutex_lock(gh_vm_lock(vm));
+	ret = gh_pci_bus_new(vm, &b->pci, err);
+	if (ret < 0)
+		goto err_unwind;
 	for (level = 0; level <= MAX_LEVEL; level++) {
 		for (i = 0; i < G_N_ELEMENTS(pc_devices); i++) {
 			const struct board_slot *s = &pc_devices[i];
+			struct gh_device_cfg cfg = s->cfg;
 
 			if (s->type->level != level)
 				continue;
-			ret = gh_device_new(s->type, vm, &s->cfg,
+			cfg.pci = b->pci;
+			ret = gh_device_new(s->type, vm, &cfg,
 					    &b->devs[b->n], err);
 			if (ret < 0)
 				goto err_unwind;
@@ -100,6 +111,7 @@ void gh_board_free(struct gh_board *b)
 	pthread_mutex_lock(gh_vm_lock(b->vm));
 	while (b->n)
 		gh_device_free(b->devs[--b->n]);
+	gh_pci_bus_free(b->pci);
 	pthread_mutex_unlock(gh_vm_lock(b->vm));
 	g_free(b);
 }

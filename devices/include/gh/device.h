@@ -15,6 +15,7 @@
 
 #include "gh/error.h"
 
+struct gh_pci_bus;
 struct gh_vm;
 
 struct gh_device_cfg {
@@ -24,6 +25,8 @@ struct gh_device_cfg {
 	/* local APICs: how many, 0 for one per vCPU of the VM (device tests
 	 * give a count for their CPU-less VM) */
 	unsigned ncpus;
+	/* PCI functions: the bus they plug into (the board's) */
+	struct gh_pci_bus *pci;
 };
 
 struct gh_device_type {
@@ -66,5 +69,9 @@ extern const struct gh_device_type gh_hpet_type;	/* HPET at 0xfed00000 */
 extern const struct gh_device_type gh_lapic_type;	/* every CPU's local APIC, MSI */
 extern const struct gh_device_type gh_ioapic_type;	/* 82093AA I/O APIC */
 extern const struct gh_device_type gh_fpu_error_type;	/* IRQ 13 latch, port 0xf0 */
+
+/* PCI (devices/pci/): functions on cfg->pci */
+extern const struct gh_device_type gh_i440fx_type;	/* host bridge, PAM, 00:00.0 */
+extern const struct gh_device_type gh_piix_type;	/* ISA bridge, PIRQs, 00:01.0 */
 
 #endif
