@@ -445,6 +445,13 @@ static void test_iasl(void)
 			g_assert_nonnull(strstr(text, "Name (\\_S5, Package (0x04)"));
 			g_assert_nonnull(strstr(text, "Device (HPET)"));
 			g_assert_nonnull(strstr(text, "Memory32Fixed (ReadOnly"));
+			/* PCI bus 0's root bridge and its windows */
+			g_assert_nonnull(strstr(text, "Device (PCI0)"));
+			g_assert_nonnull(strstr(text, "EisaId (\"PNP0A03\")"));
+			g_assert_nonnull(strstr(text, "WordBusNumber (ResourceProducer"));
+			g_assert_nonnull(strstr(text, "WordIO (ResourceProducer"));
+			g_assert_nonnull(strstr(text, "DWordMemory (ResourceProducer"));
+			g_assert_nonnull(strstr(text, "0xFEBFFFFF"));
 		}
 		g_unlink(dsl);
 		g_unlink(dat);

@@ -212,26 +212,100 @@ static void aml_eisaid(GByteArray *b, const char *id)
 	aml_int(b, GUINT32_SWAP_LE_BE(v));
 }
 
-/* Buffer() holding a resource template of one Memory32Fixed (6.4.3.4). */
-static void aml_mem32_fixed(GByteArray *b, uint32_t base, uint32_t len, bool rw)
+/* Buffer() holding a resource template: the descriptors and an End Tag. */
+static void aml_resources(GByteArray *b, const uint8_t *res, size_t len)
 {
-	uint8_t res[12 + 2] = { 0x86, 9, 0, rw };
+	static const uint8_t end[2] = { 0x79, 0 };	/* checksum 0: "valid" */
 	guint start;
 
-	gh_x86_put32(res + 4, base);
-	gh_x86_put32(res + 8, len);
-	res[12] = 0x79;		/* End Tag, checksum 0: "treat as valid" */
-	res[13] = 0;
 	aml_byte(b, AML_BUFFER);
 	start = aml_open(b);
-	aml_int(b, sizeof(res));
-	g_byte_array_append(b, res, sizeof(res));
+	aml_int(b, len + sizeof(end));
+	g_byte_array_append(b, res, len);
+	g_byte_array_append(b, end, sizeof(end));
 	aml_close(b, start);
 }
 
+/* A resource template of one Memory32Fixed (6.4.3.4). */
+static void aml_mem32_fixed(GByteArray *b, uint32_t base, uint32_t len, bool rw)
+{
+	uint8_t res[12] = { 0x86, 9, 0, rw };
+
+	gh_x86_put32(res + 4, base);
+	gh_x86_put32(res + 8, len);
+	aml_resources(b, res, sizeof(res));
+}
+
+/* Word/DWord Address Space Descriptors (6.4.3.5.3, 6.4.3.5.2) */
+#define RES_MEMORY	0
+#define RES_IO		1
+#define RES_BUS		2
+/* a producer (the bridge decodes it for its children), min/max fixed */
+#define ADDR_FIXED	0x0c
+
+static size_t res_word(uint8_t *p, uint8_t type, uint8_t tflags, uint16_t min,
+		       uint16_t max)
+{
+	uint8_t d[16] = { 0x88, 13, 0, type, ADDR_FIXED, tflags };
+
+	gh_x86_put16(d + 8, min);
+	gh_x86_put16(d + 10, max);
+	gh_x86_put16(d + 14, max - min + 1);
+	memcpy(p, d, sizeof(d));
+	return sizeof(d);
+}
+
+static size_t res_dword_mem(uint8_t *p, uint32_t min, uint32_t max)
+{
+	/* cacheable, read-write */
+	uint8_t d[26] = { 0x87, 23, 0, RES_MEMORY, ADDR_FIXED, 0x03 };
+
+	gh_x86_put32(d + 10, min);
+	gh_x86_put32(d + 14, max);
+	gh_x86_put32(d + 22, max - min + 1);
+	memcpy(p, d, sizeof(d));
+	return sizeof(d);
+}
+
 /*
- * The DSDT body: \_S5 for the soft-off PM1a_CNT accepts, and the HPET as a
- * device so the OS knows its MMIO range is taken (HPET 1.0a, 3.2.5).
+ * PCI bus 0's root bridge (the i440FX) and what it decodes for its
+ * devices (PCI Firmware Specification 3.0, 4.1): bus numbers 0-255, the
+ * configuration ports, the I/O ports around them, the VGA window and the
+ * MMIO hole from 3 GiB to the I/O APIC.
+ */
+static void aml_pci_root(GByteArray *b)
+{
+	static const uint8_t conf_io[8] = { 0x47, 1, 0xf8, 0x0c, 0xf8, 0x0c, 1, 8 };
+	uint8_t res[16 * 3 + 8 + 26 * 2];
+	size_t n = 0;
+	guint dev;
+
+	n += res_word(res + n, RES_BUS, 0, 0, 0xff);
+	memcpy(res + n, conf_io, sizeof(conf_io));
+	n += sizeof(conf_io);
+	/* I/O: the whole range (type-specific flags 3) */
+	n += res_word(res + n, RES_IO, 3, 0x0000, 0x0cf7);
+	n += res_word(res + n, RES_IO, 3, 0x0d00, 0xffff);
+	n += res_dword_mem(res + n, 0xa0000, 0xbffff);
+	n += res_dword_mem(res + n, GH_VM_LOWMEM_END, 0xfebfffff);
+	g_assert(n == sizeof(res));
+
+	dev = aml_device(b, "PCI0");
+	aml_name(b, "_HID");
+	aml_eisaid(b, "PNP0A03");
+	aml_name(b, "_ADR");
+	aml_int(b, 0);
+	aml_name(b, "_UID");
+	aml_int(b, 0);
+	aml_name(b, "_CRS");
+	aml_resources(b, res, n);
+	aml_close(b, dev);
+}
+
+/*
+ * The DSDT body: \_S5 for the soft-off PM1a_CNT accepts, the HPET as a
+ * device so the OS knows its MMIO range is taken (HPET 1.0a, 3.2.5), and
+ * PCI bus 0's root bridge, through which an ACPI OS finds the bus.
  */
 static GByteArray *dsdt_aml(void)
 {
@@ -255,6 +329,7 @@ static GByteArray *dsdt_aml(void)
 	aml_name(b, "_CRS");
 	aml_mem32_fixed(b, GH_HPET_BASE, GH_HPET_SIZE, false);
 	aml_close(b, dev);
+	aml_pci_root(b);
 	aml_close(b, scope);
 	return b;
 }
