@@ -351,6 +351,60 @@ static void test_e820_max(void)
 	gh_memory_free(mem);
 }
 
+/*
+ * Windows (the chipset's shadow segments): off until switched, then RAM or
+ * ROM with whatever host memory backs them; never counted as RAM.
+ */
+static void test_window(void)
+{
+	struct gh_memory *mem = gh_memory_new();
+	static uint8_t low[0xa0000], shadow[0x4000], rom[0x4000];
+	struct gh_e820_entry e[8];
+	unsigned gen = gh_memory_generation(mem);
+	bool writable;
+
+	g_assert_cmpint(gh_memory_add(mem, 0, sizeof(low), low, GH_MEM_RAM, "low"), ==, 0);
+	g_assert_cmpint(gh_memory_add_window(mem, 0xc0000, 0x4000, "w"), ==, 0);
+	/* windows take their range like any region */
+	g_assert_cmpint(gh_memory_add_window(mem, 0xc2000, 0x4000, "w"), ==, -EEXIST);
+	g_assert_cmpint(gh_memory_add(mem, 0xc0000, sizeof(rom), rom, GH_MEM_ROM, "r"),
+			==, -EEXIST);
+	g_assert_cmpint(gh_memory_add(mem, 0xd0000, sizeof(rom), rom, GH_MEM_OFF, "r"),
+			==, -EINVAL);
+	/* off: nothing translates, accesses are the MMIO bus's */
+	g_assert_null(gh_mem_map(mem, 0xc0000, 1));
+	g_assert_false(gh_mem_is_ram(mem, 0xc1000));
+	g_assert_cmpint(gh_mem_read(mem, 0xc0000, e, 1), ==, -EFAULT);
+	/* only a window that starts there switches */
+	g_assert_cmpint(gh_memory_set_window(mem, 0xc1000, shadow, GH_MEM_RAM), ==, -ENOENT);
+	g_assert_cmpint(gh_memory_set_window(mem, 0, shadow, GH_MEM_RAM), ==, -ENOENT);
+	g_assert_cmpint(gh_memory_set_window(mem, 0xc0000, NULL, GH_MEM_RAM), ==, -EINVAL);
+	g_assert_cmpuint(gh_memory_generation(mem), ==, gen);
+
+	rom[5] = 0x5a;
+	g_assert_cmpint(gh_memory_set_window(mem, 0xc0000, rom, GH_MEM_ROM), ==, 0);
+	g_assert_cmpuint(gh_memory_generation(mem), !=, gen);
+	gen = gh_memory_generation(mem);
+	g_assert_true(gh_mem_map_page(mem, 0xc0005, &writable) == rom);
+	g_assert_false(writable);
+	g_assert_cmpint(gh_mem_write(mem, 0xc0005, low, 1), ==, -EFAULT);
+
+	g_assert_cmpint(gh_memory_set_window(mem, 0xc0000, shadow, GH_MEM_RAM), ==, 0);
+	g_assert_true(gh_mem_map_page(mem, 0xc3fff, &writable) == shadow + 0x3000);
+	g_assert_true(writable);
+	g_assert_cmpint(gh_mem_write(mem, 0xc0005, rom + 5, 1), ==, 0);
+	g_assert_cmphex(shadow[5], ==, 0x5a);
+	/* RAM in a window is not RAM the OS may use */
+	g_assert_cmpuint(gh_memory_ram_below_4g(mem), ==, sizeof(low));
+	g_assert_cmpuint(gh_memory_e820(mem, e, 8), ==, 2);
+	g_assert_cmphex(e[1].addr + e[1].size, ==, 0xa0000);
+
+	g_assert_cmpint(gh_memory_set_window(mem, 0xc0000, shadow, GH_MEM_OFF), ==, 0);
+	g_assert_cmpuint(gh_memory_generation(mem), !=, gen);
+	g_assert_null(gh_mem_map(mem, 0xc0000, 1));
+	gh_memory_free(mem);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -366,5 +420,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/memory/e820/tiny", test_e820_tiny);
 	g_test_add_func("/memory/e820/rom", test_e820_rom);
 	g_test_add_func("/memory/e820/max", test_e820_max);
+	g_test_add_func("/memory/window", test_window);
 	return g_test_run();
 }
