@@ -62,6 +62,10 @@ static inline struct gh_cpu *ct_cpu_new(struct gh_cpu_bus bus, uint8_t **ram,
 	*ram = g_malloc0(ram_size);
 	cpu = gh_cpu_new(&bus, 0);
 	g_assert_nonnull(cpu);
+	/* the "jit" runs of the CPU tests: every block of 64-bit code is
+	 * translated before its first run */
+	if (g_getenv("GH_TEST_JIT"))
+		g_assert_cmpint(gh_cpu_set_jit(cpu, 0), ==, 0);
 	return cpu;
 }
 

@@ -126,6 +126,15 @@ void gh_cpu_flush_code(struct gh_cpu *cpu);
  * same as gh_code_map_invalidate() on the CPU's map. */
 void gh_cpu_invalidate_code(struct gh_cpu *cpu, uint64_t gpa, uint64_t len);
 
+/*
+ * The translator (jit.h): a block of 64-bit code is translated to host
+ * code once it has run threshold times (0: at its first run); threshold
+ * < 0 leaves everything to the interpreter. On by default. Between runs.
+ * -ENOMEM if the host gives no executable memory (the interpreter runs on).
+ */
+#define GH_CPU_JIT_THRESHOLD 8
+int gh_cpu_set_jit(struct gh_cpu *cpu, int threshold);
+
 /* Instructions retired since creation (benchmarks, tests). */
 uint64_t gh_cpu_retired(struct gh_cpu *cpu);
 

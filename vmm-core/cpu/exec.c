@@ -14,6 +14,7 @@
  * Interrupts, kicks and the instruction budget are checked between blocks.
  */
 #include "cpu/exec.h"
+#include "cpu/jit.h"
 
 #include <errno.h>
 #include <glib.h>
@@ -44,6 +45,8 @@ struct block {
 	struct block *page_next[2];	/* the other blocks of pfn[0], pfn[1] */
 	uint32_t span;		/* bytes from the first to past the last */
 	uint32_t n;
+	uint32_t runs;		/* times run, until it is translated */
+	gh_jit_fn *jit;		/* its translation (jit.h), or NULL */
 	struct block *dead_next;	/* on the cache's dead list once dropped */
 	struct block_entry e[];		/* n, then a sentinel (GH_FAST_NEXT) */
 };
@@ -91,6 +94,9 @@ struct gh_exec_cache {
 	struct block *dead;
 	/* where blocks are decoded: a fetch fault part-way leaks nothing */
 	struct block *scratch;
+	/* the translator: blocks of 64-bit code run this often are translated */
+	struct gh_jit *jit;
+	uint32_t jit_threshold;
 };
 
 /* ---- handler binding ------------------------------------------------------ */
@@ -392,7 +398,58 @@ int gh_exec_init(struct gh_cpu *cpu, struct gh_code_map *map)
 	cpu->tlb = g_new0(struct gh_tlb, 1);
 	gh_tlb_flush_all(cpu->tlb);
 	cpu->cache = c;
+	gh_cpu_set_jit(cpu, GH_CPU_JIT_THRESHOLD);
 	return 0;
+}
+
+/* Every translation is forgotten (the code buffer starts over). */
+static void forget_translations(struct gh_exec_cache *c)
+{
+	unsigned k;
+
+	for (k = 0; k < BLOCK_TABLE_SIZE; k++) {
+		if (c->table[k]) {
+			c->table[k]->jit = NULL;
+			c->table[k]->runs = 0;
+		}
+	}
+	if (c->jit)
+		gh_jit_reset(c->jit);
+}
+
+int gh_cpu_set_jit(struct gh_cpu *cpu, int threshold)
+{
+	struct gh_exec_cache *c = cpu->cache;
+
+	forget_translations(c);
+	if (threshold < 0) {
+		gh_jit_free(c->jit);
+		c->jit = NULL;
+		return 0;
+	}
+	if (!c->jit && !(c->jit = gh_jit_new()))
+		return -ENOMEM;
+	c->jit_threshold = (uint32_t)threshold;
+	return 0;
+}
+
+/*
+ * Whether b has a translation, made now if it has run often enough. A
+ * full code buffer starts over; a block that still does not fit (it
+ * cannot: the buffer holds many of the largest) is never tried again.
+ */
+static bool translated(struct gh_exec_cache *c, struct block *b)
+{
+	if (b->runs == UINT32_MAX || ++b->runs < c->jit_threshold)
+		return false;
+	b->jit = gh_jit_translate(c->jit, b->e, b->n);
+	if (!b->jit) {
+		forget_translations(c);
+		b->jit = gh_jit_translate(c->jit, b->e, b->n);
+		if (!b->jit)
+			b->runs = UINT32_MAX;
+	}
+	return b->jit != NULL;
 }
 
 void gh_exec_fini(struct gh_cpu *cpu)
@@ -401,6 +458,7 @@ void gh_exec_fini(struct gh_cpu *cpu)
 
 	drop_all(cpu);
 	free_dead(c);
+	gh_jit_free(c->jit);
 	g_mutex_lock(&c->map->lock);
 	c->map->cpus[c->slot] = NULL;
 	g_mutex_unlock(&c->map->lock);
@@ -1010,6 +1068,8 @@ static struct block *build_block(struct gh_cpu *cpu, bool *cacheable)
 	b->span = 0;
 	b->bits = bits;
 	b->ipmask = ipmask;
+	b->runs = 0;
+	b->jit = NULL;
 	memset(b->next, 0, sizeof(b->next));
 	*cacheable = true;
 	for (;;) {
@@ -1039,6 +1099,8 @@ static struct block *build_block(struct gh_cpu *cpu, bool *cacheable)
 			ret = gh_x86_decode(bytes, avail, bits, &e->insn);
 			b->pfn[1] = gpa[1] >> 12;
 		}
+		if (ret)	/* not an instruction the translator may look at */
+			e->insn.op = GH_X86_OP_NONE;
 		if (ret == GH_DECODE_UD)
 			e->fn = h_ud;
 		else if (ret == GH_DECODE_GP || ret == GH_DECODE_MORE)
@@ -1295,6 +1357,14 @@ static __attribute__((noinline)) enum gh_cpu_stop run_blocks(struct gh_cpu *cpu)
 					break;
 				}
 			}
+			cpu->no_chain = false;
+			cpu->retired += k;
+			continue;
+		}
+		if (b->jit || (c->jit && b->bits == 64 && b != c->owned && translated(c, b))) {
+			/* handlers it calls run one instruction each */
+			cpu->no_chain = true;
+			k = b->jit(cpu, GH_TLB_R(cpu->data_mode));
 			cpu->no_chain = false;
 			cpu->retired += k;
 			continue;
