@@ -55,6 +55,18 @@ static uint64_t r64(const uint8_t *p)
 	return r32(p) | (uint64_t)r32(p + 4) << 32;
 }
 
+static void w32(uint8_t *p, uint32_t v)
+{
+	for (unsigned i = 0; i < 4; i++)
+		p[i] = v >> (8 * i);
+}
+
+static void w64(uint8_t *p, uint64_t v)
+{
+	w32(p, (uint32_t)v);
+	w32(p + 4, v >> 32);
+}
+
 static uint8_t sum(const uint8_t *p, size_t len)
 {
 	uint8_t s = 0;
@@ -203,7 +215,63 @@ static void test_dsdt_s5(void)
 	/* the HPET device's _HID, EISAID("PNP0103") */
 	p = memmem(dsdt + 36, len - 36, "_HID\x0c\x41\xd0\x01\x03", 9);
 	g_assert_nonnull(p);
+	/* the i8042's keyboard and mouse, PNP0303 and PNP0F13, which
+	 * SeaBIOS looks for before it sets up a PS/2 keyboard */
+	p = memmem(dsdt + 36, len - 36, "_HID\x0c\x41\xd0\x03\x03", 9);
+	g_assert_nonnull(p);
+	p = memmem(dsdt + 36, len - 36, "_HID\x0c\x41\xd0\x0f\x13", 9);
+	g_assert_nonnull(p);
 	teardown(&f);
+}
+
+/*
+ * The linker/loader blobs are the same tables: placed where the direct-boot
+ * loader puts them (the RSDP at the area's start, the tables blob from the
+ * FACS on) and linked by their pointer and checksum lists, they come out
+ * byte for byte as the direct-boot tables, so no pointer is left unlisted.
+ */
+static void test_blobs(void)
+{
+	const uint32_t rsdp_gpa = GH_X86_TABLES_ADDR, tables_gpa = 0xf1000;
+	struct gh_acpi_blobs b;
+	struct gh_error err = { 0 };
+	uint8_t *rsdp, *tables;
+	struct fix f;
+
+	g_assert_cmpint(gh_x86_build_acpi_blobs(0, &b, &err), ==, -EINVAL);
+	for (unsigned ncpus = 1; ncpus <= 8; ncpus *= 8) {
+		setup(&f, ncpus);
+		g_assert_cmpint(gh_x86_build_acpi_blobs(ncpus, &b, &err), ==, 0);
+		rsdp = b.data[GH_ACPI_BLOB_RSDP];
+		tables = b.data[GH_ACPI_BLOB_TABLES];
+		g_assert_cmpuint(b.size[GH_ACPI_BLOB_RSDP], ==, 36);
+		for (unsigned i = 0; i < b.npointers; i++) {
+			uint8_t *p = b.data[b.pointers[i].blob] + b.pointers[i].offset;
+
+			g_assert_cmpuint(b.pointers[i].offset + b.pointers[i].size,
+					 <=, b.size[b.pointers[i].blob]);
+			if (b.pointers[i].size == 8) {
+				g_assert_cmpuint(r64(p), <, b.size[GH_ACPI_BLOB_TABLES]);
+				w64(p, r64(p) + tables_gpa);
+			} else {
+				g_assert_cmpuint(b.pointers[i].size, ==, 4);
+				g_assert_cmpuint(r32(p), <, b.size[GH_ACPI_BLOB_TABLES]);
+				w32(p, r32(p) + tables_gpa);
+			}
+		}
+		for (unsigned i = 0; i < b.nchecksums; i++) {
+			const struct gh_acpi_checksum *c = &b.checksums[i];
+			uint8_t *d = b.data[c->blob];
+
+			g_assert_cmpuint(c->start + c->length, <=, b.size[c->blob]);
+			d[c->field] -= sum(d + c->start, c->length);
+		}
+		g_assert_cmpmem(rsdp, 36, f.ram + rsdp_gpa, 36);
+		g_assert_cmpmem(tables, b.size[GH_ACPI_BLOB_TABLES],
+				f.ram + tables_gpa, b.size[GH_ACPI_BLOB_TABLES]);
+		gh_x86_acpi_blobs_free(&b);
+		teardown(&f);
+	}
 }
 
 static void check_madt(unsigned ncpus)
@@ -506,6 +574,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/acpi-tables/rsdp", test_rsdp);
 	g_test_add_func("/acpi-tables/fadt", test_fadt);
 	g_test_add_func("/acpi-tables/dsdt-s5", test_dsdt_s5);
+	g_test_add_func("/acpi-tables/blobs", test_blobs);
 	g_test_add_func("/acpi-tables/madt", test_madt);
 	g_test_add_func("/acpi-tables/hpet", test_hpet);
 	g_test_add_func("/acpi-tables/mptable", test_mptable);

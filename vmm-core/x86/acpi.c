@@ -24,7 +24,7 @@
 /* Layout of the table area (offsets from GH_X86_TABLES_ADDR). */
 #define RSDP_OFF	0x0000
 #define RSDP_SIZE	36
-#define FACS_OFF	0x1000	/* 64-byte aligned (5.2.10) */
+#define FACS_OFF	0x1000	/* 64-byte aligned (5.2.10), after the MP table */
 #define FACS_SIZE	64
 #define TABLES_OFF	0x1040
 
@@ -226,6 +226,19 @@ static void aml_resources(GByteArray *b, const uint8_t *res, size_t len)
 	aml_close(b, start);
 }
 
+/* Device(name) { _HID: EISAID(hid), _CRS: the resources res } */
+static void aml_pnp_device(GByteArray *b, const char *name, const char *hid,
+			   const uint8_t *res, size_t len)
+{
+	guint dev = aml_device(b, name);
+
+	aml_name(b, "_HID");
+	aml_eisaid(b, hid);
+	aml_name(b, "_CRS");
+	aml_resources(b, res, len);
+	aml_close(b, dev);
+}
+
 /* A resource template of one Memory32Fixed (6.4.3.4). */
 static void aml_mem32_fixed(GByteArray *b, uint32_t base, uint32_t len, bool rw)
 {
@@ -268,6 +281,30 @@ static size_t res_dword_mem(uint8_t *p, uint32_t min, uint32_t max)
 }
 
 /*
+ * The i8042's keyboard and mouse (PNP0303, PNP0F13) behind the PIIX3's ISA
+ * bridge (00:01.0): SeaBIOS, having parsed this DSDT, sets up a PS/2
+ * keyboard only if the DSDT has one, and an ACPI OS finds the controller
+ * through them instead of probing its ports.
+ */
+static void aml_isa(GByteArray *b)
+{
+	static const uint8_t kbd[] = {
+		0x47, 1, 0x60, 0, 0x60, 0, 1, 1,	/* IO(Decode16, 0x60) */
+		0x47, 1, 0x64, 0, 0x64, 0, 1, 1,	/* IO(Decode16, 0x64) */
+		0x22, 1 << 1, 0,			/* IRQNoFlags() {1} */
+	};
+	static const uint8_t mou[] = { 0x22, 0, 1 << (12 - 8) };	/* {12} */
+	guint isa;
+
+	isa = aml_device(b, "ISA");
+	aml_name(b, "_ADR");
+	aml_int(b, 0x00010000);		/* device 1, function 0 */
+	aml_pnp_device(b, "KBD", "PNP0303", kbd, sizeof(kbd));
+	aml_pnp_device(b, "MOU", "PNP0F13", mou, sizeof(mou));
+	aml_close(b, isa);
+}
+
+/*
  * PCI bus 0's root bridge (the i440FX) and what it decodes for its
  * devices (PCI Firmware Specification 3.0, 4.1): bus numbers 0-255, the
  * configuration ports, the I/O ports around them, the VGA window and the
@@ -299,6 +336,7 @@ static void aml_pci_root(GByteArray *b)
 	aml_int(b, 0);
 	aml_name(b, "_CRS");
 	aml_resources(b, res, n);
+	aml_isa(b);
 	aml_close(b, dev);
 }
 
@@ -336,23 +374,70 @@ static GByteArray *dsdt_aml(void)
 
 /* ---- tables ---- */
 
+/*
+ * Where the tables are built: buf, seen by the guest at base. For the
+ * BIOS linker/loader (links non-NULL) base is 0, so every pointer holds an
+ * offset into the tables blob, and each pointer and checksum is recorded
+ * for the loader script that makes them real once the firmware has placed
+ * the blob.
+ */
 struct area {
 	uint8_t *buf;
 	size_t next;		/* where the next table goes */
+	size_t size;
+	uint64_t base;
+	struct gh_acpi_blobs *links;
 };
 
-static size_t place(struct area *a, size_t size)
+static size_t place_aligned(struct area *a, size_t size, size_t align)
 {
-	size_t off = a->next;
+	size_t off = (a->next + align - 1) & ~(align - 1);
 
-	a->next = (off + size + 15) & ~(size_t)15;
-	g_assert(a->next <= GH_X86_TABLES_SIZE);
+	a->next = off + size;
+	g_assert(a->next <= a->size);
 	return off;
 }
 
-static uint32_t gpa(size_t off)
+static size_t place(struct area *a, size_t size)
 {
-	return (uint32_t)(GH_X86_TABLES_ADDR + off);
+	return place_aligned(a, size, 16);
+}
+
+static uint64_t gpa(const struct area *a, size_t off)
+{
+	return a->base + off;
+}
+
+/* A size-byte pointer at off in blob to off target of the tables. */
+static void put_ptr(struct area *a, uint8_t *blob_base, enum gh_acpi_blob blob,
+		    size_t off, unsigned size, size_t target)
+{
+	uint64_t v = gpa(a, target);
+	struct gh_acpi_blobs *l = a->links;
+
+	if (size == 8)
+		gh_x86_put64(blob_base + off, v);
+	else
+		gh_x86_put32(blob_base + off, (uint32_t)v);
+	if (!l)
+		return;
+	g_assert(l->npointers < G_N_ELEMENTS(l->pointers));
+	l->pointers[l->npointers++] = (struct gh_acpi_pointer){
+		.blob = blob, .offset = off, .size = size,
+	};
+}
+
+static void add_checksum(struct area *a, enum gh_acpi_blob blob, size_t field,
+			 size_t start, size_t len)
+{
+	struct gh_acpi_blobs *l = a->links;
+
+	if (!l)
+		return;
+	g_assert(l->nchecksums < G_N_ELEMENTS(l->checksums));
+	l->checksums[l->nchecksums++] = (struct gh_acpi_checksum){
+		.blob = blob, .field = field, .start = start, .length = len,
+	};
 }
 
 /* The common header (5.2.6); the checksum is set by finish(). */
@@ -372,10 +457,13 @@ static uint8_t *header(struct area *a, size_t off, const char *sig, uint32_t len
 	return h;
 }
 
-static void finish(uint8_t *h)
+static void finish(struct area *a, uint8_t *h)
 {
+	size_t off = h - a->buf;
+
 	h[9] = 0;
 	h[9] = gh_x86_checksum(h, gh_x86_get32(h + 4));
+	add_checksum(a, GH_ACPI_BLOB_TABLES, off + 9, off, gh_x86_get32(h + 4));
 }
 
 /* Generic Address Structure (5.2.3.2) */
@@ -401,19 +489,21 @@ static size_t build_dsdt(struct area *a)
 	uint8_t *h = header(a, off, "DSDT", HDR_SIZE + aml->len, 2);
 
 	memcpy(h + HDR_SIZE, aml->data, aml->len);
-	finish(h);
+	finish(a, h);
 	g_byte_array_free(aml, TRUE);
 	return off;
 }
 
 /* FACS: nothing waits on the global lock or wakes from S4 here. */
-static void build_facs(struct area *a)
+static size_t build_facs(struct area *a)
 {
-	uint8_t *f = a->buf + FACS_OFF;
+	size_t off = place_aligned(a, FACS_SIZE, 64);	/* 5.2.10 */
+	uint8_t *f = a->buf + off;
 
 	memcpy(f, "FACS", 4);
 	gh_x86_put32(f + 4, FACS_SIZE);
 	f[32] = 2;		/* version */
+	return off;
 }
 
 /* FADT flags (table 5-34) */
@@ -427,13 +517,13 @@ static void build_facs(struct area *a)
 #define BOOT_LEGACY_DEVICES	(1u << 0)
 #define BOOT_8042		(1u << 1)
 
-static size_t build_fadt(struct area *a, size_t dsdt)
+static size_t build_fadt(struct area *a, size_t facs, size_t dsdt)
 {
 	size_t off = place(a, FADT_SIZE);
 	uint8_t *f = header(a, off, "FACP", FADT_SIZE, 6);
 
-	gh_x86_put32(f + 36, gpa(FACS_OFF));
-	gh_x86_put32(f + 40, gpa(dsdt));
+	put_ptr(a, a->buf, GH_ACPI_BLOB_TABLES, off + 36, 4, facs);
+	put_ptr(a, a->buf, GH_ACPI_BLOB_TABLES, off + 40, 4, dsdt);
 	gh_x86_put16(f + 46, GH_ACPI_SCI_IRQ);
 	/*
 	 * SMI_CMD 0: there is no SMM and the machine is always in ACPI mode
@@ -458,13 +548,13 @@ static size_t build_fadt(struct area *a, size_t dsdt)
 	gas(f + 116, GAS_IO, 8, ACCESS_BYTE, GH_ACPI_RESET_PORT);
 	f[128] = GH_ACPI_RESET_VALUE;
 	f[131] = 0;		/* FADT minor version */
-	gh_x86_put64(f + 132, gpa(FACS_OFF));
-	gh_x86_put64(f + 140, gpa(dsdt));
+	put_ptr(a, a->buf, GH_ACPI_BLOB_TABLES, off + 132, 8, facs);
+	put_ptr(a, a->buf, GH_ACPI_BLOB_TABLES, off + 140, 8, dsdt);
 	gas(f + 148, GAS_IO, 32, 0, GH_ACPI_PM1A_EVT);
 	gas(f + 172, GAS_IO, 16, 0, GH_ACPI_PM1A_CNT);
 	gas(f + 208, GAS_IO, 32, ACCESS_DWORD, GH_ACPI_PM_TMR);
 	memcpy(f + 268, "GHOUSE  ", 8);	/* hypervisor vendor identity */
-	finish(f);
+	finish(a, f);
 	return off;
 }
 
@@ -521,7 +611,7 @@ static size_t build_madt(struct area *a, unsigned ncpus)
 	p[2] = 0xff;
 	gh_x86_put16(p + 3, 0);
 	p[5] = 1;
-	finish(m);
+	finish(a, m);
 	return off;
 }
 
@@ -537,7 +627,7 @@ static size_t build_hpet(struct area *a)
 	h[52] = 0;			/* HPET number */
 	gh_x86_put16(h + 53, GH_HPET_MIN_PERIOD);	/* in periodic mode */
 	h[55] = 0;			/* no page protection */
-	finish(h);
+	finish(a, h);
 	return off;
 }
 
@@ -548,56 +638,99 @@ static size_t build_sdt(struct area *a, const char *sig, const size_t *tables,
 	size_t off = place(a, len);
 	uint8_t *h = header(a, off, sig, len, 1);
 
-	for (unsigned i = 0; i < n; i++) {
-		if (entry == 8)
-			gh_x86_put64(h + HDR_SIZE + i * 8, gpa(tables[i]));
-		else
-			gh_x86_put32(h + HDR_SIZE + i * 4, gpa(tables[i]));
-	}
-	finish(h);
+	for (unsigned i = 0; i < n; i++)
+		put_ptr(a, a->buf, GH_ACPI_BLOB_TABLES,
+			off + HDR_SIZE + i * entry, entry, tables[i]);
+	finish(a, h);
 	return off;
 }
 
-static void build_rsdp(struct area *a, size_t rsdt, size_t xsdt)
+/* The RSDP (5.2.5.3) at r, which is blob r_blob's start. */
+static void build_rsdp(struct area *a, uint8_t *r, size_t rsdt, size_t xsdt)
 {
-	uint8_t *r = a->buf + RSDP_OFF;
-
 	memcpy(r, "RSD PTR ", 8);
 	memcpy(r + 9, OEM_ID, 6);
 	r[15] = 2;
-	gh_x86_put32(r + 16, gpa(rsdt));
+	put_ptr(a, r, GH_ACPI_BLOB_RSDP, 16, 4, rsdt);
 	gh_x86_put32(r + 20, RSDP_SIZE);
-	gh_x86_put64(r + 24, gpa(xsdt));
+	put_ptr(a, r, GH_ACPI_BLOB_RSDP, 24, 8, xsdt);
 	/* the first 20 bytes sum to 0, and so do all 36 */
 	r[8] = gh_x86_checksum(r, 20);
 	r[32] = gh_x86_checksum(r, RSDP_SIZE);
+	add_checksum(a, GH_ACPI_BLOB_RSDP, 8, 0, 20);
+	add_checksum(a, GH_ACPI_BLOB_RSDP, 32, 0, RSDP_SIZE);
+}
+
+/* Everything the RSDP leads to, from a->next on; the RSDP goes to rsdp. */
+static void build_acpi(struct area *a, uint8_t *rsdp, unsigned ncpus)
+{
+	size_t facs, dsdt, tables[3], rsdt, xsdt;
+
+	facs = build_facs(a);
+	dsdt = build_dsdt(a);
+	tables[0] = build_fadt(a, facs, dsdt);
+	tables[1] = build_madt(a, ncpus);
+	tables[2] = build_hpet(a);
+	rsdt = build_sdt(a, "RSDT", tables, G_N_ELEMENTS(tables), 4);
+	xsdt = build_sdt(a, "XSDT", tables, G_N_ELEMENTS(tables), 8);
+	build_rsdp(a, rsdp, rsdt, xsdt);
+}
+
+static int check_ncpus(unsigned ncpus, struct gh_error *err)
+{
+	if (ncpus == 0 || ncpus > GH_VM_MAX_CPUS)
+		return gh_error_set(err, -EINVAL,
+				    "cannot describe %u CPUs (1 to %u)", ncpus,
+				    GH_VM_MAX_CPUS);
+	return 0;
 }
 
 int gh_x86_build_tables(struct gh_memory *mem, unsigned ncpus, uint64_t *rsdp,
 			struct gh_error *err)
 {
-	struct area a = { .next = TABLES_OFF };
-	size_t dsdt, tables[3], rsdt, xsdt;
-	int ret;
+	struct area a = {
+		.next = FACS_OFF, .size = GH_X86_TABLES_SIZE,
+		.base = GH_X86_TABLES_ADDR,
+	};
+	int ret = check_ncpus(ncpus, err);
 
-	if (ncpus == 0 || ncpus > GH_VM_MAX_CPUS)
-		return gh_error_set(err, -EINVAL,
-				    "cannot describe %u CPUs (1 to %u)", ncpus,
-				    GH_VM_MAX_CPUS);
+	if (ret < 0)
+		return ret;
 	a.buf = g_malloc0(GH_X86_TABLES_SIZE);
 	gh_x86_build_mptable(a.buf, GH_X86_TABLES_ADDR, ncpus);
-	build_facs(&a);
-	dsdt = build_dsdt(&a);
-	tables[0] = build_fadt(&a, dsdt);
-	tables[1] = build_madt(&a, ncpus);
-	tables[2] = build_hpet(&a);
-	rsdt = build_sdt(&a, "RSDT", tables, G_N_ELEMENTS(tables), 4);
-	xsdt = build_sdt(&a, "XSDT", tables, G_N_ELEMENTS(tables), 8);
-	build_rsdp(&a, rsdt, xsdt);
+	build_acpi(&a, a.buf + RSDP_OFF, ncpus);
+	g_assert(FACS_OFF + FACS_SIZE == TABLES_OFF);
 	ret = gh_x86_boot_write(mem, GH_X86_TABLES_ADDR, a.buf, a.next,
 				"ACPI tables", err);
 	g_free(a.buf);
 	if (ret == 0)
 		*rsdp = GH_X86_TABLES_ADDR + RSDP_OFF;
 	return ret;
+}
+
+int gh_x86_build_acpi_blobs(unsigned ncpus, struct gh_acpi_blobs *out,
+			    struct gh_error *err)
+{
+	struct area a = { .size = GH_X86_TABLES_SIZE, .links = out };
+	int ret = check_ncpus(ncpus, err);
+
+	if (ret < 0)
+		return ret;
+	memset(out, 0, sizeof(*out));
+	a.buf = g_malloc0(a.size);
+	out->data[GH_ACPI_BLOB_RSDP] = g_malloc0(RSDP_SIZE);
+	out->size[GH_ACPI_BLOB_RSDP] = RSDP_SIZE;
+	build_acpi(&a, out->data[GH_ACPI_BLOB_RSDP], ncpus);
+	out->data[GH_ACPI_BLOB_TABLES] = g_realloc(a.buf, a.next);
+	out->size[GH_ACPI_BLOB_TABLES] = a.next;
+	return 0;
+}
+
+void gh_x86_acpi_blobs_free(struct gh_acpi_blobs *blobs)
+{
+	for (unsigned i = 0; i < GH_ACPI_NBLOBS; i++) {
+		g_free(blobs->data[i]);
+		blobs->data[i] = NULL;
+		blobs->size[i] = 0;
+	}
 }

@@ -7,6 +7,7 @@
 #ifndef GH_X86_ACPI_H
 #define GH_X86_ACPI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "gh/error.h"
@@ -60,5 +61,47 @@ struct gh_memory;
 __attribute__((warn_unused_result))
 int gh_x86_build_tables(struct gh_memory *mem, unsigned ncpus, uint64_t *rsdp,
 			struct gh_error *err);
+
+/*
+ * The same ACPI tables for firmware that places them itself through QEMU's
+ * BIOS linker/loader (QEMU hw/acpi/bios-linker-loader.c, fw_cfg's
+ * "etc/table-loader"): two blobs, the RSDP and the tables it leads to,
+ * built as if the tables blob sat at address 0. Each pointer field (in
+ * either blob, always pointing into the tables blob) then holds an offset
+ * that the loader's ADD_POINTER turns into an address by adding the
+ * tables blob's, and each checksum field is listed for its ADD_CHECKSUM.
+ */
+enum gh_acpi_blob {
+	GH_ACPI_BLOB_RSDP,
+	GH_ACPI_BLOB_TABLES,
+	GH_ACPI_NBLOBS
+};
+
+struct gh_acpi_pointer {
+	enum gh_acpi_blob blob;	/* where the pointer field is */
+	uint32_t offset;
+	uint8_t size;		/* 4 or 8 bytes, little-endian */
+};
+
+struct gh_acpi_checksum {
+	enum gh_acpi_blob blob;
+	uint32_t field;		/* the checksum byte */
+	uint32_t start, length;	/* the bytes that must sum to 0 */
+};
+
+struct gh_acpi_blobs {
+	uint8_t *data[GH_ACPI_NBLOBS];
+	size_t size[GH_ACPI_NBLOBS];
+	struct gh_acpi_pointer pointers[16];
+	unsigned npointers;
+	struct gh_acpi_checksum checksums[16];
+	unsigned nchecksums;
+};
+
+/* -EINVAL for a bad ncpus; free with gh_x86_acpi_blobs_free. */
+__attribute__((warn_unused_result))
+int gh_x86_build_acpi_blobs(unsigned ncpus, struct gh_acpi_blobs *out,
+			    struct gh_error *err);
+void gh_x86_acpi_blobs_free(struct gh_acpi_blobs *blobs);
 
 #endif
