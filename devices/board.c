@@ -38,6 +38,8 @@ static const struct board_slot pc_devices[] = {
 	/* IRQs 0 and 8 in LegacyReplacement mode, else I/O APIC pins 20-23 */
 	{ &gh_hpet_type,	{ .irq = -1 } },
 	{ &gh_fpu_error_type,	{ .irq = 13 } },
+	/* what firmware reads about the VM (QEMU's fw_cfg) */
+	{ &gh_fw_cfg_type,	{ .irq = -1 } },
 	/* PCI bus 0: the i440FX host bridge at 00:00.0, the PIIX3 at 00:01.0 */
 	{ &gh_i440fx_type,	{ .irq = -1 } },
 	{ &gh_piix_type,	{ .irq = -1 } },

@@ -2,7 +2,10 @@
 # Debian's SeaBIOS runs its POST under the software CPU, with its debug log
 # on the debug console, and gets exactly as far as under KVM: it finds the
 # i440FX and the PIIX3 on PCI bus 0, unlocks its shadow RAM through the PAM
-# registers, and with no disk (no IDE yet) finds nothing to boot. Usage:
+# registers, finds fw_cfg with its DMA interface, reads the e820 map from
+# it and installs our ACPI tables through the linker/loader script (then
+# parses our DSDT, where it must find the PS/2 keyboard), shows its boot
+# menu prompt, and with no disk (no IDE yet) finds nothing to boot. Usage:
 # seabios.sh GUESTHOUSE
 set -u
 gh=$1
@@ -33,7 +36,7 @@ ok() {
 	fi
 }
 
-echo "1..7"
+echo "1..12"
 run soft
 grep -q '^SeaBIOS (version 1\.' "$tmp/soft.log"
 ok $? "soft: SeaBIOS prints its banner on the debug console"
@@ -45,8 +48,26 @@ ok $? "soft: SeaBIOS finds the i440FX and the PIIX3 on PCI bus 0"
 ! grep -q 'Unable to unlock ram' "$tmp/soft.log" &&
 	grep -q '^Relocating init from' "$tmp/soft.log"
 ok $? "soft: SeaBIOS unlocks its shadow RAM through the PAM registers"
+grep -q '^Found QEMU fw_cfg$' "$tmp/soft.log" &&
+	grep -q '^QEMU fw_cfg DMA interface supported$' "$tmp/soft.log"
+ok $? "soft: SeaBIOS finds fw_cfg and its DMA interface"
+# the map's RAM above 1 MiB comes from etc/e820 (the CMOS gives no ranges)
+grep -q '^qemu/e820: addr 0x0000000000100000 len 0x[0-9a-f]* \[RAM\]$' \
+	"$tmp/soft.log"
+ok $? "soft: SeaBIOS reads the e820 map from fw_cfg"
+# FACP ("FACP" as a little-endian dword) found through our XSDT, and the
+# DSDT it points to parsed, with the keyboard SeaBIOS then initializes
+grep -q '^table(50434146)=0x[0-9a-f]* (via xsdt)$' "$tmp/soft.log" &&
+	grep -q '^ACPI: parse DSDT at 0x[0-9a-f]* (len [0-9]*)$' "$tmp/soft.log" &&
+	! grep -q 'no PS/2 keyboard' "$tmp/soft.log" &&
+	grep -q '^PS2 keyboard initialized$' "$tmp/soft.log"
+ok $? "soft: SeaBIOS installs our ACPI tables through the table loader"
+grep -q '^Press ESC for boot menu\.$' "$tmp/soft.log"
+ok $? "soft: SeaBIOS shows its boot menu prompt"
 grep -q '^No bootable device' "$tmp/soft.log"
 ok $? "soft: with no disk SeaBIOS finds nothing to boot"
+! grep -qi 'warning' "$tmp/soft.log"
+ok $? "soft: SeaBIOS prints no warnings"
 
 if "$gh" info 2>/dev/null | grep -q '^kvm: available'; then
 	run kvm
@@ -60,7 +81,7 @@ if "$gh" info 2>/dev/null | grep -q '^kvm: available'; then
 	ok $same "soft and kvm print the same debug log"
 	[ $same -eq 0 ] || diff "$tmp/kvm.cmp" "$tmp/soft.cmp" | sed 's/^/# /'
 else
-	echo "ok 6 # SKIP kvm not available"
-	echo "ok 7 # SKIP kvm not available"
+	echo "ok 11 # SKIP kvm not available"
+	echo "ok 12 # SKIP kvm not available"
 fi
 [ $fails -eq 0 ]

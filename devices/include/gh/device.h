@@ -69,6 +69,7 @@ extern const struct gh_device_type gh_hpet_type;	/* HPET at 0xfed00000 */
 extern const struct gh_device_type gh_lapic_type;	/* every CPU's local APIC, MSI */
 extern const struct gh_device_type gh_ioapic_type;	/* 82093AA I/O APIC */
 extern const struct gh_device_type gh_fpu_error_type;	/* IRQ 13 latch, port 0xf0 */
+extern const struct gh_device_type gh_fw_cfg_type;	/* QEMU fw_cfg, 0x510-0x51b */
 
 /* PCI (devices/pci/): functions on cfg->pci */
 extern const struct gh_device_type gh_i440fx_type;	/* host bridge, PAM, 00:00.0 */
