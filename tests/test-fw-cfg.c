@@ -5,6 +5,7 @@
  * BIOS linker/loader script run the way SeaBIOS's romfile_loader runs it.
  */
 #include <glib.h>
+#include <glib/gstdio.h>
 #include <string.h>
 
 #include "devtest.h"
@@ -340,6 +341,73 @@ static void test_smbios(struct fx *f, gconstpointer data)
 			g_assert_cmpuint(count[i], ==, i == 4 ? NCPUS : 1);
 	g_free(a);
 	g_free(t);
+}
+
+/*
+ * Debian's dmidecode reads the tables as a dump file (the entry point with
+ * its table address set to where the table follows it, as firmware sets it)
+ * and must decode every structure without a complaint.
+ */
+static void test_smbios_dmidecode(struct fx *f, gconstpointer data)
+{
+	char *prog = g_find_program_in_path("dmidecode");
+	size_t alen, tlen;
+	uint8_t *a, *t, *dump;
+	char *dir, *path, *out = NULL, *errs = NULL, *want;
+	GError *error = NULL;
+	int status;
+
+	(void)data;
+	if (!prog && g_file_test("/usr/sbin/dmidecode", G_FILE_TEST_IS_EXECUTABLE))
+		prog = g_strdup("/usr/sbin/dmidecode");
+	if (!prog) {
+		g_test_skip("dmidecode is not installed (Debian package dmidecode)");
+		return;
+	}
+	a = read_file(f, "etc/smbios/smbios-anchor", &alen);
+	t = read_file(f, "etc/smbios/smbios-tables", &tlen);
+	dump = g_malloc0(32 + tlen);
+	memcpy(dump, a, alen);
+	/* the table's address, and the intermediate checksum that covers it
+	 * (the whole entry point's sum is then unchanged) */
+	dump[0x18] = 32;
+	dump[0x15] -= 32;
+	memcpy(dump + 32, t, tlen);
+	dir = g_dir_make_tmp("test-fw-cfg-XXXXXX", &error);
+	g_assert_no_error(error);
+	path = g_build_filename(dir, "smbios.bin", NULL);
+	g_assert_true(g_file_set_contents(path, (const char *)dump, 32 + tlen,
+					  &error));
+	{
+		char *argv[] = { prog, "--from-dump", path, NULL };
+
+		g_assert_true(g_spawn_sync(NULL, argv, NULL, G_SPAWN_DEFAULT, NULL,
+					   NULL, &out, &errs, &status, &error));
+	}
+	g_assert_no_error(error);
+	g_assert_true(g_spawn_check_wait_status(status, NULL));
+	g_assert_cmpstr(errs, ==, "");
+	g_assert_nonnull(strstr(out, "SMBIOS 2.8 present."));
+	want = g_strdup_printf("%u structures occupying %zu bytes.",
+			       le16(a + 0x1c), tlen);
+	g_assert_nonnull(strstr(out, want));
+	g_assert_nonnull(strstr(out, "\tSize: 16 MB\n"));
+	g_assert_nonnull(strstr(out, "\tRange Size: 16 MB\n"));
+	g_assert_nonnull(strstr(out, "\tSocket Designation: CPU 1\n"));
+	g_assert_nonnull(strstr(out, "End Of Table"));
+	g_assert_null(strstr(out, "<OUT OF SPEC>"));
+	g_assert_null(strstr(out, "Invalid"));
+	g_remove(path);
+	g_rmdir(dir);
+	g_free(want);
+	g_free(out);
+	g_free(errs);
+	g_free(path);
+	g_free(dir);
+	g_free(dump);
+	g_free(a);
+	g_free(t);
+	g_free(prog);
 }
 
 /* ---- DMA ---- */
@@ -683,6 +751,7 @@ int main(int argc, char **argv)
 	ADD("numbers", test_numbers);
 	ADD("e820", test_e820);
 	ADD("smbios", test_smbios);
+	ADD("smbios-dmidecode", test_smbios_dmidecode);
 	ADD("dma-read", test_dma_read);
 	ADD("dma-write-refused", test_dma_write_refused);
 	ADD("dma-outside-ram", test_dma_outside_ram);
