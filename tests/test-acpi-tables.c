@@ -9,6 +9,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "gh/memory.h"
 #include "gh/x86-acpi.h"
 
@@ -40,47 +41,11 @@ static void teardown(struct fix *f)
 	g_free(f->ram);
 }
 
-static uint16_t r16(const uint8_t *p)
-{
-	return p[0] | p[1] << 8;
-}
-
-static uint32_t r32(const uint8_t *p)
-{
-	return r16(p) | (uint32_t)r16(p + 2) << 16;
-}
-
-static uint64_t r64(const uint8_t *p)
-{
-	return r32(p) | (uint64_t)r32(p + 4) << 32;
-}
-
-static void w32(uint8_t *p, uint32_t v)
-{
-	for (unsigned i = 0; i < 4; i++)
-		p[i] = v >> (8 * i);
-}
-
-static void w64(uint8_t *p, uint64_t v)
-{
-	w32(p, (uint32_t)v);
-	w32(p + 4, v >> 32);
-}
-
-static uint8_t sum(const uint8_t *p, size_t len)
-{
-	uint8_t s = 0;
-
-	while (len--)
-		s += *p++;
-	return s;
-}
-
 /* ACPI 6.3, 5.2.5.1: on 16-byte boundaries of 0xE0000-0xFFFFF. */
 static const uint8_t *find_rsdp(struct fix *f)
 {
 	for (uint32_t a = 0xe0000; a < 0x100000; a += 16)
-		if (!memcmp(f->ram + a, "RSD PTR ", 8) && !sum(f->ram + a, 20))
+		if (!memcmp(f->ram + a, "RSD PTR ", 8) && !sum8(f->ram + a, 20))
 			return f->ram + a;
 	return NULL;
 }
@@ -94,10 +59,10 @@ static const uint8_t *table(struct fix *f, uint64_t addr, const char *sig)
 	g_assert_cmphex(addr, <, RAM_SIZE - 36);
 	t = f->ram + addr;
 	g_assert_cmpmem(t, 4, sig, 4);
-	len = r32(t + 4);
+	len = le32(t + 4);
 	g_assert_cmpuint(len, >=, 36);
 	g_assert_cmphex(addr + len, <=, 0x100000);
-	g_assert_cmpuint(sum(t, len), ==, 0);
+	g_assert_cmpuint(sum8(t, len), ==, 0);
 	g_assert_cmpmem(t + 10, 6, "GHOUSE", 6);
 	return t;
 }
@@ -109,15 +74,15 @@ static const uint8_t *find_table(struct fix *f, const char *sig)
 	unsigned n;
 
 	g_assert_nonnull(rsdp);
-	xsdt = table(f, r64(rsdp + 24), "XSDT");
-	rsdt = table(f, r32(rsdp + 16), "RSDT");
-	n = (r32(xsdt + 4) - 36) / 8;
-	g_assert_cmpuint(r32(xsdt + 4), ==, 36 + 8 * n);
-	g_assert_cmpuint(r32(rsdt + 4), ==, 36 + 4 * n);
+	xsdt = table(f, le64(rsdp + 24), "XSDT");
+	rsdt = table(f, le32(rsdp + 16), "RSDT");
+	n = (le32(xsdt + 4) - 36) / 8;
+	g_assert_cmpuint(le32(xsdt + 4), ==, 36 + 8 * n);
+	g_assert_cmpuint(le32(rsdt + 4), ==, 36 + 4 * n);
 	for (unsigned i = 0; i < n; i++) {
-		uint64_t a = r64(xsdt + 36 + 8 * i);
+		uint64_t a = le64(xsdt + 36 + 8 * i);
 
-		g_assert_cmphex(r32(rsdt + 36 + 4 * i), ==, a);
+		g_assert_cmphex(le32(rsdt + 36 + 4 * i), ==, a);
 		if (!memcmp(f->ram + a, sig, 4)) {
 			g_assert_null(found);
 			found = table(f, a, sig);
@@ -135,8 +100,8 @@ static void test_rsdp(void)
 	r = find_rsdp(&f);
 	g_assert_nonnull(r);
 	g_assert_cmpuint(r[15], ==, 2);
-	g_assert_cmpuint(r32(r + 20), ==, 36);
-	g_assert_cmpuint(sum(r, 36), ==, 0);
+	g_assert_cmpuint(le32(r + 20), ==, 36);
+	g_assert_cmpuint(sum8(r, 36), ==, 0);
 	g_assert_cmpmem(r + 9, 6, "GHOUSE", 6);
 	/* all the tables the kernel needs, and nothing twice */
 	g_assert_nonnull(find_table(&f, "FACP"));
@@ -151,7 +116,7 @@ static void check_gas(const uint8_t *g, uint8_t space, uint8_t bits, uint64_t ad
 	g_assert_cmpuint(g[0], ==, space);
 	g_assert_cmpuint(g[1], ==, bits);
 	g_assert_cmpuint(g[2], ==, 0);
-	g_assert_cmphex(r64(g + 4), ==, addr);
+	g_assert_cmphex(le64(g + 4), ==, addr);
 }
 
 static void test_fadt(void)
@@ -162,26 +127,26 @@ static void test_fadt(void)
 
 	setup(&f, 1);
 	fadt = find_table(&f, "FACP");
-	g_assert_cmpuint(r32(fadt + 4), ==, 276);
+	g_assert_cmpuint(le32(fadt + 4), ==, 276);
 	g_assert_cmpuint(fadt[8], ==, 6);
-	g_assert_cmphex(r64(fadt + 132), ==, r32(fadt + 36));
-	g_assert_cmphex(r64(fadt + 140), ==, r32(fadt + 40));
-	facs = f.ram + r32(fadt + 36);
-	g_assert_cmphex(r32(fadt + 36) % 64, ==, 0);
+	g_assert_cmphex(le64(fadt + 132), ==, le32(fadt + 36));
+	g_assert_cmphex(le64(fadt + 140), ==, le32(fadt + 40));
+	facs = f.ram + le32(fadt + 36);
+	g_assert_cmphex(le32(fadt + 36) % 64, ==, 0);
 	g_assert_cmpmem(facs, 4, "FACS", 4);
-	g_assert_cmpuint(r32(facs + 4), >=, 64);
-	dsdt = table(&f, r32(fadt + 40), "DSDT");
+	g_assert_cmpuint(le32(facs + 4), >=, 64);
+	dsdt = table(&f, le32(fadt + 40), "DSDT");
 	g_assert_cmpuint(dsdt[8], ==, 2);
 
-	g_assert_cmpuint(r16(fadt + 46), ==, 9);		/* SCI_INT */
-	g_assert_cmphex(r32(fadt + 56), ==, GH_ACPI_PM1A_EVT);
-	g_assert_cmphex(r32(fadt + 64), ==, GH_ACPI_PM1A_CNT);
-	g_assert_cmphex(r32(fadt + 76), ==, GH_ACPI_PM_TMR);
+	g_assert_cmpuint(le16(fadt + 46), ==, 9);		/* SCI_INT */
+	g_assert_cmphex(le32(fadt + 56), ==, GH_ACPI_PM1A_EVT);
+	g_assert_cmphex(le32(fadt + 64), ==, GH_ACPI_PM1A_CNT);
+	g_assert_cmphex(le32(fadt + 76), ==, GH_ACPI_PM_TMR);
 	g_assert_cmpuint(fadt[88], ==, 4);
 	g_assert_cmpuint(fadt[89], ==, 2);
 	g_assert_cmpuint(fadt[91], ==, 4);
 	g_assert_cmpuint(fadt[92], ==, 0);			/* no GPE0 */
-	flags = r32(fadt + 112);
+	flags = le32(fadt + 112);
 	g_assert_true(flags & (1u << 8));			/* TMR_VAL_EXT */
 	g_assert_true(flags & (1u << 10));			/* RESET_REG_SUP */
 	g_assert_false(flags & (1u << 20));			/* not HW_REDUCED */
@@ -208,8 +173,8 @@ static void test_dsdt_s5(void)
 
 	setup(&f, 1);
 	fadt = find_table(&f, "FACP");
-	dsdt = table(&f, r32(fadt + 40), "DSDT");
-	len = r32(dsdt + 4);
+	dsdt = table(&f, le32(fadt + 40), "DSDT");
+	len = le32(dsdt + 4);
 	p = memmem(dsdt + 36, len - 36, s5, sizeof(s5));
 	g_assert_nonnull(p);
 	/* the HPET device's _HID, EISAID("PNP0103") */
@@ -251,12 +216,12 @@ static void test_blobs(void)
 			g_assert_cmpuint(b.pointers[i].offset + b.pointers[i].size,
 					 <=, b.size[b.pointers[i].blob]);
 			if (b.pointers[i].size == 8) {
-				g_assert_cmpuint(r64(p), <, b.size[GH_ACPI_BLOB_TABLES]);
-				w64(p, r64(p) + tables_gpa);
+				g_assert_cmpuint(le64(p), <, b.size[GH_ACPI_BLOB_TABLES]);
+				put_le64(p, le64(p) + tables_gpa);
 			} else {
 				g_assert_cmpuint(b.pointers[i].size, ==, 4);
-				g_assert_cmpuint(r32(p), <, b.size[GH_ACPI_BLOB_TABLES]);
-				w32(p, r32(p) + tables_gpa);
+				g_assert_cmpuint(le32(p), <, b.size[GH_ACPI_BLOB_TABLES]);
+				put_le32(p, le32(p) + tables_gpa);
 			}
 		}
 		for (unsigned i = 0; i < b.nchecksums; i++) {
@@ -264,7 +229,7 @@ static void test_blobs(void)
 			uint8_t *d = b.data[c->blob];
 
 			g_assert_cmpuint(c->start + c->length, <=, b.size[c->blob]);
-			d[c->field] -= sum(d + c->start, c->length);
+			d[c->field] -= sum8(d + c->start, c->length);
 		}
 		g_assert_cmpmem(rsdp, 36, f.ram + rsdp_gpa, 36);
 		g_assert_cmpmem(tables, b.size[GH_ACPI_BLOB_TABLES],
@@ -283,9 +248,9 @@ static void check_madt(unsigned ncpus)
 
 	setup(&f, ncpus);
 	m = find_table(&f, "APIC");
-	g_assert_cmphex(r32(m + 36), ==, GH_LAPIC_BASE);
-	g_assert_cmphex(r32(m + 40) & 1, ==, 1);	/* PCAT_COMPAT: 8259s */
-	end = m + r32(m + 4);
+	g_assert_cmphex(le32(m + 36), ==, GH_LAPIC_BASE);
+	g_assert_cmphex(le32(m + 40) & 1, ==, 1);	/* PCAT_COMPAT: 8259s */
+	end = m + le32(m + 4);
 	for (p = m + 44; p < end; p += p[1]) {
 		g_assert_cmpuint(p[1], >=, 2);
 		g_assert_true(p + p[1] <= end);
@@ -294,27 +259,27 @@ static void check_madt(unsigned ncpus)
 			g_assert_cmpuint(p[1], ==, 8);
 			g_assert_cmpuint(p[3], ==, lapics);	/* APIC id */
 			g_assert_cmpuint(p[2], ==, lapics);	/* UID */
-			g_assert_cmphex(r32(p + 4), ==, 1);
+			g_assert_cmphex(le32(p + 4), ==, 1);
 			lapics++;
 			break;
 		case 1:
 			g_assert_cmpuint(p[1], ==, 12);
 			g_assert_cmpuint(p[2], ==, ncpus);
-			g_assert_cmphex(r32(p + 4), ==, GH_IOAPIC_BASE);
-			g_assert_cmpuint(r32(p + 8), ==, 0);
+			g_assert_cmphex(le32(p + 4), ==, GH_IOAPIC_BASE);
+			g_assert_cmpuint(le32(p + 8), ==, 0);
 			ioapics++;
 			break;
 		case 2:
 			g_assert_cmpuint(p[1], ==, 10);
 			g_assert_cmpuint(p[2], ==, 0);
 			if (p[3] == 0) {
-				g_assert_cmpuint(r32(p + 4), ==, 2);
-				g_assert_cmphex(r16(p + 8), ==, 0x5);
+				g_assert_cmpuint(le32(p + 4), ==, 2);
+				g_assert_cmphex(le16(p + 8), ==, 0x5);
 				irq0 = true;
 			} else {
 				g_assert_cmpuint(p[3], ==, 9);
-				g_assert_cmpuint(r32(p + 4), ==, 9);
-				g_assert_cmphex(r16(p + 8), ==, 0xd);
+				g_assert_cmpuint(le32(p + 4), ==, 9);
+				g_assert_cmphex(le16(p + 8), ==, 0xd);
 				sci = true;
 			}
 			break;
@@ -352,10 +317,10 @@ static void test_hpet(void)
 
 	setup(&f, 2);
 	h = find_table(&f, "HPET");
-	g_assert_cmpuint(r32(h + 4), ==, 56);
-	g_assert_cmphex(r32(h + 36), ==, GH_HPET_ID);
-	g_assert_cmphex(r32(h + 36) >> 16, ==, 0x8086);
-	g_assert_cmpuint((r32(h + 36) >> 8 & 0x1f) + 1, ==, 3);
+	g_assert_cmpuint(le32(h + 4), ==, 56);
+	g_assert_cmphex(le32(h + 36), ==, GH_HPET_ID);
+	g_assert_cmphex(le32(h + 36) >> 16, ==, 0x8086);
+	g_assert_cmpuint((le32(h + 36) >> 8 & 0x1f) + 1, ==, 3);
 	check_gas(h + 40, 0, 64, GH_HPET_BASE);
 	teardown(&f);
 }
@@ -375,14 +340,14 @@ static void check_mp(unsigned ncpus)
 	g_assert_nonnull(mpf);
 	g_assert_cmpuint(mpf[8], ==, 1);
 	g_assert_cmpuint(mpf[9], ==, 4);
-	g_assert_cmpuint(sum(mpf, 16), ==, 0);
+	g_assert_cmpuint(sum8(mpf, 16), ==, 0);
 	g_assert_cmpuint(mpf[11], ==, 0);		/* a table, not a default */
-	mpc = f.ram + r32(mpf + 4);
+	mpc = f.ram + le32(mpf + 4);
 	g_assert_cmpmem(mpc, 4, "PCMP", 4);
-	g_assert_cmpuint(sum(mpc, r16(mpc + 4)), ==, 0);
-	g_assert_cmphex(r32(mpc + 36), ==, GH_LAPIC_BASE);
-	n = r16(mpc + 34);
-	end = mpc + r16(mpc + 4);
+	g_assert_cmpuint(sum8(mpc, le16(mpc + 4)), ==, 0);
+	g_assert_cmphex(le32(mpc + 36), ==, GH_LAPIC_BASE);
+	n = le16(mpc + 34);
+	end = mpc + le16(mpc + 4);
 	p = mpc + 44;
 	for (unsigned i = 0; i < n; i++) {
 		g_assert_true(p < end);
@@ -400,7 +365,7 @@ static void check_mp(unsigned ncpus)
 			break;
 		case 2:
 			g_assert_cmpuint(p[1], ==, ncpus);
-			g_assert_cmphex(r32(p + 4), ==, GH_IOAPIC_BASE);
+			g_assert_cmphex(le32(p + 4), ==, GH_IOAPIC_BASE);
 			ioapics++;
 			break;
 		case 3:
@@ -473,10 +438,10 @@ static char *write_table(struct fix *f, const char *dir, const char *sig)
 	const uint8_t *t;
 
 	if (!strcmp(sig, "DSDT"))
-		t = table(f, r32(find_table(f, "FACP") + 40), "DSDT");
+		t = table(f, le32(find_table(f, "FACP") + 40), "DSDT");
 	else
 		t = find_table(f, sig);
-	g_assert_true(g_file_set_contents(path, (const char *)t, r32(t + 4), NULL));
+	g_assert_true(g_file_set_contents(path, (const char *)t, le32(t + 4), NULL));
 	return path;
 }
 

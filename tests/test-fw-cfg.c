@@ -8,6 +8,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "devtest.h"
 #include "gh/fw-cfg.h"
 #include "gh/memory.h"
@@ -37,26 +38,6 @@ static void fx_teardown(struct fx *f, gconstpointer data)
 	(void)data;
 	gh_device_free(f->dev);
 	gh_vm_free(f->vm);
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
-}
-
-static uint16_t le16(const uint8_t *p)
-{
-	return p[0] | p[1] << 8;
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-	return le16(p) | (uint32_t)le16(p + 2) << 16;
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	return le32(p) | (uint64_t)le32(p + 4) << 32;
 }
 
 static void put_be32(uint8_t *p, uint32_t v)
@@ -276,15 +257,6 @@ static void test_e820(struct fx *f, gconstpointer data)
 		g_assert_cmpuint(le32(p + i * 20 + 16), ==, map[i].type);
 	}
 	g_free(p);
-}
-
-static uint8_t sum8(const uint8_t *p, size_t len)
-{
-	uint8_t s = 0;
-
-	while (len--)
-		s += *p++;
-	return s;
 }
 
 static void test_smbios(struct fx *f, gconstpointer data)
