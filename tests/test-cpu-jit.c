@@ -196,12 +196,12 @@ static void gen_one(struct seq *q, struct ct_rng *g, unsigned left)
 	}
 	case 10: case 11: {
 		/* shifts and rotates by an immediate or by 1 */
-		static const unsigned ext[] = { 0, 1, 4, 5, 7 };
+		static const unsigned ext[] = { 0, 1, 4, 5, 7, 6 };	/* 6: SHL's alias */
 		bool by1 = ct_rnd(g) % 4 == 0;
 		static const uint8_t counts[] = { 0, 1, 2, 7, 8, 15, 16, 31, 32, 33, 63, 64, 3 };
 
 		op[0] = by1 ? (size == 1 ? 0xd0 : 0xd1) : (size == 1 ? 0xc0 : 0xc1);
-		modrm_insn(q, g, size, size == 1, op, 1, ext[ct_rnd(g) % 5], mem, r);
+		modrm_insn(q, g, size, size == 1, op, 1, ext[ct_rnd(g) % 6], mem, r);
 		if (!by1)
 			put(q, counts[ct_rnd(g) % G_N_ELEMENTS(counts)]);
 		break;
@@ -364,13 +364,19 @@ static void gen_seq(struct seq *q, struct ct_rng *g, unsigned n)
 
 /* ---- running ------------------------------------------------------------------ */
 
-static void setup(struct env *e, const struct seq *q, const uint8_t *data)
+/* new_code: the code changed (its blocks go); otherwise only the data and
+ * the stack are reset, and the code (which may have written itself) put
+ * back byte for byte. */
+static void setup(struct env *e, const struct seq *q, const uint8_t *data, bool new_code)
 {
-	memcpy(e->ram + CODE, q->code, q->len);
-	memset(e->ram + CODE + q->len, 0xf4, 64);
-	gh_cpu_invalidate_code(e->cpu, CODE, 0x1000);
+	if (new_code || memcmp(e->ram + CODE, q->code, q->len)) {
+		memcpy(e->ram + CODE, q->code, q->len);
+		memset(e->ram + CODE + q->len, 0xf4, 64);
+		gh_cpu_invalidate_code(e->cpu, CODE, 0x1000);
+	}
 	memcpy(e->ram + DATA, data, 0x2000);
-	memset(e->ram + STACK_TOP - STACK_SIZE, 0, STACK_SIZE);
+	/* pops above the top are possible too */
+	memset(e->ram + STACK_TOP - STACK_SIZE, 0, 2 * STACK_SIZE);
 }
 
 static void state_init(struct gh_cpu_state *s, struct ct_rng *g)
@@ -409,7 +415,7 @@ static bool same(const struct env *a, const struct env *b, const struct gh_cpu_s
 		ok &= sa->gpr[k] == sb->gpr[k];
 	ok &= !memcmp(a->ram + DATA, b->ram + DATA, 0x2000);
 	ok &= !memcmp(a->ram + STACK_TOP - STACK_SIZE, b->ram + STACK_TOP - STACK_SIZE,
-		      STACK_SIZE);
+		      2 * STACK_SIZE);
 	ok &= !memcmp(a->ram + CODE, b->ram + CODE, 0x1000);
 	return ok;
 }
@@ -457,16 +463,22 @@ static void differential(unsigned cases, unsigned n, uint64_t seed)
 		}
 		init = ei.s;
 		state_init(&init, &g);
-		setup(&ei, &q, data);
-		setup(&ej, &q, data);
+		setup(&ei, &q, data, true);
 		g_assert_cmpint(run(&ei, &init, &si), ==, GH_CPU_HLT);
-		g_assert_cmpint(run(&ej, &init, &sj), ==, GH_CPU_HLT);
 		faults += si.rip != CODE + q.starts[q.n] + 1;
-		if (!same(&ei, &ej, &si, &sj)) {
-			fprintf(stderr, "MISMATCH seed %" G_GINT64_MODIFIER "x case %u\n", seed, c);
-			dump(&q, &init, &si, &sj);
-			failures++;
-			g_test_fail();
+		/* three times: translated, then with exits linked, then
+		 * through the links */
+		for (unsigned again = 0; again < 3; again++) {
+			setup(&ej, &q, data, again == 0);
+			g_assert_cmpint(run(&ej, &init, &sj), ==, GH_CPU_HLT);
+			if (!same(&ei, &ej, &si, &sj)) {
+				fprintf(stderr, "MISMATCH seed %" G_GINT64_MODIFIER
+					"x case %u run %u\n", seed, c, again);
+				dump(&q, &init, &si, &sj);
+				failures++;
+				g_test_fail();
+				break;
+			}
 		}
 	}
 	g_test_message("%u cases of up to %u instructions, %u ended in an exception",
@@ -477,6 +489,103 @@ static void differential(unsigned cases, unsigned n, uint64_t seed)
 	ct_cpu_free(ei.cpu, ei.ram);
 	ct_cpu_free(ej.cpu, ej.ram);
 	g_free(data);
+}
+
+/*
+ * A loop of one block linked to itself, run under instruction budgets: the
+ * translated CPU stops after exactly as many instructions as the
+ * interpreter, at the same state, whatever the budget.
+ */
+static void test_budget(void)
+{
+	/* mov ecx, 5000; L: add rax, rcx; xor rax, 0x55; dec ecx; jnz L; hlt */
+	static const uint8_t code[] = { 0xb9, 0x88, 0x13, 0x00, 0x00, 0x48, 0x01, 0xc8,
+					0x48, 0x83, 0xf0, 0x55, 0xff, 0xc9, 0x75, 0xf5,
+					0xf4 };
+	static const uint64_t budgets[] = { 1, 2, 3, 5, 7, 100, 999, 4, 4096 };
+	struct env ei, ej;
+	uint64_t total = 0;
+	unsigned k = 0;
+
+	env_init(&ei, -1);
+	env_init(&ej, 0);
+	memcpy(ei.ram + CODE, code, sizeof(code));
+	memcpy(ej.ram + CODE, code, sizeof(code));
+	ct_apply(ei.cpu, &ei.s);
+	ct_apply(ej.cpu, &ej.s);
+	for (;;) {
+		uint64_t budget = budgets[k++ % G_N_ELEMENTS(budgets)];
+		enum gh_cpu_stop a = gh_cpu_run(ei.cpu, budget);
+		enum gh_cpu_stop b = gh_cpu_run(ej.cpu, budget);
+		struct gh_cpu_state si, sj;
+
+		g_assert_cmpint(a, ==, b);
+		gh_cpu_get_state(ei.cpu, &si);
+		gh_cpu_get_state(ej.cpu, &sj);
+		g_assert_cmphex(si.rip, ==, sj.rip);
+		g_assert_cmphex(si.gpr[GH_RAX], ==, sj.gpr[GH_RAX]);
+		g_assert_cmphex(si.gpr[GH_RCX], ==, sj.gpr[GH_RCX]);
+		g_assert_cmphex(si.rflags, ==, sj.rflags);
+		g_assert_cmpuint(gh_cpu_retired(ei.cpu), ==, gh_cpu_retired(ej.cpu));
+		if (a == GH_CPU_HLT)
+			break;
+		g_assert_cmpint(a, ==, GH_CPU_BUDGET);
+		total += budget;
+		g_assert_cmpuint(gh_cpu_retired(ej.cpu), ==, total);
+	}
+	g_assert_cmpuint(gh_cpu_retired(ej.cpu), >=, 1 + 4 * 5000);
+	ct_cpu_free(ei.cpu, ei.ram);
+	ct_cpu_free(ej.cpu, ej.ram);
+}
+
+/*
+ * Linked exits follow what the target address means now: a JMP and a
+ * RET into a page whose mapping changes, then whose code is rewritten,
+ * reach the new code, not the block they were linked to.
+ */
+static void test_relink(void)
+{
+	/* mov ecx, 4; L: call 0x600000; dec ecx; jnz L; hlt */
+	static const uint8_t code[] = { 0xb9, 0x04, 0x00, 0x00, 0x00,
+					0xe8, 0xf6, 0xff, 0x5d, 0x00,
+					0xff, 0xc9, 0x75, 0xf7, 0xf4 };
+	/* at 0x600000: mov eax, imm32; add edi, eax; ret */
+	uint8_t target[] = { 0xb8, 1, 0, 0, 0, 0x01, 0xc7, 0xc3 };
+	const uint64_t page1 = 0x200000, page2 = 0x201000;
+	const uint64_t pt2 = PML4 + 0x4000;
+	struct env e;
+
+	env_init(&e, 0);
+	/* a page table for 0x600000-0x7fffff: 0x600000 -> page1 */
+	ct_put64(e.ram, PML4 + 0x2000 + 3 * 8, pt2 | 3);
+	ct_put64(e.ram, pt2, page1 | 3);
+	memcpy(e.ram + CODE, code, sizeof(code));
+	memcpy(e.ram + page1, target, sizeof(target));
+	target[1] = 2;
+	memcpy(e.ram + page2, target, sizeof(target));
+	for (unsigned run = 0; run < 9; run++) {
+		struct gh_cpu_state st = e.s, out;
+		uint64_t expect = run < 3 ? 1 : run < 6 ? 2 : 3;
+
+		if (run == 3) {
+			/* the page moves: page2 at 0x600000 */
+			ct_put64(e.ram, pt2, page2 | 3);
+			gh_cpu_flush_tlb(e.cpu);
+		}
+		if (run == 6) {
+			/* its code changes in place */
+			e.ram[page2 + 1] = 3;
+			gh_cpu_invalidate_code(e.cpu, page2, 0x1000);
+		}
+		st.gpr[GH_RDI] = 0;
+		ct_apply(e.cpu, &st);
+		g_assert_cmpint(gh_cpu_run(e.cpu, 1000), ==, GH_CPU_HLT);
+		gh_cpu_get_state(e.cpu, &out);
+		g_assert_cmphex(out.rip, ==, CODE + sizeof(code));
+		g_assert_cmphex(out.gpr[GH_RAX] & 0xffffffff, ==, expect);
+		g_assert_cmphex(out.gpr[GH_RDI], ==, 4 * expect);
+	}
+	ct_cpu_free(e.cpu, e.ram);
 }
 
 static void test_short(void)
@@ -495,5 +604,7 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/cpu-jit/short", test_short);
 	g_test_add_func("/cpu-jit/long", test_long);
+	g_test_add_func("/cpu-jit/budget", test_budget);
+	g_test_add_func("/cpu-jit/relink", test_relink);
 	return g_test_run();
 }

@@ -260,6 +260,7 @@ struct gh_cpu {
 		uint16_t chain_stop;	/* either: a fast form does not go on */
 	};
 	const struct gh_exec_entry *cur;	/* the entry being run */
+	void *jit_link;			/* the translated exit just taken (jit.h) */
 	bool intr_line;			/* the INTR pin as last sampled */
 	unsigned data_mode;		/* GH_TLB_* of operand accesses: CPL, SMAP/AC */
 	struct gh_tlb *tlb;

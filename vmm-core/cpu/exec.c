@@ -292,6 +292,8 @@ static void drop_block(struct gh_exec_cache *c, unsigned idx)
 	page_unlink(c, b, 0);
 	if (b->pfn[1] != b->pfn[0])
 		page_unlink(c, b, 1);
+	if (b->jit)
+		gh_jit_drop(b->jit);
 	c->table[idx] = NULL;
 	c->gen++;
 	b->dead_next = c->dead;
@@ -403,7 +405,7 @@ int gh_exec_init(struct gh_cpu *cpu, struct gh_code_map *map)
 }
 
 /* Every translation is forgotten (the code buffer starts over). */
-static void forget_translations(struct gh_exec_cache *c)
+static void forget_translations(struct gh_cpu *cpu, struct gh_exec_cache *c)
 {
 	unsigned k;
 
@@ -415,19 +417,20 @@ static void forget_translations(struct gh_exec_cache *c)
 	}
 	if (c->jit)
 		gh_jit_reset(c->jit);
+	cpu->jit_link = NULL;
 }
 
 int gh_cpu_set_jit(struct gh_cpu *cpu, int threshold)
 {
 	struct gh_exec_cache *c = cpu->cache;
 
-	forget_translations(c);
+	forget_translations(cpu, c);
 	if (threshold < 0) {
 		gh_jit_free(c->jit);
 		c->jit = NULL;
 		return 0;
 	}
-	if (!c->jit && !(c->jit = gh_jit_new()))
+	if (!c->jit && !(c->jit = gh_jit_new(&c->budget_end)))
 		return -ENOMEM;
 	c->jit_threshold = (uint32_t)threshold;
 	return 0;
@@ -438,13 +441,13 @@ int gh_cpu_set_jit(struct gh_cpu *cpu, int threshold)
  * full code buffer starts over; a block that still does not fit (it
  * cannot: the buffer holds many of the largest) is never tried again.
  */
-static bool translated(struct gh_exec_cache *c, struct block *b)
+static bool translated(struct gh_cpu *cpu, struct gh_exec_cache *c, struct block *b)
 {
 	if (b->runs == UINT32_MAX || ++b->runs < c->jit_threshold)
 		return false;
 	b->jit = gh_jit_translate(c->jit, b->e, b->n);
 	if (!b->jit) {
-		forget_translations(c);
+		forget_translations(cpu, c);
 		b->jit = gh_jit_translate(c->jit, b->e, b->n);
 		if (!b->jit)
 			b->runs = UINT32_MAX;
@@ -1320,10 +1323,14 @@ static __attribute__((noinline)) enum gh_cpu_stop run_blocks(struct gh_cpu *cpu)
 		struct block *b;
 		uint64_t ipmask;
 		uint32_t k, n;
+		/* the translated exit that led here, if nothing came between */
+		void *link = cpu->jit_link;
 
+		cpu->jit_link = NULL;
 		if (__builtin_expect(attention(cpu, c), 0)) {
 			int stop = between_blocks(cpu);
 
+			link = NULL;
 			if (stop >= 0)
 				return stop;
 			if (__builtin_expect(c->dead != NULL, 0))
@@ -1361,14 +1368,20 @@ static __attribute__((noinline)) enum gh_cpu_stop run_blocks(struct gh_cpu *cpu)
 			cpu->retired += k;
 			continue;
 		}
-		if (b->jit || (c->jit && b->bits == 64 && b != c->owned && translated(c, b))) {
-			/* handlers it calls run one instruction each */
-			cpu->no_chain = true;
-			k = b->jit(cpu, GH_TLB_R(cpu->data_mode));
-			cpu->no_chain = false;
-			cpu->retired += k;
-			continue;
+		if (b->jit) {
+			if (link)
+				gh_jit_link(link, b->jit, b->host, cpu->rip);
+		} else if (!(c->jit && b->bits == 64 && b != c->owned &&
+			     translated(cpu, c, b))) {
+			goto interpret;
 		}
+		/* handlers it calls run one instruction each */
+		cpu->no_chain = true;
+		b->jit(cpu, GH_TLB_R(cpu->data_mode),
+		       GH_TLB_X(cpu->cpl == 3 ? GH_TLB_USER : GH_TLB_SUP));
+		cpu->no_chain = false;
+		continue;
+interpret:
 		/*
 		 * Fast forms run on by themselves (GH_FAST_NEXT), leaving in
 		 * cpu->cur the last entry they started; the others return
@@ -1405,6 +1418,7 @@ enum gh_cpu_stop gh_cpu_run(struct gh_cpu *cpu, uint64_t max_insns)
 		cpu->jmp = &jb;
 		cpu->chain_stop = 0;
 		cpu->interrupt_shadow = false;
+		cpu->jit_link = NULL;
 	}
 	return run_blocks(cpu);
 }

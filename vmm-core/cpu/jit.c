@@ -40,11 +40,44 @@
 /* The most one block's code can take: 64 instructions and their stubs. */
 #define JIT_BLOCK_MAX (48u << 10)
 #define MAX_STUBS 192
+/* Where a chained jump enters a block: past the prologue, at the budget
+ * check (the prologue's length is the same for every block). */
+#define JIT_CHAIN_ENTRY 64
 
 struct gh_jit {
 	uint8_t *base;
 	size_t size, used;
+	/*
+	 * Link records, apart from the code (stores next to code being run
+	 * cost the host a pipeline flush): one per linked exit, then the
+	 * jump cache of RET and indirect JMP, indexed by a hash of the target.
+	 */
+	struct gh_jit_link *links;
+	unsigned n_links;
+	struct gh_jit_link *jcache;
+	const uint64_t *budget_end;	/* the run loop's, for chained entries */
 };
+
+/*
+ * Where an exit goes without the run loop: the block whose first byte is
+ * at host address host, found for linear address lin, entered at to while
+ * *valid (the first byte of its translation's header) is not 0. An exit
+ * checks all of that against the TLB as it is now.
+ */
+struct gh_jit_link {
+	uint64_t lin;
+	uintptr_t host;
+	const uint8_t *to;
+	const uint8_t *valid;
+};
+
+#define MAX_LINKS (1u << 18)
+#define JCACHE_BITS 12
+#define JCACHE_SIZE (1u << JCACHE_BITS)
+/* no target is this (non-canonical) address: an empty record */
+#define NO_LIN 0x8000000000000000ULL
+/* a translation starts with its valid byte, padded, then the code */
+#define HEADER 16
 
 enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15 };
 
@@ -56,11 +89,21 @@ enum pend {
 	P_SUB,		/* r8 - r9 = r10 */
 	P_INC,		/* r8 + 1 = r10, CF kept */
 	P_DEC,		/* r8 - 1 = r10, CF kept */
+	/* by count (not 0): r8 = the operand, r10 = the result; flags as
+	 * alu.h computes them, AF 0 and OF from the operand whatever the
+	 * count (both undefined beyond a count of 1) */
+	P_SHL,
+	P_SHR,
+	P_SAR,
+	P_ROL,		/* CF and OF only */
+	P_ROR,
 };
 
 struct pending {
 	uint8_t kind;	/* enum pend */
 	uint8_t size;	/* operand size in bytes */
+	uint8_t count;	/* shifts and rotates */
+	bool keep_of;	/* a rotate that leaves OF (see do_shift()) */
 };
 
 enum stub_kind {
@@ -90,14 +133,25 @@ struct em {
 	struct stub stubs[MAX_STUBS];
 	unsigned nstubs;
 	uint32_t epilogue;	/* offset of the shared return sequence */
-	uint32_t *epi_patch;
 	unsigned n_epi;
 	uint32_t epi_fix[MAX_STUBS * 2];
+	struct gh_jit *j;
 };
 
 /* ---- the code buffer ------------------------------------------------------- */
 
-struct gh_jit *gh_jit_new(void)
+/* The jump cache empties; a translation's own records are set when it
+ * is made (the array is only touched as far as it is used). */
+static void clear_links(struct gh_jit *j)
+{
+	unsigned k;
+
+	for (k = 0; k < JCACHE_SIZE; k++)
+		j->jcache[k] = (struct gh_jit_link){ .lin = NO_LIN };
+	j->n_links = 0;
+}
+
+struct gh_jit *gh_jit_new(const uint64_t *budget_end)
 {
 	struct gh_jit *j;
 	void *p = mmap(NULL, JIT_BUF_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
@@ -108,6 +162,10 @@ struct gh_jit *gh_jit_new(void)
 	j = g_new0(struct gh_jit, 1);
 	j->base = p;
 	j->size = JIT_BUF_SIZE;
+	j->links = g_new(struct gh_jit_link, MAX_LINKS + JCACHE_SIZE);
+	j->jcache = j->links + MAX_LINKS;
+	j->budget_end = budget_end;
+	clear_links(j);
 	return j;
 }
 
@@ -116,17 +174,35 @@ void gh_jit_free(struct gh_jit *j)
 	if (!j)
 		return;
 	munmap(j->base, j->size);
+	g_free(j->links);
 	g_free(j);
 }
 
 void gh_jit_reset(struct gh_jit *j)
 {
 	j->used = 0;
+	clear_links(j);
 }
 
 size_t gh_jit_used(const struct gh_jit *j)
 {
 	return j->used;
+}
+
+void gh_jit_link(void *link, gh_jit_fn *to, uintptr_t host, uint64_t lin)
+{
+	struct gh_jit_link *l = link;
+	const uint8_t *code = (const uint8_t *)(void *)to;
+
+	l->host = host;
+	l->to = code + JIT_CHAIN_ENTRY;
+	l->valid = code - HEADER;
+	l->lin = lin;
+}
+
+void gh_jit_drop(gh_jit_fn *fn)
+{
+	*((uint8_t *)(void *)fn - HEADER) = 0;
 }
 
 /* ---- encoding ----------------------------------------------------------------- */
@@ -372,6 +448,94 @@ static void sext_result(struct em *m, unsigned size)
 	}
 }
 
+/* ecx (or edx) = bit n of r8, or of the value sign-extended past it */
+static void bit_of(struct em *m, unsigned dst, unsigned n)
+{
+	mov_rr(m, 8, dst, R8);
+	if (n)
+		shift_ri(m, SH_SHR, 8, dst, n);
+	alu_ri(m, G1_AND, 4, dst, 1);
+}
+
+/* The flags of a shift or rotate (alu.h's gh_alu_shl ... gh_alu_ror). */
+static void materialize_shift(struct em *m, struct pending p)
+{
+	unsigned bits = p.size * 8, c = p.count;
+	bool rot = p.kind == P_ROL || p.kind == P_ROR;
+
+	/* ecx = CF */
+	switch (p.kind) {
+	case P_SHL:
+		if (c > bits)
+			alu_rr(m, 0x31, 4, RCX, RCX);
+		else
+			bit_of(m, RCX, bits - c);
+		break;
+	case P_SHR:
+		if (c > bits)
+			alu_rr(m, 0x31, 4, RCX, RCX);
+		else
+			bit_of(m, RCX, c - 1);
+		break;
+	case P_SAR:
+		bit_of(m, RCX, MIN(c - 1, bits - 1));
+		break;
+	case P_ROL:	/* the result's bit 0 */
+		mov_rr(m, 8, RCX, R10);
+		alu_ri(m, G1_AND, 4, RCX, 1);
+		break;
+	default:	/* P_ROR: the result's top bit */
+		mov_rr(m, 8, RCX, R10);
+		shift_ri(m, SH_SHR, 8, RCX, bits - 1);
+		alu_ri(m, G1_AND, 4, RCX, 1);
+		break;
+	}
+	/* edx = OF, from the operand */
+	switch (p.kind) {
+	case P_SHL:
+	case P_ROL:	/* msb ^ the bit below */
+		bit_of(m, RDX, bits - 1);
+		bit_of(m, RAX, bits - 2);
+		alu_rr(m, 0x31, 4, RDX, RAX);
+		break;
+	case P_SHR:
+		bit_of(m, RDX, bits - 1);
+		break;
+	case P_SAR:
+		alu_rr(m, 0x31, 4, RDX, RDX);
+		break;
+	default:	/* P_ROR: bit 0 ^ msb */
+		bit_of(m, RDX, bits - 1);
+		bit_of(m, RAX, 0);
+		alu_rr(m, 0x31, 4, RDX, RAX);
+		break;
+	}
+	if (p.keep_of) {
+		/* edx = OF as it was: aux bit 63 ^ bit 62 */
+		mov_load(m, 8, RDX, C(LF_AUX));
+		mov_rr(m, 8, RAX, RDX);
+		alu_rr(m, 0x01, 8, RAX, RAX);
+		alu_rr(m, 0x31, 8, RDX, RAX);
+		shift_ri(m, SH_SHR, 8, RDX, 63);
+	}
+	/* rcx = CF << 63 | (CF ^ OF) << 62 */
+	alu_rr(m, 0x31, 4, RDX, RCX);
+	shift_ri(m, SH_SHL, 8, RCX, 63);
+	shift_ri(m, SH_SHL, 8, RDX, 62);
+	alu_rr(m, 0x09, 8, RCX, RDX);
+	if (rot) {
+		/* SF, ZF, AF and PF keep their values */
+		mov_load(m, 8, RAX, C(LF_AUX));
+		shift_ri(m, SH_SHL, 8, RAX, 2);
+		shift_ri(m, SH_SHR, 8, RAX, 2);
+		alu_rr(m, 0x09, 8, RCX, RAX);
+	} else {
+		sext_result(m, p.size);
+		mov_store(m, 8, C(LF_RES), RAX);
+	}
+	mov_store(m, 8, C(LF_AUX), RCX);
+}
+
 /*
  * Stores the pending flags into cpu->lf (alu.h's form: result
  * sign-extended, aux = carry vector shifted so its bits n-1 and n-2 land
@@ -384,6 +548,10 @@ static void materialize(struct em *m, struct pending p)
 
 	if (p.kind == P_NONE)
 		return;
+	if (p.kind >= P_SHL) {
+		materialize_shift(m, p);
+		return;
+	}
 	sext_result(m, p.size);
 	mov_store(m, 8, C(LF_RES), RAX);
 	if (p.kind == P_LOGIC) {
@@ -464,7 +632,15 @@ static unsigned cond(struct em *m, unsigned cc)
 	unsigned base = cc & ~1u;
 	bool uses_cf = base == 2 || base == 6;
 
-	if (m->hf && !(uses_cf && (m->pend.kind == P_INC || m->pend.kind == P_DEC)))
+	bool uses_of = base == 0 || base == 12 || base == 14;
+	bool shift = m->pend.kind >= P_SHL && m->pend.kind <= P_SAR;
+	bool rot = m->pend.kind == P_ROL || m->pend.kind == P_ROR;
+
+	/* the host's flags where they are the guest's: after INC/DEC not CF,
+	 * after a shift not OF (undefined, and alu.h's may differ), after a
+	 * rotate only CF */
+	if (m->hf && !(uses_cf && (m->pend.kind == P_INC || m->pend.kind == P_DEC)) &&
+	    !(shift && uses_of) && !(rot && base != 2))
 		return cc;
 	flush_flags(m);
 	/* eax = the condition without its negation bit */
@@ -615,14 +791,110 @@ static void store(struct em *m, unsigned size, struct operand dst, bool to_reg, 
 
 /* ---- exits ------------------------------------------------------------------------- */
 
-/* Leaves with eax = count (RIP already stored). */
-static void leave(struct em *m, unsigned count)
+static void to_epilogue(struct em *m)
 {
-	mov_imm(m, RAX, count);
 	if (m->n_epi < G_N_ELEMENTS(m->epi_fix))
 		m->epi_fix[m->n_epi++] = jump32(m, -1);
 	else
 		m->overflow = true;
+}
+
+/* count more instructions retired */
+static void retire(struct em *m, unsigned count)
+{
+	if (count) {
+		insn(m, 8, false, 0x83, 0, C(CPU(retired)));	/* add qword [retired], n */
+		b1(m, count);
+	}
+}
+
+/* Leaves after count instructions (RIP already stored). */
+static void leave(struct em *m, unsigned count)
+{
+	retire(m, count);
+	to_epilogue(m);
+}
+
+/*
+ * Leaves after count instructions with rax = the next RIP (stored here),
+ * straight into the block that rsi's link record names when nothing needs
+ * the loop: the attention word and a pending #DB are clear, the record is
+ * for this address, the TLB maps it to the record's block for execution at
+ * this privilege ([rsp] = the TLB bits that needs) and that block's
+ * translation is still valid. Otherwise the loop runs, and fills the
+ * record with the block it finds (cpu->jit_link). The target's own entry
+ * checks the budget.
+ */
+static void link_exit(struct em *m, unsigned count)
+{
+	uint32_t out[6];
+	unsigned k;
+
+	retire(m, count);
+	mov_store(m, 8, C(CPU(rip)), RAX);
+	insn(m, 8, false, 0x3b, RAX, M(RSI, offsetof(struct gh_jit_link, lin)));
+	out[0] = jump32(m, 5);
+	mov_load(m, 8, RDX, C(CPU(attn)));
+	alu_rr(m, 0x85, 8, RDX, RDX);
+	out[1] = jump32(m, 5);
+	insn(m, 4, false, 0x83, 7, C(CPU(pending_dbg)));	/* cmp dword, 0 */
+	b1(m, 0);
+	out[2] = jump32(m, 5);
+	/* the TLB's entry for the target, for execution */
+	mov_rr(m, 8, R12, RAX);
+	mov_rr(m, 8, RCX, RAX);
+	shift_ri(m, SH_SHR, 8, RCX, 12 - 4);
+	alu_ri(m, G1_AND, 4, RCX, (GH_TLB_SIZE - 1) << 4);
+	mov_load(m, 8, RDI, M(RSP, 0));				/* X bits */
+	alu_ri(m, G1_AND, 8, RAX, -4096);
+	alu_rr(m, 0x09, 8, RAX, RDI);
+	insn(m, 8, false, 0x33, RAX, MI(R13, RCX, 0, 0));	/* xor rax, tag */
+	lea(m, RDI, M(RDI, -4096));
+	alu_rr(m, 0x85, 8, RAX, RDI);
+	out[3] = jump32(m, 5);
+	mov_rr(m, 8, RAX, R12);
+	insn(m, 8, false, 0x03, RAX, MI(R13, RCX, 0, 8));	/* host = lin + addend */
+	insn(m, 8, false, 0x3b, RAX, M(RSI, offsetof(struct gh_jit_link, host)));
+	out[4] = jump32(m, 5);
+	mov_load(m, 8, RDX, M(RSI, offsetof(struct gh_jit_link, valid)));
+	insn(m, 4, true, 0x80, 7, M(RDX, 0));			/* cmp byte [rdx], 0 */
+	b1(m, 0);
+	out[5] = jump32(m, 4);
+	insn(m, 4, false, 0xff, 4, M(RSI, offsetof(struct gh_jit_link, to)));	/* jmp */
+	for (k = 0; k < 6; k++)
+		patch(m, out[k], here(m));
+	mov_store(m, 8, C(CPU(jit_link)), RSI);
+	to_epilogue(m);
+}
+
+/* A linked exit to r12 + target: a record of its own. */
+static void chain_exit(struct em *m, unsigned count, int64_t target)
+{
+	struct gh_jit *j = m->j;
+
+	if (j->n_links == MAX_LINKS) {
+		m->overflow = true;
+		return;
+	}
+	j->links[j->n_links] = (struct gh_jit_link){ .lin = NO_LIN };
+	mov_imm(m, RSI, (uint64_t)(uintptr_t)&j->links[j->n_links++]);
+	lea(m, RAX, M(R12, (int32_t)target));
+	link_exit(m, count);
+}
+
+/* A linked exit to rax (RET, indirect JMP): the jump cache's record for
+ * it, which any such exit of any block shares. */
+static void jcache_exit(struct em *m, unsigned count)
+{
+	/* rsi = jcache + ((rax ^ rax >> 12) & (size - 1)) * 32 */
+	mov_rr(m, 8, RSI, RAX);
+	shift_ri(m, SH_SHR, 8, RSI, JCACHE_BITS);
+	alu_rr(m, 0x31, 4, RSI, RAX);
+	alu_ri(m, G1_AND, 4, RSI, JCACHE_SIZE - 1);
+	shift_ri(m, SH_SHL, 4, RSI, 5);
+	mov_imm(m, RDX, (uint64_t)(uintptr_t)m->j->jcache);
+	lea(m, RSI, MI(RSI, RDX, 0, 0));
+	link_exit(m, count);
 }
 
 /* RIP = r12 + off (in rax), with the canonical check of a jump: a
@@ -669,6 +941,8 @@ enum cls {
 	C_MOVX,		/* MOVZX, MOVSX, MOVSXD */
 	C_ALU,		/* ADD OR AND SUB XOR CMP TEST, binary */
 	C_INCDEC,
+	C_NOT,
+	C_NEG,
 	C_SHIFT,	/* by an immediate or 1 */
 	C_IMUL,
 	C_SETCC,
@@ -731,6 +1005,12 @@ static enum cls classify(const struct gh_x86_insn *i)
 	case GH_X86_OP_TEST_AL_Ib:
 	case GH_X86_OP_TEST_rAX_Iz:
 		return C_ALU;
+	case GH_X86_OP_NOT_Ev:
+	case GH_X86_OP_NOT_Eb:
+		return C_NOT;
+	case GH_X86_OP_NEG_Ev:
+	case GH_X86_OP_NEG_Eb:
+		return C_NEG;
 	case GH_X86_OP_INC_Ev:
 	case GH_X86_OP_DEC_Ev:
 	case GH_X86_OP_INC_Eb:
@@ -785,10 +1065,12 @@ static bool flags_dead_after(const struct em *m, unsigned k)
 			continue;
 		case C_MOV:
 		case C_MOVX:
+		case C_NOT:
 			if (i->has_mem)
 				return false;
 			continue;
 		case C_ALU:
+		case C_NEG:
 			return !i->has_mem;
 		default:
 			return false;
@@ -963,7 +1245,7 @@ static void do_alu(struct em *m, unsigned k)
 	}
 	mov_rr(m, 8, R10, R8);
 	alu_rr(m, op, size, R10, R9);
-	m->pend = (struct pending){ kind, (uint8_t)size };
+	m->pend = (struct pending){ kind, (uint8_t)size, 0, false };
 	m->hf = true;
 	if (store_res) {
 		if (g_dst)
@@ -989,29 +1271,99 @@ static void do_incdec(struct em *m, unsigned k)
 	load(m, size, R8, eop);
 	mov_rr(m, 8, R10, R8);
 	insn(m, size, size == 1, size == 1 ? 0xfe : 0xff, dec ? 1 : 0, R(R10));
-	m->pend = (struct pending){ dec ? P_DEC : P_INC, (uint8_t)size };
+	m->pend = (struct pending){ dec ? P_DEC : P_INC, (uint8_t)size, 0, false };
 	m->hf = true;
 	store(m, size, eop, ereg, R10);
 }
 
-/* Shifts, rotates and IMUL when their flags are dead: the host's result. */
-static void do_shift(struct em *m, unsigned k)
+/* The interpreter's handler runs the instruction. */
+static void do_fallback(struct em *m, unsigned k)
+{
+	flush_flags(m);
+	call_handler(m, k);
+	m->rip_set = true;
+	insn(m, 4, true, 0x80, 7, C(CPU(end_block)));	/* cmp byte [end_block], 0 */
+	b1(m, 0);
+	add_stub(m, jump32(m, 5), STUB_END, k, 0);
+}
+
+/*
+ * Shifts and rotates by a constant: the host's. A count that masks to 0
+ * changes no flags; otherwise, unless they are dead, the host's flags are
+ * kept (P_HOST, P_ROT for the rotates, which leave SF, ZF, AF and PF).
+ */
+static void do_shift(struct em *m, unsigned k, bool dead)
 {
 	const struct gh_x86_insn *i = &m->e[k].insn;
 	unsigned size = opsz(i);
 	unsigned count = (i->opcode == 0xd0 || i->opcode == 0xd1) ? 1 : (unsigned)i->imm & 0xff;
+	unsigned ext = (i->modrm >> 3) & 7;
+	bool rot = ext == SH_ROL || ext == SH_ROR;
+	struct operand eop;
+	bool ereg;
+
+	count &= size == 8 ? 63 : 31;
+	if (!count && i->has_mem) {
+		/* the interpreter only reads the operand then */
+		do_fallback(m, k);
+		return;
+	}
+	if (count && !dead && rot)
+		flush_flags(m);
+	/* r8/r10 only when they become the pending operand and result:
+	 * otherwise the pending flags (a count of 0 changes none) need theirs */
+	unsigned r = count && !dead ? R10 : RAX;
+	/* /6 is the undocumented alias of SHL */
+	static const uint8_t kinds[8] = { P_ROL, P_ROR, 0, 0, P_SHL, P_SHR, P_SHL, P_SAR };
+
+	mem_operand(m, k, size, RBP);
+	alu_ops(m, k, &eop, &ereg);
+	load(m, size, r, eop);
+	if (r == R10)
+		mov_rr(m, 8, R8, R10);
+	/* the operation is ModRM.reg itself (no REX.R) */
+	insn(m, size, size == 1, size == 1 ? 0xc0 : 0xc1, ext, R(r));
+	b1(m, count);
+	if (count && !dead) {
+		/*
+		 * The undefined OF of a rotate by more than 1: exec-alu.c's
+		 * shift_ib() keeps it for a register and an immediate count,
+		 * as this host does.
+		 */
+		m->pend = (struct pending){ kinds[ext], (uint8_t)size, (uint8_t)count,
+					    rot && !i->has_mem && count > 1 };
+		m->hf = true;
+	} else if (count) {
+		m->pend.kind = P_NONE;
+		m->hf = false;
+	}
+	store(m, size, eop, ereg, r);
+}
+
+/* NOT (no flags) and NEG (flags as 0 - x). */
+static void do_notneg(struct em *m, unsigned k)
+{
+	const struct gh_x86_insn *i = &m->e[k].insn;
+	unsigned size = opsz(i);
+	bool neg = i->op == GH_X86_OP_NEG_Ev || i->op == GH_X86_OP_NEG_Eb;
 	struct operand eop;
 	bool ereg;
 
 	mem_operand(m, k, size, RBP);
 	alu_ops(m, k, &eop, &ereg);
-	load(m, size, RAX, eop);
-	/* the operation is ModRM.reg itself (no REX.R) */
-	insn(m, size, size == 1, size == 1 ? 0xc0 : 0xc1, (i->modrm >> 3) & 7, R(RAX));
-	b1(m, count);
-	store(m, size, eop, ereg, RAX);
-	m->pend.kind = P_NONE;
-	m->hf = false;
+	if (!neg) {
+		load(m, size, RAX, eop);
+		insn(m, size, size == 1, size == 1 ? 0xf6 : 0xf7, 2, R(RAX));
+		store(m, size, eop, ereg, RAX);
+		return;
+	}
+	alu_rr(m, 0x31, 4, R8, R8);	/* 0 - x */
+	load(m, size, R9, eop);
+	mov_rr(m, 8, R10, R9);
+	insn(m, size, size == 1, size == 1 ? 0xf6 : 0xf7, 3, R(R10));
+	m->pend = (struct pending){ P_SUB, (uint8_t)size, 0, false };
+	m->hf = true;
+	store(m, size, eop, ereg, R10);
 }
 
 static void do_imul(struct em *m, unsigned k)
@@ -1091,7 +1443,7 @@ static void do_jmp(struct em *m, unsigned k)
 
 	flush_flags(m);
 	set_rip_checked(m, k, (int64_t)m->off[k + 1] + i->imm);
-	leave(m, k + 1);
+	chain_exit(m, k + 1, (int64_t)m->off[k + 1] + i->imm);
 }
 
 static void do_call(struct em *m, unsigned k)
@@ -1113,8 +1465,7 @@ static void do_call(struct em *m, unsigned k)
 	mov_store(m, 8, M(RSI, 0), RAX);
 	insn(m, 8, false, 0x83, 5, C(GPR(GH_RSP)));	/* sub qword [rsp], 8 */
 	b1(m, 8);
-	mov_store(m, 8, C(CPU(rip)), R11);
-	leave(m, k + 1);
+	chain_exit(m, k + 1, (int64_t)m->off[k + 1] + i->imm);
 }
 
 static void do_ret(struct em *m, unsigned k)
@@ -1130,8 +1481,7 @@ static void do_ret(struct em *m, unsigned k)
 	add_stub(m, jump32(m, 5), STUB_SLOW, k, 0);
 	insn(m, 8, false, 0x83, 0, C(GPR(GH_RSP)));	/* add qword [rsp], 8 */
 	b1(m, 8);
-	mov_store(m, 8, C(CPU(rip)), RAX);
-	leave(m, k + 1);
+	jcache_exit(m, k + 1);
 }
 
 static void do_jmp_ind(struct em *m, unsigned k)
@@ -1149,9 +1499,8 @@ static void do_jmp_ind(struct em *m, unsigned k)
 	shift_ri(m, SH_SAR, 8, RCX, 16);
 	alu_rr(m, 0x39, 8, RCX, RAX);
 	add_stub(m, jump32(m, 5), STUB_SLOW, k, 0);
-	mov_store(m, 8, C(CPU(rip)), RAX);
 	(void)i;
-	leave(m, k + 1);
+	jcache_exit(m, k + 1);
 }
 
 static void do_push(struct em *m, unsigned k)
@@ -1179,15 +1528,6 @@ static void do_pop(struct em *m, unsigned k)
 	mov_store(m, 8, C(GPR(i->rm)), RAX);
 }
 
-static void do_fallback(struct em *m, unsigned k)
-{
-	flush_flags(m);
-	call_handler(m, k);
-	m->rip_set = true;
-	insn(m, 4, true, 0x80, 7, C(CPU(end_block)));	/* cmp byte [end_block], 0 */
-	b1(m, 0);
-	add_stub(m, jump32(m, 5), STUB_END, k, 0);
-}
 
 static void translate_one(struct em *m, unsigned k)
 {
@@ -1196,9 +1536,7 @@ static void translate_one(struct em *m, unsigned k)
 
 	m->rip_set = false;
 	/* flags the code below would produce but nobody can see */
-	if ((c == C_SHIFT || c == C_IMUL) && !flags_dead_after(m, k))
-		c = C_FALLBACK;
-	if (c == C_SHIFT && i->has_mem)
+	if (c == C_IMUL && !flags_dead_after(m, k))
 		c = C_FALLBACK;
 	switch (c) {
 	case C_NOP:
@@ -1219,7 +1557,11 @@ static void translate_one(struct em *m, unsigned k)
 		do_incdec(m, k);
 		break;
 	case C_SHIFT:
-		do_shift(m, k);
+		do_shift(m, k, flags_dead_after(m, k));
+		break;
+	case C_NOT:
+	case C_NEG:
+		do_notneg(m, k);
 		break;
 	case C_IMUL:
 		do_imul(m, k);
@@ -1284,9 +1626,9 @@ static void emit_stubs(struct em *m)
 
 				m->pend.kind = P_NONE;
 				set_rip_checked(m, st->k, st->target);
+				chain_exit(m, st->k + 1, st->target);
 				m->pend = save;
 			}
-			leave(m, st->k + 1);
 			break;
 		default:	/* STUB_END: the handler set RIP */
 			leave(m, st->k + 1);
@@ -1299,6 +1641,7 @@ gh_jit_fn *gh_jit_translate(struct gh_jit *j, const struct gh_exec_entry *e, uns
 {
 	struct em *m;
 	unsigned k, s;
+	uint32_t over_budget;
 	gh_jit_fn *fn = NULL;
 
 	if (j->size - j->used < JIT_BLOCK_MAX)
@@ -1308,9 +1651,14 @@ gh_jit_fn *gh_jit_translate(struct gh_jit *j, const struct gh_exec_entry *e, uns
 	m->end = m->start + JIT_BLOCK_MAX;
 	m->e = e;
 	m->n = n;
+	m->j = j;
 	for (k = 0; k < n; k++)
 		m->off[k + 1] = m->off[k] + e[k].insn.len;
 
+	/* the header: the valid byte (gh_jit_drop() clears it) */
+	b1(m, 1);
+	while (here(m) < HEADER)
+		b1(m, 0xcc);
 	/* prologue: callee-saved registers, then the block's constants */
 	b1(m, 0x53);			/* push rbx */
 	b1(m, 0x55);			/* push rbp */
@@ -1319,6 +1667,7 @@ gh_jit_fn *gh_jit_translate(struct gh_jit *j, const struct gh_exec_entry *e, uns
 	b1(m, 0x41); b1(m, 0x56);	/* push r14 */
 	b1(m, 0x41); b1(m, 0x57);	/* push r15 */
 	alu_ri(m, G1_SUB, 8, RSP, 8);	/* 16-byte alignment for calls */
+	mov_store(m, 8, M(RSP, 0), RDX);	/* the TLB bits of execution */
 	mov_rr(m, 8, RBX, RDI);
 	mov_rr(m, 8, R14, RSI);
 	mov_load(m, 8, R12, C(CPU(rip)));
@@ -1327,6 +1676,16 @@ gh_jit_fn *gh_jit_translate(struct gh_jit *j, const struct gh_exec_entry *e, uns
 	shift_ri(m, SH_SHL, 8, R15, 3);
 	mov_rr(m, 8, RBP, R14);
 	alu_rr(m, 0x09, 8, RBP, R15);
+	/* chained jumps enter here: leave at once if the block does not fit
+	 * in the budget (budget_end - retired < n), as the loop would */
+	g_assert(here(m) <= HEADER + JIT_CHAIN_ENTRY);
+	while (here(m) < HEADER + JIT_CHAIN_ENTRY)
+		b1(m, 0x90);
+	mov_imm(m, RAX, (uint64_t)(uintptr_t)j->budget_end);
+	mov_load(m, 8, RAX, M(RAX, 0));
+	insn(m, 8, false, 0x2b, RAX, C(CPU(retired)));	/* sub rax, [retired] */
+	alu_ri(m, G1_CMP, 8, RAX, (int32_t)n);
+	over_budget = jump32(m, 2);			/* jb */
 
 	for (k = 0; k < n && !m->overflow; k++) {
 		enum cls c = classify(&e[k].insn);
@@ -1338,11 +1697,10 @@ gh_jit_fn *gh_jit_translate(struct gh_jit *j, const struct gh_exec_entry *e, uns
 	if (k == n) {
 		/* the block ran to its end: RIP is past its last instruction */
 		flush_flags(m);
-		if (!m->rip_set) {
-			lea(m, RAX, M(R12, (int32_t)m->off[n]));
-			mov_store(m, 8, C(CPU(rip)), RAX);
-		}
-		leave(m, n);
+		if (m->rip_set)
+			leave(m, n);
+		else
+			chain_exit(m, n, m->off[n]);
 	}
 	emit_stubs(m);
 
@@ -1356,11 +1714,11 @@ gh_jit_fn *gh_jit_translate(struct gh_jit *j, const struct gh_exec_entry *e, uns
 	b1(m, 0x5d);
 	b1(m, 0x5b);
 	b1(m, 0xc3);
+	patch(m, over_budget, m->epilogue);
 	for (s = 0; s < m->n_epi; s++)
 		patch(m, m->epi_fix[s], m->epilogue);
-
 	if (!m->overflow) {
-		fn = (gh_jit_fn *)(void *)m->start;
+		fn = (gh_jit_fn *)(void *)(m->start + HEADER);
 		j->used += (size_t)(m->p - m->start);
 		j->used = (j->used + 15) & ~(size_t)15;
 	}

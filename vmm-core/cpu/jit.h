@@ -25,15 +25,29 @@ struct gh_jit;
 
 /*
  * Translated code: runs the block from its first instruction with RIP at
- * its start and returns how many instructions retired, with cpu->rip at
- * the next one. need_r is GH_TLB_R(cpu->data_mode). The caller sets
- * cpu->no_chain around it (handlers it calls must return after one
- * instruction). Faults unwind through gh_cpu_raise() as in handlers.
+ * its start, and on into blocks its exits are linked to, adding what
+ * retires to cpu->retired; returns with cpu->rip at the next instruction.
+ * When the last exit taken can be linked, cpu->jit_link names it, for
+ * gh_jit_link() with the block the loop finds next. need_r is
+ * GH_TLB_R(cpu->data_mode), need_x the TLB bits of an instruction fetch
+ * at the CPL. The caller sets cpu->no_chain around it
+ * (handlers it calls must return after one instruction). Faults unwind
+ * through gh_cpu_raise() as in handlers.
  */
-typedef uint32_t gh_jit_fn(struct gh_cpu *cpu, uint64_t need_r);
+typedef void gh_jit_fn(struct gh_cpu *cpu, uint64_t need_r, uint64_t need_x);
 
-/* A code buffer for one CPU; NULL if the host refuses executable memory. */
-struct gh_jit *gh_jit_new(void);
+/* Links the exit cpu->jit_link named to the translated code to of the
+ * block whose first byte is at host, found at linear address lin. */
+void gh_jit_link(void *link, gh_jit_fn *to, uintptr_t host, uint64_t lin);
+/* The block of translation fn was dropped: no link enters it again. */
+void gh_jit_drop(gh_jit_fn *fn);
+
+/*
+ * A code buffer for one CPU; NULL if the host refuses executable memory.
+ * budget_end is the run loop's (exec.c): where chained blocks find the
+ * instruction budget.
+ */
+struct gh_jit *gh_jit_new(const uint64_t *budget_end);
 void gh_jit_free(struct gh_jit *j);
 
 /*
