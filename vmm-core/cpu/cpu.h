@@ -132,7 +132,9 @@ void gh_cpu_invalidate_code(struct gh_cpu *cpu, uint64_t gpa, uint64_t len);
  * < 0 leaves everything to the interpreter. On by default. Between runs.
  * -ENOMEM if the host gives no executable memory (the interpreter runs on).
  */
-#define GH_CPU_JIT_THRESHOLD 8
+/* 32: Linux's test run made 407 k translations and 194 fresh starts of
+ * the 2 MiB code buffer at 8, 103 k and 50 at 32, and ran 10 % faster */
+#define GH_CPU_JIT_THRESHOLD 32
 int gh_cpu_set_jit(struct gh_cpu *cpu, int threshold);
 
 /* Instructions retired since creation (benchmarks, tests). */
