@@ -264,6 +264,52 @@ static inline uint64_t ct_map_low(uint8_t *ram, uint64_t pml4, uint64_t flags)
 	return pml4 + 0x2000;
 }
 
+/*
+ * A 64-bit machine for CPU tests: ram_size bytes of RAM, a CPU in 64-bit
+ * mode at CPL 0 (ct_long_state) with RSP rsp and RIP rip, the first 2 MiB
+ * identity-mapped with 4 KiB pages (tables at pml4, the page table at
+ * pml4 + 0x3000) but for the page at hole, a TSS at tss, and every
+ * exception vector on a HLT at hbase + vector * 0x100.
+ */
+struct ct_env64 {
+	uint8_t *ram;
+	uint64_t ram_size;
+	struct gh_cpu *cpu;
+	struct gh_cpu_state s;
+};
+
+static inline uint8_t *ct_env64_page(void *opaque, uint64_t gpa, bool *writable)
+{
+	struct ct_env64 *e = opaque;
+
+	*writable = true;
+	return ct_ram_page(e->ram, e->ram_size, gpa);
+}
+
+static inline void ct_env64_init(struct ct_env64 *e, uint64_t ram_size, uint64_t pml4,
+				 uint64_t tss, uint64_t hole, uint64_t hbase, uint64_t rsp,
+				 uint64_t rip)
+{
+	struct gh_cpu_bus bus = { .opaque = e, .page = ct_env64_page };
+	uint64_t pd, pt = pml4 + 0x3000;
+
+	e->ram_size = ram_size;
+	e->cpu = ct_cpu_new(bus, &e->ram, ram_size);
+	ct_gdt_set(e->ram, 0x08, ct_seg_desc(0, 0xfffff, 0x9b, 0xa));
+	ct_gdt_set(e->ram, 0x10, ct_seg_desc(0, 0xfffff, 0x93, 0xc));
+	ct_gdt_set(e->ram, 0x20, ct_seg_desc((uint32_t)tss, 0x67, 0x8b, 0));
+	pd = ct_map_low(e->ram, pml4, 3);
+	ct_put64(e->ram, pd, pt | 3);
+	for (uint64_t k = 0; k < 512; k++)
+		ct_put64(e->ram, pt + k * 8, (k << 12) | 3);
+	ct_put64(e->ram, pt + (hole >> 12) * 8, 0);
+	for (unsigned v = 0; v < 32; v++) {
+		e->ram[hbase + v * 0x100] = 0xf4;
+		ct_idt64_set(e->ram, v, 0x08, hbase + v * 0x100, 0x8e, 0);
+	}
+	ct_long_state(e->ram, &e->s, pml4, 0x27, rsp, rip);
+}
+
 /* A real-mode segment register load: the base is sel * 16 (SDM 20.1.1). */
 static inline void ct_real_seg(struct gh_cpu_state *s, unsigned sreg, uint16_t sel)
 {

@@ -16,7 +16,6 @@
 #define RAM_SIZE (4u << 20)
 #define TSS_BASE 0x3000
 #define PML4 0x10000		/* PDPT at +0x1000, PD at +0x2000, PT at +0x3000 */
-#define PT (PML4 + 0x3000)
 #define CODE 0x20000
 #define DATA 0x3f000		/* 0x3f000-0x40fff: present pages (test_segments
 				 * has it in its code too) */
@@ -25,56 +24,25 @@
 #define HBASE 0x100000		/* vector v's handler: HLT at HBASE + v * 0x100 */
 #define NONCANON 0x0000800000000000ULL
 
-struct env {
-	uint8_t *ram;
-	struct gh_cpu *cpu;
-	struct gh_cpu_state s;
-};
-
-static uint8_t *ram_page(void *opaque, uint64_t gpa, bool *writable)
-{
-	struct env *e = opaque;
-
-	*writable = true;
-	return ct_ram_page(e->ram, RAM_SIZE, gpa);
-}
-
 /* 64-bit mode at CPL 0, the first 2 MiB identity-mapped with 4 KiB pages
  * but for HOLE, every exception vector on a HLT; RIP at CODE. */
-static void env_init(struct env *e)
+static void env_init(struct ct_env64 *e)
 {
-	struct gh_cpu_state *s = &e->s;
-	struct gh_cpu_bus bus = { .opaque = e, .page = ram_page };
-	uint64_t pd;
-
-	e->cpu = ct_cpu_new(bus, &e->ram, RAM_SIZE);
-	ct_gdt_set(e->ram, 0x08, ct_seg_desc(0, 0xfffff, 0x9b, 0xa));
-	ct_gdt_set(e->ram, 0x10, ct_seg_desc(0, 0xfffff, 0x93, 0xc));
-	ct_gdt_set(e->ram, 0x20, ct_seg_desc(TSS_BASE, 0x67, 0x8b, 0));
-	pd = ct_map_low(e->ram, PML4, 3);
-	ct_put64(e->ram, pd, PT | 3);
-	for (uint64_t k = 0; k < 512; k++)
-		ct_put64(e->ram, PT + k * 8, (k << 12) | 3);
-	ct_put64(e->ram, PT + (HOLE >> 12) * 8, 0);
-	for (unsigned v = 0; v < 32; v++) {
-		e->ram[HBASE + v * 0x100] = 0xf4;
-		ct_idt64_set(e->ram, v, 0x08, HBASE + v * 0x100, 0x8e, 0);
-	}
-	ct_long_state(e->ram, s, PML4, 0x27, STACK_TOP, CODE);
+	ct_env64_init(e, RAM_SIZE, PML4, TSS_BASE, HOLE, HBASE, STACK_TOP, CODE);
 }
 
-static void env_free(struct env *e)
+static void env_free(struct ct_env64 *e)
 {
 	ct_cpu_free(e->cpu, e->ram);
 }
 
-static void load_code(struct env *e, const uint8_t *code, size_t len)
+static void load_code(struct ct_env64 *e, const uint8_t *code, size_t len)
 {
 	memcpy(e->ram + CODE, code, len);
 }
 
 /* Runs to the HLT that ends the code or a handler; returns the state. */
-static void run(struct env *e, struct gh_cpu_state *out)
+static void run(struct ct_env64 *e, struct gh_cpu_state *out)
 {
 	ct_apply(e->cpu, &e->s);
 	g_assert_cmpint(gh_cpu_run(e->cpu, 1000), ==, GH_CPU_HLT);
@@ -83,7 +51,7 @@ static void run(struct env *e, struct gh_cpu_state *out)
 
 /* The state after an exception: its handler ran, with the frame on the
  * stack (error code, RIP, CS, RFLAGS, RSP, SS). */
-static void assert_fault(const struct env *e, const struct gh_cpu_state *st, unsigned vec,
+static void assert_fault(const struct ct_env64 *e, const struct gh_cpu_state *st, unsigned vec,
 			 uint64_t err, uint64_t rip, uint64_t rsp)
 {
 	uint64_t sp = st->gpr[GH_RSP];
@@ -100,7 +68,7 @@ static void test_cross_present(void)
 {
 	static const uint8_t code[] = { 0x48, 0x8b, 0x03, 0x48, 0x01, 0x0b, 0xf4 };
 	struct gh_cpu_state st;
-	struct env e;
+	struct ct_env64 e;
 
 	env_init(&e);
 	load_code(&e, code, sizeof(code));
@@ -129,7 +97,7 @@ static void test_cross_hole(void)
 	/* mov [rbx-8], ecx ; mov [rbx], ecx ; hlt */
 	static const uint8_t store[] = { 0x89, 0x4b, 0xf8, 0x89, 0x0b, 0xf4 };
 	struct gh_cpu_state st;
-	struct env e;
+	struct ct_env64 e;
 
 	env_init(&e);
 	load_code(&e, load, sizeof(load));
@@ -160,7 +128,7 @@ static void test_noncanonical(void)
 	static const uint8_t via_rbp[] = { 0x48, 0x8b, 0x45, 0x00, 0xf4 };	/* mov rax, [rbp] */
 	static const uint8_t add_m[] = { 0x48, 0x83, 0x03, 0x01, 0xf4 };	/* add qword [rbx], 1 */
 	struct gh_cpu_state st;
-	struct env e;
+	struct ct_env64 e;
 
 	env_init(&e);
 	load_code(&e, via_rbx, sizeof(via_rbx));
@@ -192,7 +160,7 @@ static void test_rip_relative(void)
 			   0x48, 0x8b, 0x0d, 0, 0, 0, 0, 0xf4 };
 	uint32_t disp = DATA - (CODE + 14);
 	struct gh_cpu_state st;
-	struct env e;
+	struct ct_env64 e;
 
 	memcpy(code + 10, &disp, 4);
 	env_init(&e);
@@ -214,7 +182,7 @@ static void test_store_into_block(void)
 	static const uint8_t code[] = { 0xc6, 0x05, 0x01, 0x00, 0x00, 0x00, 0x2a,
 					0xb8, 0x01, 0x00, 0x00, 0x00, 0xf4 };
 	struct gh_cpu_state st;
-	struct env e;
+	struct ct_env64 e;
 
 	env_init(&e);
 	load_code(&e, code, sizeof(code));
@@ -249,7 +217,7 @@ static void test_step(void)
 	};
 	static const unsigned starts[] = { 0, 3, 6, 10, 11, 12, 15, 18, 20 };
 	struct gh_cpu_state st, one;
-	struct env e;
+	struct ct_env64 e;
 
 	env_init(&e);
 	load_code(&e, code, sizeof(code));
@@ -288,7 +256,7 @@ static void test_call_ret(void)
 					0x48, 0xff, 0xc0, 0xc3 };
 	static const uint8_t ret[] = { 0xc3 };
 	struct gh_cpu_state st;
-	struct env e;
+	struct ct_env64 e;
 
 	env_init(&e);
 	load_code(&e, code, sizeof(code));
@@ -315,7 +283,7 @@ static void test_cs_base_ignored(void)
 	static const uint8_t code[] = { 0xb8, 0x01, 0x00, 0x00, 0x00, 0xf4 };	/* mov eax, 1 */
 	static const uint8_t decoy[] = { 0xb8, 0x02, 0x00, 0x00, 0x00, 0xf4 };	/* mov eax, 2 */
 	struct gh_cpu_state st;
-	struct env e;
+	struct ct_env64 e;
 
 	env_init(&e);
 	load_code(&e, code, sizeof(code));
@@ -347,7 +315,7 @@ static void test_segments(void)
 	};
 	static const uint8_t far[] = { 0x64, 0x48, 0x8b, 0x03, 0xf4 };	/* mov rax, fs:[rbx] */
 	struct gh_cpu_state st;
-	struct env e;
+	struct ct_env64 e;
 
 	env_init(&e);
 	load_code(&e, code, sizeof(code));

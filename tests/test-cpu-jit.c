@@ -20,7 +20,6 @@
 #define RAM_SIZE (4u << 20)
 #define TSS_BASE 0x3000
 #define PML4 0x10000
-#define PT (PML4 + 0x3000)
 #define CODE 0x20000
 #define DATA 0x3e000		/* 0x3e000-0x3ffff: two present pages */
 #define HOLE 0x40000		/* not present */
@@ -29,40 +28,12 @@
 #define HBASE 0x100000
 #define MAX_CODE 512
 
-struct env {
-	uint8_t *ram;
-	struct gh_cpu *cpu;
-	struct gh_cpu_state s;
-};
-
-static uint8_t *ram_page(void *opaque, uint64_t gpa, bool *writable)
+/* The machine of test-cpu-fast, interpreting (jit < 0) or translating
+ * every block before its first run (jit 0). */
+static void env_init(struct ct_env64 *e, int jit)
 {
-	struct env *e = opaque;
-
-	*writable = true;
-	return ct_ram_page(e->ram, RAM_SIZE, gpa);
-}
-
-static void env_init(struct env *e, int jit)
-{
-	struct gh_cpu_bus bus = { .opaque = e, .page = ram_page };
-	uint64_t pd;
-
-	e->cpu = ct_cpu_new(bus, &e->ram, RAM_SIZE);
+	ct_env64_init(e, RAM_SIZE, PML4, TSS_BASE, HOLE, HBASE, STACK_TOP, CODE);
 	g_assert_cmpint(gh_cpu_set_jit(e->cpu, jit), ==, 0);
-	ct_gdt_set(e->ram, 0x08, ct_seg_desc(0, 0xfffff, 0x9b, 0xa));
-	ct_gdt_set(e->ram, 0x10, ct_seg_desc(0, 0xfffff, 0x93, 0xc));
-	ct_gdt_set(e->ram, 0x20, ct_seg_desc(TSS_BASE, 0x67, 0x8b, 0));
-	pd = ct_map_low(e->ram, PML4, 3);
-	ct_put64(e->ram, pd, PT | 3);
-	for (uint64_t k = 0; k < 512; k++)
-		ct_put64(e->ram, PT + k * 8, (k << 12) | 3);
-	ct_put64(e->ram, PT + (HOLE >> 12) * 8, 0);
-	for (unsigned v = 0; v < 32; v++) {
-		e->ram[HBASE + v * 0x100] = 0xf4;
-		ct_idt64_set(e->ram, v, 0x08, HBASE + v * 0x100, 0x8e, 0);
-	}
-	ct_long_state(e->ram, &e->s, PML4, 0x27, STACK_TOP, CODE);
 }
 
 /* ---- generating sequences --------------------------------------------------- */
@@ -367,7 +338,7 @@ static void gen_seq(struct seq *q, struct ct_rng *g, unsigned n)
 /* new_code: the code changed (its blocks go); otherwise only the data and
  * the stack are reset, and the code (which may have written itself) put
  * back byte for byte. */
-static void setup(struct env *e, const struct seq *q, const uint8_t *data, bool new_code)
+static void setup(struct ct_env64 *e, const struct seq *q, const uint8_t *data, bool new_code)
 {
 	if (new_code || memcmp(e->ram + CODE, q->code, q->len)) {
 		memcpy(e->ram + CODE, q->code, q->len);
@@ -395,7 +366,7 @@ static void state_init(struct gh_cpu_state *s, struct ct_rng *g)
 	s->rflags = 2 | (ct_rnd(g) & 0x8d5);
 }
 
-static enum gh_cpu_stop run(struct env *e, const struct gh_cpu_state *s,
+static enum gh_cpu_stop run(struct ct_env64 *e, const struct gh_cpu_state *s,
 			    struct gh_cpu_state *out)
 {
 	enum gh_cpu_stop stop;
@@ -406,7 +377,7 @@ static enum gh_cpu_stop run(struct env *e, const struct gh_cpu_state *s,
 	return stop;
 }
 
-static bool same(const struct env *a, const struct env *b, const struct gh_cpu_state *sa,
+static bool same(const struct ct_env64 *a, const struct ct_env64 *b, const struct gh_cpu_state *sa,
 		 const struct gh_cpu_state *sb)
 {
 	bool ok = sa->rip == sb->rip && sa->rflags == sb->rflags && sa->cr2 == sb->cr2;
@@ -444,7 +415,7 @@ static void dump(const struct seq *q, const struct gh_cpu_state *init,
  */
 static void differential(unsigned cases, unsigned n, uint64_t seed)
 {
-	struct env ei, ej;
+	struct ct_env64 ei, ej;
 	struct ct_rng g = { seed };
 	static struct seq q;
 	uint8_t *data = g_malloc(0x2000);
@@ -503,7 +474,7 @@ static void test_budget(void)
 					0x48, 0x83, 0xf0, 0x55, 0xff, 0xc9, 0x75, 0xf5,
 					0xf4 };
 	static const uint64_t budgets[] = { 1, 2, 3, 5, 7, 100, 999, 4, 4096 };
-	struct env ei, ej;
+	struct ct_env64 ei, ej;
 	uint64_t total = 0;
 	unsigned k = 0;
 
@@ -553,7 +524,7 @@ static void test_relink(void)
 	uint8_t target[] = { 0xb8, 1, 0, 0, 0, 0x01, 0xc7, 0xc3 };
 	const uint64_t page1 = 0x200000, page2 = 0x201000;
 	const uint64_t pt2 = PML4 + 0x4000;
-	struct env e;
+	struct ct_env64 e;
 
 	env_init(&e, 0);
 	/* a page table for 0x600000-0x7fffff: 0x600000 -> page1 */

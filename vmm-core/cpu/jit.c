@@ -198,11 +198,6 @@ void gh_jit_reset(struct gh_jit *j)
 	clear_links(j);
 }
 
-size_t gh_jit_used(const struct gh_jit *j)
-{
-	return j->used;
-}
-
 void gh_jit_link(void *link, gh_jit_fn *to, uintptr_t host, uint64_t lin)
 {
 	struct gh_jit_link *l = link;
@@ -957,8 +952,20 @@ static void emit_shared(struct gh_jit *j)
 	g_free(m);
 }
 
-/* A linked exit to r12 + target: a record of its own. */
-static void chain_exit(struct em *m, unsigned count, int64_t target)
+/* The canonical check of a jump target in reg: a non-canonical one is
+ * the interpreter's to fault on (instruction k). Clobbers rcx. */
+static void canonical_or_slow(struct em *m, unsigned k, unsigned reg)
+{
+	mov_rr(m, 8, RCX, reg);
+	shift_ri(m, SH_SHL, 8, RCX, 16);
+	shift_ri(m, SH_SAR, 8, RCX, 16);
+	alu_rr(m, 0x39, 8, RCX, reg);
+	add_stub(m, jump32(m, 5), STUB_SLOW, k, 0);
+}
+
+/* A linked exit to r12 + target: a record of its own. A jump (check_k:
+ * its instruction, or -1 for a block's end) checks the target first. */
+static void chain_exit(struct em *m, unsigned count, int64_t target, int check_k)
 {
 	struct gh_jit *j = m->j;
 
@@ -966,9 +973,11 @@ static void chain_exit(struct em *m, unsigned count, int64_t target)
 		m->overflow = true;
 		return;
 	}
+	lea(m, RAX, M(R12, (int32_t)target));
+	if (check_k >= 0)
+		canonical_or_slow(m, (unsigned)check_k, RAX);
 	j->links[j->n_links] = (struct gh_jit_link){ .lin = NO_LIN };
 	mov_imm(m, RSI, (uint64_t)(uintptr_t)&j->links[j->n_links++]);
-	lea(m, RAX, M(R12, (int32_t)target));
 	link_exit(m, count);
 }
 
@@ -987,18 +996,6 @@ static void jcache_exit(struct em *m, unsigned count)
 	link_exit(m, count);
 }
 
-/* RIP = r12 + off (in rax), with the canonical check of a jump: a
- * non-canonical target is the interpreter's to fault on (instruction k). */
-static void set_rip_checked(struct em *m, unsigned k, int64_t off)
-{
-	lea(m, RAX, M(R12, (int32_t)off));
-	mov_rr(m, 8, RCX, RAX);
-	shift_ri(m, SH_SHL, 8, RCX, 16);
-	shift_ri(m, SH_SAR, 8, RCX, 16);
-	alu_rr(m, 0x39, 8, RCX, RAX);
-	add_stub(m, jump32(m, 5), STUB_SLOW, k, 0);
-	mov_store(m, 8, C(CPU(rip)), RAX);
-}
 
 /* Calls instruction k's interpreter handler with prev_rip and rip set,
  * through the shared routine (rsi = its entry, edx = its offset). */
@@ -1389,9 +1386,9 @@ static void do_fallback(struct em *m, unsigned k)
 }
 
 /*
- * Shifts and rotates by a constant: the host's. A count that masks to 0
- * changes no flags; otherwise, unless they are dead, the host's flags are
- * kept (P_HOST, P_ROT for the rotates, which leave SF, ZF, AF and PF).
+ * Shifts and rotates by a constant: the host's result. A count that
+ * masks to 0 changes no flags; otherwise, unless they are dead, they are
+ * pending as P_SHL ... P_ROR (materialize_shift()).
  */
 static void do_shift(struct em *m, unsigned k, bool dead)
 {
@@ -1543,8 +1540,7 @@ static void do_jmp(struct em *m, unsigned k)
 	const struct gh_x86_insn *i = &m->e[k].insn;
 
 	flush_flags(m);
-	set_rip_checked(m, k, (int64_t)m->off[k + 1] + i->imm);
-	chain_exit(m, k + 1, (int64_t)m->off[k + 1] + i->imm);
+	chain_exit(m, k + 1, (int64_t)m->off[k + 1] + i->imm, (int)k);
 }
 
 static void do_call(struct em *m, unsigned k)
@@ -1554,11 +1550,7 @@ static void do_call(struct em *m, unsigned k)
 	flush_flags(m);
 	/* target first: a non-canonical one faults before the push */
 	lea(m, R11, M(R12, (int32_t)((int64_t)m->off[k + 1] + i->imm)));
-	mov_rr(m, 8, RCX, R11);
-	shift_ri(m, SH_SHL, 8, RCX, 16);
-	shift_ri(m, SH_SAR, 8, RCX, 16);
-	alu_rr(m, 0x39, 8, RCX, R11);
-	add_stub(m, jump32(m, 5), STUB_SLOW, k, 0);
+	canonical_or_slow(m, k, R11);
 	mov_load(m, 8, RSI, C(GPR(GH_RSP)));
 	lea(m, RSI, M(RSI, -8));
 	probe(m, k, 8, R15);
@@ -1566,7 +1558,7 @@ static void do_call(struct em *m, unsigned k)
 	mov_store(m, 8, M(RSI, 0), RAX);
 	insn(m, 8, false, 0x83, 5, C(GPR(GH_RSP)));	/* sub qword [rsp], 8 */
 	b1(m, 8);
-	chain_exit(m, k + 1, (int64_t)m->off[k + 1] + i->imm);
+	chain_exit(m, k + 1, (int64_t)m->off[k + 1] + i->imm, -1);
 }
 
 static void do_ret(struct em *m, unsigned k)
@@ -1575,11 +1567,7 @@ static void do_ret(struct em *m, unsigned k)
 	mov_load(m, 8, RSI, C(GPR(GH_RSP)));
 	probe(m, k, 8, R14);
 	mov_load(m, 8, RAX, M(RSI, 0));
-	mov_rr(m, 8, RCX, RAX);
-	shift_ri(m, SH_SHL, 8, RCX, 16);
-	shift_ri(m, SH_SAR, 8, RCX, 16);
-	alu_rr(m, 0x39, 8, RCX, RAX);
-	add_stub(m, jump32(m, 5), STUB_SLOW, k, 0);
+	canonical_or_slow(m, k, RAX);
 	insn(m, 8, false, 0x83, 0, C(GPR(GH_RSP)));	/* add qword [rsp], 8 */
 	b1(m, 8);
 	jcache_exit(m, k + 1);
@@ -1587,7 +1575,6 @@ static void do_ret(struct em *m, unsigned k)
 
 static void do_jmp_ind(struct em *m, unsigned k)
 {
-	const struct gh_x86_insn *i = &m->e[k].insn;
 	struct operand eop;
 	bool ereg;
 
@@ -1595,12 +1582,7 @@ static void do_jmp_ind(struct em *m, unsigned k)
 	mem_operand(m, k, 8, R14);
 	alu_ops(m, k, &eop, &ereg);
 	mov_load(m, 8, RAX, eop);
-	mov_rr(m, 8, RCX, RAX);
-	shift_ri(m, SH_SHL, 8, RCX, 16);
-	shift_ri(m, SH_SAR, 8, RCX, 16);
-	alu_rr(m, 0x39, 8, RCX, RAX);
-	add_stub(m, jump32(m, 5), STUB_SLOW, k, 0);
-	(void)i;
+	canonical_or_slow(m, k, RAX);
 	jcache_exit(m, k + 1);
 }
 
@@ -1726,8 +1708,7 @@ static void emit_stubs(struct em *m)
 				struct pending save = m->pend;
 
 				m->pend.kind = P_NONE;
-				set_rip_checked(m, st->k, st->target);
-				chain_exit(m, st->k + 1, st->target);
+				chain_exit(m, st->k + 1, st->target, st->k);
 				m->pend = save;
 			}
 			break;
@@ -1741,7 +1722,7 @@ static void emit_stubs(struct em *m)
 gh_jit_fn *gh_jit_translate(struct gh_jit *j, const struct gh_exec_entry *e, unsigned n)
 {
 	struct em *m;
-	unsigned k, s;
+	unsigned k;
 	gh_jit_fn *fn = NULL;
 
 	if (j->size - j->used < JIT_BLOCK_MAX)
@@ -1800,11 +1781,9 @@ gh_jit_fn *gh_jit_translate(struct gh_jit *j, const struct gh_exec_entry *e, uns
 		if (m->rip_set)
 			leave(m, n);
 		else
-			chain_exit(m, n, m->off[n]);
+			chain_exit(m, n, m->off[n], -1);
 	}
 	emit_stubs(m);
-
-	(void)s;
 	if (!m->overflow) {
 		fn = (gh_jit_fn *)(void *)(m->start + HEADER);
 		j->used += (size_t)(m->p - m->start);

@@ -58,7 +58,4 @@ void gh_jit_free(struct gh_jit *j);
 gh_jit_fn *gh_jit_translate(struct gh_jit *j, const struct gh_exec_entry *e, unsigned n);
 void gh_jit_reset(struct gh_jit *j);
 
-/* Bytes of host code in use (for statistics and tests). */
-size_t gh_jit_used(const struct gh_jit *j);
-
 #endif
