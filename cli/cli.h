@@ -5,12 +5,21 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "gh/board.h"
 #include "gh/error.h"
 #include "gh/vm.h"
 
 struct gh_run_options {
 	char *kernel;
 	char *firmware;		/* "seabios", or NULL for direct kernel boot */
+	/* IDE drives in slot order (--disk fills primary master, primary
+	 * slave, secondary slave; --cdrom is the secondary master as in
+	 * QEMU); paths owned here */
+	struct gh_drive_config ide[GH_BOARD_IDE_SLOTS];
+	char *boot_order;	/* validated: letters c, d, n; NULL: default */
+	enum gh_vga_model vga;
+	char *screendump;	/* PNG written when the VM stops */
+	char *screen_text;	/* text written when the VM stops */
 	char *initrd;
 	char *append;
 	uint64_t ram_size;

@@ -71,9 +71,65 @@ void gh_run_options_clear(struct gh_run_options *o)
 	g_free(o->append);
 	g_free(o->accel);
 	g_free(o->debugcon);
+	g_free(o->boot_order);
+	g_free(o->screendump);
+	g_free(o->screen_text);
+	for (i = 0; i < GH_BOARD_IDE_SLOTS; i++)
+		g_free((char *)o->ide[i].path);
 	for (i = 0; i < o->nserial; i++)
 		g_free(o->serial[i]);
 	memset(o, 0, sizeof(*o));
+}
+
+/*
+ * --disk and --cdrom into IDE slots as QEMU's -hda/-hdb/-cdrom/-hdd: the
+ * CD-ROM is the secondary master, disks take the other slots in order.
+ */
+static int parse_drives(struct gh_run_options *o, char **disks,
+			const char *cdrom, struct gh_error *err)
+{
+	static const unsigned disk_slots[] = { 0, 1, 2, 3 };
+	static const unsigned disk_slots_cd[] = { 0, 1, 3 };
+	const unsigned *slots = cdrom ? disk_slots_cd : disk_slots;
+	unsigned nslots = cdrom ? 3 : 4, i;
+
+	if (cdrom) {
+		if (!*cdrom)
+			return gh_error_set(err, -EINVAL, "--cdrom needs a file");
+		o->ide[2] = (struct gh_drive_config){
+			.media = GH_DRIVE_CDROM, .path = g_strdup(cdrom),
+			.read_only = true,
+		};
+	}
+	for (i = 0; disks && disks[i]; i++) {
+		if (i == nslots)
+			return gh_error_set(err, -EINVAL, "at most %u --disk "
+					    "options%s", nslots, cdrom ?
+					    " with --cdrom" : "");
+		if (!*disks[i])
+			return gh_error_set(err, -EINVAL, "--disk needs a file");
+		o->ide[slots[i]] = (struct gh_drive_config){
+			.media = GH_DRIVE_DISK, .path = g_strdup(disks[i]),
+		};
+	}
+	return 0;
+}
+
+/* xl.cfg's boot= and QEMU's -boot order=: c, d or n, each at most once. */
+static int check_boot_order(const char *order, struct gh_error *err)
+{
+	const char *p;
+
+	if (!*order)
+		goto bad;
+	for (p = order; *p; p++)
+		if (!strchr("cdn", *p) || strchr(p + 1, *p))
+			goto bad;
+	return 0;
+bad:
+	return gh_error_set(err, -EINVAL, "invalid --boot '%s' (letters c "
+			    "disk, d CD-ROM, n network, each once, e.g. dc)",
+			    order);
 }
 
 static const char run_description[] =
@@ -88,6 +144,11 @@ static const char run_description[] =
 	"(V << 1) | 1 when the guest writes V to the debug-exit port; 124 on\n"
 	"timeout; 128+N on signal N; 1 on an error or a triple fault.\n"
 	"\n"
+	"Drives: --disk FILE (a raw image, up to three; four without\n"
+	"--cdrom) and --cdrom ISO are IDE drives on the PIIX, as in QEMU.\n"
+	"--boot ORDER lists what the firmware tries, as xl.cfg's boot=:\n"
+	"c the first disk, d the CD-ROM, n the network (e.g. --boot dc).\n"
+	"\n"
 	"Character backends (--serial, --debugcon): stdio, file:PATH, pty,\n"
 	"none. --serial may be given up to four times (COM1..COM4).\n"
 	"\n"
@@ -99,6 +160,7 @@ int gh_run_parse(int argc, char **argv, struct gh_run_options *o,
 		 struct gh_error *err)
 {
 	char *memory = NULL, *cpus = NULL, **serial = NULL, *timeout = NULL;
+	char **disks = NULL, *cdrom = NULL, *vga = NULL;
 	gboolean help = FALSE;
 	GOptionEntry entries[] = {
 		{ "kernel", 0, 0, G_OPTION_ARG_FILENAME, &o->kernel,
@@ -111,6 +173,22 @@ int gh_run_parse(int argc, char **argv, struct gh_run_options *o,
 		  "FILE" },
 		{ "append", 0, 0, G_OPTION_ARG_STRING, &o->append,
 		  "Kernel command line", "CMDLINE" },
+		{ "disk", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &disks,
+		  "Attach this raw disk image as the next IDE hard disk",
+		  "FILE" },
+		{ "cdrom", 0, 0, G_OPTION_ARG_FILENAME, &cdrom,
+		  "Insert this ISO image in the IDE CD-ROM drive", "ISO" },
+		{ "boot", 0, 0, G_OPTION_ARG_STRING, &o->boot_order,
+		  "Boot order for the firmware: c disk, d CD-ROM, n network "
+		  "(default cd: the disk, then the CD-ROM)", "ORDER" },
+		{ "vga", 0, 0, G_OPTION_ARG_STRING, &vga,
+		  "Display adapter: std (VGA with Bochs VBE, default) or none",
+		  "MODEL" },
+		{ "screendump", 0, 0, G_OPTION_ARG_FILENAME, &o->screendump,
+		  "Write the screen to this PNG file when the VM stops", "FILE" },
+		{ "screen-text", 0, 0, G_OPTION_ARG_FILENAME, &o->screen_text,
+		  "Write the screen's text to this file when the VM stops in a "
+		  "text mode", "FILE" },
 		{ "memory", 'm', 0, G_OPTION_ARG_STRING, &memory,
 		  "Guest RAM (default 256M)", "SIZE" },
 		{ "cpus", 0, 0, G_OPTION_ARG_STRING, &cpus,
@@ -208,6 +286,35 @@ int gh_run_parse(int argc, char **argv, struct gh_run_options *o,
 			goto out;
 		}
 	}
+	ret = parse_drives(o, disks, cdrom, err);
+	if (ret < 0)
+		goto out;
+	if (o->boot_order && (ret = check_boot_order(o->boot_order, err)) < 0)
+		goto out;
+	if (vga && !strcmp(vga, "std")) {
+		o->vga = GH_VGA_STD;
+	} else if (vga && !strcmp(vga, "none")) {
+		o->vga = GH_VGA_NONE;
+	} else if (vga) {
+		ret = gh_error_set(err, -EINVAL, "invalid --vga '%s' (use std "
+				   "or none)", vga);
+		goto out;
+	}
+	if (o->vga == GH_VGA_NONE && (o->screendump || o->screen_text)) {
+		ret = gh_error_set(err, -EINVAL, "--screendump and --screen-text "
+				   "need a display (not --vga none)");
+		goto out;
+	}
+	/* Drives without a kernel to boot directly need firmware to boot
+	 * them: SeaBIOS, as QEMU does. */
+	if (!o->firmware && !o->kernel && (o->ide[0].media ||
+	    o->ide[1].media || o->ide[2].media || o->ide[3].media))
+		o->firmware = g_strdup("seabios");
+	if (o->boot_order && !o->firmware) {
+		ret = gh_error_set(err, -EINVAL, "--boot needs firmware "
+				   "(--firmware seabios)");
+		goto out;
+	}
 	if (o->firmware && !strcmp(o->firmware, "none"))
 		g_clear_pointer(&o->firmware, g_free);
 	if (o->firmware && !strcmp(o->firmware, "ovmf")) {
@@ -228,7 +335,7 @@ int gh_run_parse(int argc, char **argv, struct gh_run_options *o,
 	}
 	if (!o->kernel && !o->firmware) {
 		ret = gh_error_set(err, -EINVAL, "nothing to boot: give --kernel, "
-				   "or --firmware seabios");
+				   "--disk, --cdrom or --firmware seabios");
 		goto out;
 	}
 	if ((o->initrd || o->append) && !o->kernel) {
@@ -237,6 +344,9 @@ int gh_run_parse(int argc, char **argv, struct gh_run_options *o,
 		goto out;
 	}
 out:
+	g_strfreev(disks);
+	g_free(cdrom);
+	g_free(vga);
 	g_free(memory);
 	g_free(cpus);
 	g_free(timeout);

@@ -29,6 +29,7 @@ struct run {
 	struct gh_boot_args args;
 	GBytes *bios_image;
 	struct gh_bios bios;
+	struct gh_board_config board_cfg;
 };
 
 #define SEABIOS_IMAGE "/usr/share/seabios/bios-256k.bin"
@@ -315,7 +316,12 @@ int gh_run(const struct gh_run_options *o)
 	for (i = 0; i < o->nserial; i++)
 		gh_vm_set_serial(r.vm, i, r.serial[i]);
 	gh_vm_set_debugcon(r.vm, r.debugcon);
-	if (gh_board_new(r.vm, &r.board, &err) < 0) {
+	r.board_cfg = (struct gh_board_config){
+		.vga = o->vga,
+		.boot_order = o->boot_order,
+	};
+	memcpy(r.board_cfg.ide, o->ide, sizeof(o->ide));
+	if (gh_board_new(r.vm, &r.board_cfg, &r.board, &err) < 0) {
 		fail("%s", err.msg);
 		goto out;
 	}

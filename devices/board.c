@@ -64,8 +64,10 @@ static void board_reset(void *opaque)
 		gh_device_reset(b->devs[i]);
 }
 
-int gh_board_new(struct gh_vm *vm, struct gh_board **out, struct gh_error *err)
+int gh_board_new(struct gh_vm *vm, const struct gh_board_config *config,
+		 struct gh_board **out, struct gh_error *err)
 {
+	static const struct gh_board_config default_config;
 	struct gh_board *b = g_new0(struct gh_board, 1);
 	unsigned level, i;
 	int ret;
@@ -83,6 +85,7 @@ int gh_board_new(struct gh_vm *vm, struct gh_board **out, struct gh_error *err)
 			if (s->type->level != level)
 				continue;
 			cfg.pci = b->pci;
+			cfg.board = config ? config : &default_config;
 			ret = gh_device_new(s->type, vm, &cfg,
 					    &b->devs[b->n], err);
 			if (ret < 0)

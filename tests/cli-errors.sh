@@ -51,9 +51,14 @@ open(sys.argv[1], "wb").write(img)
 PY
 mkdir "$tmp/dir"
 
-echo "1..19"
+echo "1..24"
 expect "unknown option" run --frobnicate
 expect "nothing to boot" run
+expect "boot" run --cdrom x.iso --boot z
+expect "boot" run --cdrom x.iso --boot cc
+expect "vga" run --kernel "$tmp/text" --vga cga
+expect "disk" run --disk a --disk b --disk c --disk d --cdrom e
+expect "display" run --kernel "$tmp/text" --vga none --screendump x.png
 expect "firmware" run --firmware ovmf
 expect "firmware" run --firmware bogus
 expect "no such file" run --kernel "$tmp/missing"

@@ -206,7 +206,7 @@ static void test_board_button(void)
 	struct gh_error err = { 0 };
 	struct gh_board *b;
 
-	g_assert_cmpint(gh_board_new(vm, &b, &err), ==, 0);
+	g_assert_cmpint(gh_board_new(vm, NULL, &b, &err), ==, 0);
 	pthread_mutex_lock(gh_vm_lock(vm));
 	dt_outw(vm, EN, 1u << 8);
 	pthread_mutex_unlock(gh_vm_lock(vm));

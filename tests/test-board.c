@@ -23,7 +23,7 @@ static void fx_setup(struct fx *f, gconstpointer data)
 
 	(void)data;
 	f->vm = dt_vm_new();
-	g_assert_cmpint(gh_board_new(f->vm, &f->board, &err), ==, 0);
+	g_assert_cmpint(gh_board_new(f->vm, NULL, &f->board, &err), ==, 0);
 }
 
 static void fx_teardown(struct fx *f, gconstpointer data)
@@ -435,14 +435,14 @@ static void test_free_unmaps(void)
 	struct gh_board *b;
 	unsigned i;
 
-	g_assert_cmpint(gh_board_new(vm, &b, &err), ==, 0);
+	g_assert_cmpint(gh_board_new(vm, NULL, &b, &err), ==, 0);
 	gh_board_free(b);
 	for (i = 0; i < G_N_ELEMENTS(pc_ports); i++) {
 		g_assert_null(gh_bus_lookup(gh_vm_pio(vm), pc_ports[i].first));
 		g_assert_null(gh_bus_lookup(gh_vm_pio(vm), pc_ports[i].last));
 	}
 	/* A second board fits on the same VM once the first is gone. */
-	g_assert_cmpint(gh_board_new(vm, &b, &err), ==, 0);
+	g_assert_cmpint(gh_board_new(vm, NULL, &b, &err), ==, 0);
 	check_wiring(vm);
 	gh_board_free(b);
 	gh_vm_free(vm);
@@ -458,7 +458,7 @@ static void test_many(void)
 		struct gh_error err = { 0 };
 		struct gh_board *b;
 
-		g_assert_cmpint(gh_board_new(vm, &b, &err), ==, 0);
+		g_assert_cmpint(gh_board_new(vm, NULL, &b, &err), ==, 0);
 		g_assert_cmpstr(gh_bus_lookup(gh_vm_pio(vm), 0x20), ==,
 				"i8259-master");
 		if (i % 10 == 0)

@@ -15,6 +15,7 @@
 
 #include "gh/error.h"
 
+struct gh_board_config;
 struct gh_pci_bus;
 struct gh_vm;
 
@@ -27,6 +28,9 @@ struct gh_device_cfg {
 	unsigned ncpus;
 	/* PCI functions: the bus they plug into (the board's) */
 	struct gh_pci_bus *pci;
+	/* what the user chose for this PC (drives, display, boot); never NULL
+	 * on a board, NULL for devices tests create alone */
+	const struct gh_board_config *board;
 };
 
 struct gh_device_type {
