@@ -17,6 +17,7 @@ struct gh_run_options {
 	 * QEMU); paths owned here */
 	struct gh_drive_config ide[GH_BOARD_IDE_SLOTS];
 	char *boot_order;	/* validated: letters c, d, n; NULL: default */
+	bool boot_menu;
 	enum gh_vga_model vga;
 	char *screendump;	/* PNG written when the VM stops */
 	char *screen_text;	/* text written when the VM stops */

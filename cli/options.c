@@ -164,10 +164,11 @@ int gh_run_parse(int argc, char **argv, struct gh_run_options *o,
 	gboolean help = FALSE;
 	GOptionEntry entries[] = {
 		{ "kernel", 0, 0, G_OPTION_ARG_FILENAME, &o->kernel,
-		  "Boot this Linux bzImage or Multiboot kernel directly", "FILE" },
+		  "Boot this Linux bzImage or Multiboot kernel: loaded directly, "
+		  "or by the firmware (a bzImage) with --firmware", "FILE" },
 		{ "firmware", 0, 0, G_OPTION_ARG_STRING, &o->firmware,
-		  "Boot firmware: seabios (Debian's SeaBIOS), or none (default; "
-		  "needs --kernel)", "NAME" },
+		  "Boot firmware: seabios (Debian's SeaBIOS; the default without "
+		  "--kernel), or none (the default with --kernel)", "NAME" },
 		{ "initrd", 0, 0, G_OPTION_ARG_FILENAME, &o->initrd,
 		  "Linux initrd; for Multiboot, modules as \"FILE ARGS,FILE2\"",
 		  "FILE" },
@@ -181,6 +182,9 @@ int gh_run_parse(int argc, char **argv, struct gh_run_options *o,
 		{ "boot", 0, 0, G_OPTION_ARG_STRING, &o->boot_order,
 		  "Boot order for the firmware: c disk, d CD-ROM, n network "
 		  "(default cd: the disk, then the CD-ROM)", "ORDER" },
+		{ "boot-menu", 0, 0, G_OPTION_ARG_NONE, &o->boot_menu,
+		  "Have the firmware offer its boot menu (ESC) for 2.5 s",
+		  NULL },
 		{ "vga", 0, 0, G_OPTION_ARG_STRING, &vga,
 		  "Display adapter: std (VGA with Bochs VBE, default) or none",
 		  "MODEL" },
@@ -325,12 +329,6 @@ int gh_run_parse(int argc, char **argv, struct gh_run_options *o,
 	if (o->firmware && strcmp(o->firmware, "seabios")) {
 		ret = gh_error_set(err, -EINVAL, "invalid --firmware '%s' (use "
 				   "seabios or none)", o->firmware);
-		goto out;
-	}
-	if (o->firmware && o->kernel) {
-		ret = gh_error_set(err, -EINVAL, "--kernel with --firmware is "
-				   "not supported yet (firmware-mediated kernel "
-				   "boot needs fw_cfg)");
 		goto out;
 	}
 	if (!o->kernel && !o->firmware) {

@@ -319,13 +319,26 @@ int gh_run(const struct gh_run_options *o)
 	r.board_cfg = (struct gh_board_config){
 		.vga = o->vga,
 		.boot_order = o->boot_order,
+		.boot_menu = o->boot_menu,
 	};
 	memcpy(r.board_cfg.ide, o->ide, sizeof(o->ide));
+	if (o->kernel && o->firmware) {
+		/* the firmware loads it from fw_cfg, also after a reset */
+		r.board_cfg.kernel = r.args.kernel;
+		r.board_cfg.kernel_size = r.args.kernel_size;
+		r.board_cfg.kernel_name = r.args.kernel_name;
+		r.board_cfg.cmdline = r.args.cmdline;
+		if (r.nmodules) {
+			r.board_cfg.initrd = r.modules[0].data;
+			r.board_cfg.initrd_size = r.modules[0].size;
+			r.board_cfg.initrd_name = r.modules[0].name;
+		}
+	}
 	if (gh_board_new(r.vm, &r.board_cfg, &r.board, &err) < 0) {
 		fail("%s", err.msg);
 		goto out;
 	}
-	if (o->kernel && prepare_kernel(&r) < 0)
+	if (o->kernel && !o->firmware && prepare_kernel(&r) < 0)
 		goto out;
 	if (r.bios_image) {
 		gsize len;

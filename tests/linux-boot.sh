@@ -14,7 +14,9 @@
 # while `guesthouse info` says it has no x87/SSE, or KVM that is too slow for
 # Linux (nested KVM emulating guest supervisor code; GH_SLOW_KVM=0 tries
 # anyway). GH_LINUX_FIXTURE overrides where the fixture lives, GH_LINUX_MIB
-# the workload's size (default 64).
+# the workload's size (default 64). GH_LINUX_FIRMWARE=seabios has guesthouse
+# boot the kernel through the firmware (fw_cfg and our option ROM) instead
+# of loading it directly.
 #
 # GH_LINUX_VMM, if set, is the guesthouse binary the kvm/soft runs use
 # instead of VMM: an interpreter built with ASan+UBSan runs Linux more than
@@ -113,7 +115,8 @@ else
 	set -- "$vmm" run --kernel "$fixture/vmlinuz" \
 		--initrd "$fixture/initramfs.cpio.gz" --append "$append" \
 		--memory 256M --cpus "$cpus" --accel "$accel" --no-reboot \
-		--timeout "$limit" --serial stdio
+		--timeout "$limit" --serial stdio \
+		${GH_LINUX_FIRMWARE:+--firmware "$GH_LINUX_FIRMWARE"}
 fi
 echo "running: $*"
 start=$(date +%s)

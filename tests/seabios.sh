@@ -5,7 +5,7 @@
 # registers, finds fw_cfg with its DMA interface, reads the e820 map from
 # it and installs our ACPI tables through the linker/loader script (then
 # parses our DSDT, where it must find the PS/2 keyboard), shows its boot
-# menu prompt, and with no disk (no IDE yet) finds nothing to boot. Usage:
+# menu prompt (asked for with --boot-menu), and with no disk (no IDE yet) finds nothing to boot. Usage:
 # seabios.sh GUESTHOUSE
 set -u
 gh=$1
@@ -19,7 +19,8 @@ if [ ! -r "$bios" ]; then
 fi
 
 run() {
-	"$gh" run --firmware seabios --accel "$1" --serial none --no-reboot \
+	"$gh" run --firmware seabios --boot-menu --accel "$1" --serial none \
+		--no-reboot \
 		--debugcon "file:$tmp/$1.log" --timeout 30 </dev/null \
 		>"$tmp/$1.out" 2>&1
 }

@@ -10,6 +10,7 @@
 
 #include "bytes.h"
 #include "devtest.h"
+#include "gh/board.h"
 #include "gh/fw-cfg.h"
 #include "gh/memory.h"
 
@@ -217,8 +218,9 @@ static void test_numbers(struct fx *f, gconstpointer data)
 	p = read_item(f, GH_FW_CFG_MAX_CPUS, 2);
 	g_assert_cmpuint(le16(p), ==, NCPUS);
 	g_free(p);
+	/* no boot menu unless asked for (test_kernel asks), as QEMU */
 	p = read_item(f, GH_FW_CFG_BOOT_MENU, 2);
-	g_assert_cmpuint(le16(p), ==, 1);
+	g_assert_cmpuint(le16(p), ==, 0);
 	g_free(p);
 	p = read_item(f, GH_FW_CFG_IRQ0_OVERRIDE, 4);
 	g_assert_cmpuint(le32(p), ==, 1);
@@ -712,12 +714,114 @@ static void test_table_loader(struct fx *f, gconstpointer data)
 	g_free(script);
 }
 
+/* A minimal bzImage (boot protocol 2.15): 4 setup sectors, then 8 KiB. */
+static uint8_t *tiny_bzimage(size_t *size)
+{
+	uint8_t *k = g_malloc0(5 * 512 + 8192);
+
+	for (size_t i = 0; i < 5 * 512 + 8192; i++)
+		k[i] = i * 7 + 3;
+	memset(k + 0x1f1, 0, 0x26c - 0x1f1);
+	k[0x1f1] = 4;				/* setup_sects */
+	put_le32(k + 0x1f4, 8192 / 16);		/* syssize */
+	k[0x1fe] = 0x55;
+	k[0x1ff] = 0xaa;
+	k[0x200] = 0xeb;
+	k[0x201] = 0x26c - 0x202;
+	memcpy(k + 0x202, "HdrS", 4);
+	k[0x206] = 0x0f;
+	k[0x207] = 0x02;
+	k[0x211] = 0x01;			/* LOADED_HIGH */
+	put_le32(k + 0x22c, 0x7fffffff);	/* initrd_addr_max */
+	put_le32(k + 0x238, 255);		/* cmdline_size */
+	put_le32(k + 0x258, 0x100000);		/* pref_address */
+	put_le32(k + 0x260, 1 << 20);		/* init_size */
+	*size = 5 * 512 + 8192;
+	return k;
+}
+
+/*
+ * With a kernel on the board: the kernel items for firmware-mediated boot
+ * (what SeaBIOS's ROM and OVMF read), our option ROM as a valid ROM image,
+ * first in the boot order; and the boot menu when asked for.
+ */
+static void test_kernel(void)
+{
+	struct gh_board_config board = { .boot_menu = true };
+	struct gh_device_cfg cfg = { .irq = -1, .ncpus = 1, .board = &board };
+	static const uint8_t initrd[] = "initrd bytes";
+	struct fx fx, *f = &fx;
+	size_t klen, len;
+	uint8_t *k = tiny_bzimage(&klen), *p;
+	uint8_t sum = 0;
+
+	board.kernel = k;
+	board.kernel_size = klen;
+	board.initrd = initrd;
+	board.initrd_size = sizeof(initrd);
+	board.cmdline = "console=ttyS0";
+	f->vm = dt_vm_new();
+	f->mem = gh_vm_memory(f->vm);
+	f->dev = dt_dev_new(f->vm, &gh_fw_cfg_type, &cfg);
+
+	p = read_item(f, GH_FW_CFG_BOOT_MENU, 2);
+	g_assert_cmpuint(le16(p), ==, 1);
+	g_free(p);
+	p = read_item(f, GH_FW_CFG_SETUP_SIZE, 4);
+	g_assert_cmpuint(le32(p), ==, 5 * 512);
+	g_free(p);
+	p = read_item(f, GH_FW_CFG_SETUP_DATA, 5 * 512);
+	g_assert_cmpmem(p, 0x1f1, k, 0x1f1);
+	g_assert_cmphex(le32(p + 0x228), ==, 0x20000);	/* cmd_line_ptr */
+	g_assert_cmphex(le32(p + 0x21c), ==, sizeof(initrd));
+	g_free(p);
+	p = read_item(f, GH_FW_CFG_KERNEL_SIZE, 4);
+	g_assert_cmpuint(le32(p), ==, 8192);
+	g_free(p);
+	p = read_item(f, GH_FW_CFG_KERNEL_DATA, 8192);
+	g_assert_cmpmem(p, 8192, k + 5 * 512, 8192);
+	g_free(p);
+	p = read_item(f, GH_FW_CFG_KERNEL_ADDR, 4);
+	g_assert_cmphex(le32(p), ==, 0x100000);
+	g_free(p);
+	p = read_item(f, GH_FW_CFG_INITRD_DATA, sizeof(initrd));
+	g_assert_cmpmem(p, sizeof(initrd), initrd, sizeof(initrd));
+	g_free(p);
+	p = read_item(f, GH_FW_CFG_CMDLINE_SIZE, 4);
+	g_assert_cmpuint(le32(p), ==, strlen("console=ttyS0") + 1);
+	g_free(p);
+	p = read_item(f, GH_FW_CFG_CMDLINE_DATA, strlen("console=ttyS0") + 1);
+	g_assert_cmpstr((char *)p, ==, "console=ttyS0");
+	g_free(p);
+
+	p = read_file(f, "genroms/linuxboot.bin", &len);
+	g_assert_nonnull(p);
+	g_assert_cmpuint(len % 512, ==, 0);
+	g_assert_cmphex(p[0], ==, 0x55);
+	g_assert_cmphex(p[1], ==, 0xaa);
+	g_assert_cmpuint(p[2] * 512u, ==, len);
+	for (size_t i = 0; i < len; i++)
+		sum += p[i];
+	g_assert_cmphex(sum, ==, 0);
+	/* a PnP header with a boot entry vector, where SeaBIOS looks */
+	g_assert_cmpmem(p + (p[0x1a] | p[0x1b] << 8), 4, "$PnP", 4);
+	g_assert_cmphex(le16(p + (p[0x1a] | p[0x1b] << 8) + 0x1a), !=, 0);
+	g_free(p);
+	p = read_file(f, "bootorder", &len);
+	g_assert_cmpmem(p, len, "/rom@genroms/linuxboot.bin\n",
+			strlen("/rom@genroms/linuxboot.bin\n"));
+	g_free(p);
+	fx_teardown(f, NULL);
+	g_free(k);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 #define ADD(name, fn) \
 	g_test_add("/fw-cfg/" name, struct fx, NULL, fx_setup, fn, fx_teardown)
 	ADD("signature", test_signature);
+	g_test_add_func("/fw-cfg/kernel", test_kernel);
 	ADD("selector", test_selector);
 	ADD("directory", test_directory);
 	ADD("numbers", test_numbers);

@@ -688,6 +688,92 @@ static void check_mbi_mmap(struct gh_memory *mem, uint64_t mbi)
 	}
 }
 
+static uint32_t le32_at(const uint8_t *p)
+{
+	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/*
+ * Firmware-mediated boot's layout: the setup part with the header a loader
+ * fills, the kernel after it, the initrd as high as the firmware's reserve
+ * and the kernel's limit allow, above where the kernel decompresses.
+ */
+static void test_linux_fw_image(void)
+{
+	struct bz o = bz_default;
+	size_t size, initrd_size = 3 * 4096 + 5;
+	uint8_t *img = make_bzimage(&o, &size), *rd = g_malloc0(initrd_size);
+	struct gh_boot_module mod = { .data = rd, .size = initrd_size,
+				      .name = "rd" };
+	struct gh_boot_args args = {
+		.kernel = img, .kernel_size = size, .kernel_name = "bz",
+		.cmdline = "console=ttyS0", .modules = &mod, .nmodules = 1,
+	};
+	struct gh_linux_fw_image im;
+	struct gh_error err = { 0 };
+	size_t setup = bz_setup_size(&o);
+
+	g_assert_cmpint(gh_x86_linux_fw_image(&args, 256 << 20, &im, &err), ==, 0);
+	g_assert_cmpuint(im.setup_size, ==, setup);
+	g_assert_cmphex(im.setup_addr, ==, 0x10000);
+	g_assert_cmphex(im.cmdline_addr, ==, 0x20000);
+	g_assert_cmphex(im.kernel_addr, ==, 0x100000);
+	g_assert_true(im.kernel == img + setup);
+	g_assert_cmpuint(im.kernel_size, ==, size - setup);
+	g_assert_cmpstr(im.cmdline, ==, "console=ttyS0");
+	g_assert_cmpuint(im.cmdline_size, ==, strlen("console=ttyS0") + 1);
+	/* the header: what a loader sets, the rest as in the file */
+	g_assert_cmphex(im.setup[0x210], ==, 0xff);		/* type_of_loader */
+	g_assert_cmphex(im.setup[0x211], ==, 0x81);		/* + CAN_USE_HEAP */
+	g_assert_cmphex(im.setup[0x224] | im.setup[0x225] << 8, ==, 0xfe00);
+	g_assert_cmphex(le32_at(im.setup + 0x228), ==, 0x20000);
+	g_assert_cmphex(le32_at(im.setup + 0x218), ==, im.initrd_addr);
+	g_assert_cmphex(le32_at(im.setup + 0x21c), ==, initrd_size);
+	g_assert_cmphex(le32_at(im.setup + 0x23c), ==, 0);	/* hardware_subarch */
+	g_assert_cmpmem(im.setup, 0x1f1, img, 0x1f1);
+	g_assert_cmpmem(im.setup + 0x26c, setup - 0x26c, img + 0x26c, setup - 0x26c);
+	/* the initrd: page-aligned, at the top below the firmware's 1 MiB */
+	g_assert_true(im.initrd == rd);
+	g_assert_cmpuint(im.initrd_size, ==, initrd_size);
+	g_assert_cmphex(im.initrd_addr % 4096, ==, 0);
+	g_assert_cmphex(im.initrd_addr + initrd_size, <=, (255u << 20));
+	g_assert_cmphex(im.initrd_addr + initrd_size + 4096, >, (255u << 20));
+	gh_x86_linux_fw_image_free(&im);
+	g_assert_null(im.setup);
+
+	/* the kernel's own limit wins when it is lower */
+	o.initrd_max = (64 << 20) - 1;
+	g_free(img);
+	img = make_bzimage(&o, &size);
+	args.kernel = img;
+	g_assert_cmpint(gh_x86_linux_fw_image(&args, 256 << 20, &im, &err), ==, 0);
+	g_assert_cmphex(im.initrd_addr + initrd_size, <=, 64u << 20);
+	g_assert_cmphex(im.initrd_addr + initrd_size + 4096, >, 64u << 20);
+	gh_x86_linux_fw_image_free(&im);
+
+	/* too little RAM for the kernel's 24 MiB, then for the initrd above
+	 * it; a Multiboot kernel is not for this path */
+	g_assert_cmpint(gh_x86_linux_fw_image(&args, 16 << 20, &im, &err), ==,
+			-ENOMEM);
+	g_assert_nonnull(strstr(err.msg, "bz needs RAM"));
+	g_assert_null(im.setup);
+	o.initrd_max = (24 << 20) + 4096;
+	g_free(img);
+	img = make_bzimage(&o, &size);
+	args.kernel = img;
+	err = (struct gh_error){ 0 };
+	g_assert_cmpint(gh_x86_linux_fw_image(&args, 256 << 20, &im, &err), ==,
+			-ENOMEM);
+	g_assert_nonnull(strstr(err.msg, "rd does not fit"));
+	g_assert_null(im.setup);
+	args.kernel = "\x02\xb0\xad\x1b";
+	args.kernel_size = 4;
+	g_assert_cmpint(gh_x86_linux_fw_image(&args, 256 << 20, &im, &err), ==,
+			-ENOEXEC);
+	g_free(img);
+	g_free(rd);
+}
+
 static void test_multiboot_elf(void)
 {
 	struct fixture fx;
@@ -1215,6 +1301,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/loader/linux/truncated", test_linux_truncated);
 	g_test_add_func("/loader/linux/corrupt", test_linux_corrupt);
 	g_test_add_func("/loader/linux/fuzz", test_linux_fuzz);
+	g_test_add_func("/loader/linux/fw-image", test_linux_fw_image);
 	g_test_add_func("/loader/linux/real-kernel", test_real_kernel);
 	g_test_add_func("/loader/multiboot/elf", test_multiboot_elf);
 	g_test_add_func("/loader/multiboot/elf64", test_multiboot_elf64);

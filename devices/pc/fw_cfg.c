@@ -19,10 +19,12 @@
 #include "gh/log.h"
 #include "gh/memory.h"
 #include "gh/vm.h"
+#include "gh/board.h"
 #include "gh/x86-acpi.h"
+#include "gh/x86-boot.h"
 #include "gh/x86-smbios.h"
 
-#define FW_CFG_MAX_ITEMS	32
+#define FW_CFG_MAX_ITEMS	64
 #define DMA_REG_SIZE		8
 #define INVALID			(-1)
 
@@ -36,7 +38,8 @@
 struct fw_cfg_item {
 	uint16_t key;
 	char name[GH_FW_CFG_FILE_NAME];	/* "" for the numbered items */
-	uint8_t *data;
+	const uint8_t *data;
+	uint8_t *owned;			/* data when the item owns it */
 	uint32_t len;
 };
 
@@ -44,6 +47,7 @@ struct fw_cfg {
 	struct gh_vm *vm;
 	struct fw_cfg_item items[FW_CFG_MAX_ITEMS];
 	unsigned n;
+	struct gh_linux_fw_image kernel;	/* firmware-mediated boot */
 	int cur;			/* the selected item, or INVALID */
 	uint32_t offset;		/* the next byte of it */
 	uint64_t dma_addr;		/* the high half, once written */
@@ -58,25 +62,36 @@ static struct fw_cfg_item *item_by_key(struct fw_cfg *s, uint16_t key)
 	return NULL;
 }
 
-/* Takes data (g_malloc'd); replaces an item with the same key. */
-static int add_item(struct fw_cfg *s, uint16_t key, const char *name,
-		    uint8_t *data, size_t len)
+/*
+ * Replaces an item with the same key. The item takes owned (g_malloc'd,
+ * may be NULL) and shows data, which is owned or outlives the device.
+ */
+static int set_item(struct fw_cfg *s, uint16_t key, const char *name,
+		    const void *data, uint8_t *owned, size_t len)
 {
 	struct fw_cfg_item *it = item_by_key(s, key);
 
 	if (len > UINT32_MAX || (!it && s->n == FW_CFG_MAX_ITEMS)) {
-		g_free(data);
+		g_free(owned);
 		return -ENOSPC;
 	}
 	if (!it)
 		it = &s->items[s->n++];
 	else
-		g_free(it->data);
+		g_free(it->owned);
 	it->key = key;
 	g_strlcpy(it->name, name ? name : "", sizeof(it->name));
 	it->data = data;
+	it->owned = owned;
 	it->len = len;
 	return 0;
+}
+
+/* Takes data (g_malloc'd). */
+static int add_item(struct fw_cfg *s, uint16_t key, const char *name,
+		    uint8_t *data, size_t len)
+{
+	return set_item(s, key, name, data, data, len);
 }
 
 static int add_bytes(struct fw_cfg *s, uint16_t key, const void *data,
@@ -280,7 +295,86 @@ static int add_smbios(struct fw_cfg *s, unsigned ncpus)
 	return ret;
 }
 
-static int add_items(struct fw_cfg *s, unsigned ncpus, struct gh_error *err)
+/* RAM below 4 GiB: where the e820 map's RAM under 4 GiB ends. */
+static uint64_t ram_below_4g(struct fw_cfg *s)
+{
+	struct gh_e820_entry map[GH_E820_MAX];
+	unsigned n = gh_memory_e820(gh_vm_memory(s->vm), map, GH_E820_MAX);
+	uint64_t top = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		if (map[i].type == GH_E820_RAM && map[i].addr < (1ULL << 32))
+			top = MAX(top, MIN(map[i].addr + map[i].size, 1ULL << 32));
+	return top;
+}
+
+/*
+ * Firmware-mediated Linux boot (fw_cfg.rst's kernel items): the setup
+ * code, the kernel, the initrd and the command line with the addresses
+ * they load at, and our option ROM that loads them, first in the boot
+ * order. SeaBIOS runs the ROM; OVMF reads the items itself.
+ */
+static int add_kernel(struct fw_cfg *s, const struct gh_board_config *b,
+		      struct gh_error *err)
+{
+	struct gh_linux_fw_image *k = &s->kernel;
+	struct gh_boot_module initrd = {
+		.data = b->initrd, .size = b->initrd_size, .name = b->initrd_name,
+	};
+	struct gh_boot_args args = {
+		.kernel = b->kernel,
+		.kernel_size = b->kernel_size,
+		.kernel_name = b->kernel_name,
+		.cmdline = b->cmdline,
+		.modules = &initrd,
+		.nmodules = b->initrd ? 1 : 0,
+	};
+	size_t rom_len = (gh_linuxboot_rom_size + 511) & ~(size_t)511;
+	uint8_t *rom, sum = 0;
+	int ret;
+
+	ret = gh_x86_linux_fw_image(&args, ram_below_4g(s), k, err);
+	if (ret == -ENOEXEC)
+		return gh_error_set(err, ret, "%s is not a Linux bzImage: with "
+				    "firmware only Linux kernels boot directly "
+				    "(Multiboot kernels boot without --firmware)",
+				    b->kernel_name ? b->kernel_name : "the kernel");
+	if (ret < 0)
+		return ret;
+	ret |= add_le(s, GH_FW_CFG_SETUP_ADDR, k->setup_addr, 4);
+	ret |= add_le(s, GH_FW_CFG_SETUP_SIZE, k->setup_size, 4);
+	ret |= set_item(s, GH_FW_CFG_SETUP_DATA, NULL, k->setup, NULL,
+			k->setup_size);
+	ret |= add_le(s, GH_FW_CFG_KERNEL_ADDR, k->kernel_addr, 4);
+	ret |= add_le(s, GH_FW_CFG_KERNEL_SIZE, k->kernel_size, 4);
+	ret |= set_item(s, GH_FW_CFG_KERNEL_DATA, NULL, k->kernel, NULL,
+			k->kernel_size);
+	ret |= add_le(s, GH_FW_CFG_INITRD_ADDR, k->initrd_addr, 4);
+	ret |= add_le(s, GH_FW_CFG_INITRD_SIZE, k->initrd_size, 4);
+	ret |= set_item(s, GH_FW_CFG_INITRD_DATA, NULL, k->initrd, NULL,
+			k->initrd_size);
+	ret |= add_le(s, GH_FW_CFG_CMDLINE_ADDR, k->cmdline_addr, 4);
+	ret |= add_le(s, GH_FW_CFG_CMDLINE_SIZE, k->cmdline_size, 4);
+	ret |= set_item(s, GH_FW_CFG_CMDLINE_DATA, NULL, k->cmdline, NULL,
+			k->cmdline_size);
+	/* the older single item with the command line's address */
+	ret |= add_le(s, GH_FW_CFG_KERNEL_CMDLINE, k->cmdline_addr, 4);
+
+	/* the ROM in whole 512-byte blocks, with its size and checksum */
+	rom = g_malloc0(rom_len);
+	memcpy(rom, gh_linuxboot_rom, gh_linuxboot_rom_size);
+	rom[2] = rom_len / 512;
+	for (size_t i = 0; i < rom_len; i++)
+		sum += rom[i];
+	rom[rom_len - 1] = -sum;
+	ret |= add_file(s, "genroms/linuxboot.bin", rom, rom_len);
+	if (ret)
+		return gh_error_set(err, -ENOSPC, "fw_cfg: too many items");
+	return 0;
+}
+
+static int add_items(struct fw_cfg *s, unsigned ncpus,
+		     const struct gh_board_config *board, struct gh_error *err)
 {
 	static const uint8_t uuid[16];
 	uint8_t *numa;
@@ -293,8 +387,9 @@ static int add_items(struct fw_cfg *s, unsigned ncpus, struct gh_error *err)
 	ret |= add_le(s, GH_FW_CFG_NOGRAPHIC, 0, 2);
 	ret |= add_le(s, GH_FW_CFG_NB_CPUS, ncpus, 2);
 	ret |= add_le(s, GH_FW_CFG_MAX_CPUS, ncpus, 2);
-	/* SeaBIOS shows its boot menu prompt, as with QEMU's -boot menu=on */
-	ret |= add_le(s, GH_FW_CFG_BOOT_MENU, 1, 2);
+	/* SeaBIOS shows its boot menu prompt and waits for ESC, as with
+	 * QEMU's -boot menu=on, only when asked: QEMU's default is off */
+	ret |= add_le(s, GH_FW_CFG_BOOT_MENU, board && board->boot_menu, 2);
 	/* the PIT's IRQ 0 is on I/O APIC pin 2, as the MADT says */
 	ret |= add_le(s, GH_FW_CFG_IRQ0_OVERRIDE, 1, 4);
 	/* no NUMA nodes: a zero count, then a zero node per CPU (QEMU's
@@ -304,9 +399,15 @@ static int add_items(struct fw_cfg *s, unsigned ncpus, struct gh_error *err)
 	if (ret)
 		return gh_error_set(err, -ENOSPC, "fw_cfg: too many items");
 
-	/* the boot devices' OpenFirmware paths: none yet (the CMOS holds
-	 * --boot's order); SeaBIOS reads an empty list as no list */
-	ret |= add_file(s, "bootorder", NULL, 0);
+	/* the boot devices' OpenFirmware paths, one per line: the kernel's
+	 * ROM when there is one (SeaBIOS names it /rom@FILE); an empty list
+	 * is no list */
+	if (board && board->kernel)
+		ret |= add_file(s, "bootorder",
+				(uint8_t *)g_strdup("/rom@genroms/linuxboot.bin\n"),
+				strlen("/rom@genroms/linuxboot.bin\n"));
+	else
+		ret |= add_file(s, "bootorder", NULL, 0);
 	ret |= add_file(s, "etc/boot-menu-wait",
 			g_memdup2(&(uint16_t){ GUINT16_TO_LE(BOOT_MENU_WAIT_MS) }, 2), 2);
 	ret |= add_e820(s);
@@ -315,6 +416,8 @@ static int add_items(struct fw_cfg *s, unsigned ncpus, struct gh_error *err)
 		return gh_error_set(err, -ENOSPC, "fw_cfg: too many items");
 	ret = add_acpi(s, ncpus, err);
 	if (ret < 0)
+		return ret;
+	if (board && board->kernel && (ret = add_kernel(s, board, err)) < 0)
 		return ret;
 	if (build_directory(s) < 0)
 		return gh_error_set(err, -ENOSPC, "fw_cfg: too many items");
@@ -514,7 +617,8 @@ static void fw_cfg_unrealize(void *dev)
 	if (s->mapped_ctl)
 		gh_bus_unmap(gh_vm_pio(s->vm), GH_FW_CFG_PORT_SEL);
 	while (s->n)
-		g_free(s->items[--s->n].data);
+		g_free(s->items[--s->n].owned);
+	gh_x86_linux_fw_image_free(&s->kernel);
 }
 
 static int fw_cfg_realize(void *dev, struct gh_vm *vm,
@@ -526,7 +630,7 @@ static int fw_cfg_realize(void *dev, struct gh_vm *vm,
 	int ret;
 
 	s->vm = vm;
-	ret = add_items(s, ncpus, err);
+	ret = add_items(s, ncpus, cfg->board, err);
 	if (ret < 0)
 		goto err;
 	ret = gh_bus_map(gh_vm_pio(vm), GH_FW_CFG_PORT_SEL, 2, &ctl_ops, s,

@@ -41,12 +41,15 @@ struct gh_board_config {
 	/* the firmware's boot order as xl.cfg's boot= and QEMU's -boot
 	 * order=: letters c (disk), d (CD-ROM), n (network); NULL: default */
 	const char *boot_order;
+	bool boot_menu;		/* the firmware offers its boot menu */
 	/* for firmware-mediated direct boot (fw_cfg's kernel items); NULL:
 	 * none */
 	const void *kernel;
 	size_t kernel_size;
+	const char *kernel_name;	/* for messages */
 	const void *initrd;
 	size_t initrd_size;
+	const char *initrd_name;
 	const char *cmdline;
 };
 

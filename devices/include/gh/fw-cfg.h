@@ -21,9 +21,23 @@ enum {
 	GH_FW_CFG_RAM_SIZE	= 0x0003,	/* u64 */
 	GH_FW_CFG_NOGRAPHIC	= 0x0004,
 	GH_FW_CFG_NB_CPUS	= 0x0005,	/* u16 */
+	/* the kernel for firmware-mediated boot: addresses and sizes u32 */
+	GH_FW_CFG_KERNEL_ADDR	= 0x0007,
+	GH_FW_CFG_KERNEL_SIZE	= 0x0008,
+	GH_FW_CFG_KERNEL_CMDLINE = 0x0009,	/* the command line's address */
+	GH_FW_CFG_INITRD_ADDR	= 0x000a,
+	GH_FW_CFG_INITRD_SIZE	= 0x000b,
 	GH_FW_CFG_NUMA		= 0x000d,
 	GH_FW_CFG_BOOT_MENU	= 0x000e,	/* u16 */
 	GH_FW_CFG_MAX_CPUS	= 0x000f,	/* u16 */
+	GH_FW_CFG_KERNEL_DATA	= 0x0011,	/* the protected-mode part */
+	GH_FW_CFG_INITRD_DATA	= 0x0012,
+	GH_FW_CFG_CMDLINE_ADDR	= 0x0013,
+	GH_FW_CFG_CMDLINE_SIZE	= 0x0014,	/* with the NUL */
+	GH_FW_CFG_CMDLINE_DATA	= 0x0015,
+	GH_FW_CFG_SETUP_ADDR	= 0x0016,	/* the real-mode part */
+	GH_FW_CFG_SETUP_SIZE	= 0x0017,
+	GH_FW_CFG_SETUP_DATA	= 0x0018,
 	GH_FW_CFG_FILE_DIR	= 0x0019,
 	GH_FW_CFG_FILE_FIRST	= 0x0020,
 	GH_FW_CFG_WRITE_CHANNEL	= 0x4000,

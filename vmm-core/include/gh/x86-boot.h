@@ -69,6 +69,42 @@ int gh_x86_load_multiboot(struct gh_memory *mem,
 			  const struct gh_boot_args *args,
 			  struct gh_cpu_state *cpu, struct gh_error *err);
 
+/*
+ * Firmware-mediated Linux boot: what QEMU's fw_cfg kernel items carry for
+ * SeaBIOS's option ROM and OVMF to load. The bzImage is split into its
+ * real-mode setup, whose header is filled in as a boot loader does, and the
+ * protected-mode kernel; each part has the address the firmware loads it at.
+ */
+struct gh_linux_fw_image {
+	uint8_t *setup;			/* g_malloc'd */
+	size_t setup_size;
+	uint32_t setup_addr;
+	const void *kernel;		/* points into the bzImage */
+	size_t kernel_size;
+	uint32_t kernel_addr;
+	const void *initrd;		/* the module's data, or NULL */
+	size_t initrd_size;
+	uint32_t initrd_addr;
+	const char *cmdline;		/* NUL-terminated; size counts the NUL */
+	size_t cmdline_size;
+	uint32_t cmdline_addr;
+};
+
+/*
+ * Checks a bzImage as gh_x86_load_linux does and lays it out for a VM with
+ * ram_below_4g bytes of RAM under 4 GiB, leaving the top MiB of it to the
+ * firmware. Only Linux: -ENOEXEC for anything else.
+ */
+__attribute__((warn_unused_result))
+int gh_x86_linux_fw_image(const struct gh_boot_args *args, uint64_t ram_below_4g,
+			  struct gh_linux_fw_image *out, struct gh_error *err);
+void gh_x86_linux_fw_image_free(struct gh_linux_fw_image *im);
+
+/* Our option ROM that boots the fw_cfg kernel under SeaBIOS
+ * (x86/optionrom/linuxboot.S), without its size byte and checksum. */
+extern const unsigned char gh_linuxboot_rom[];
+extern const size_t gh_linuxboot_rom_size;
+
 struct gh_vm;
 
 /* A BIOS image mapped as ROM (gh_x86_load_bios); freed after the VM. */
