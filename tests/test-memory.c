@@ -405,6 +405,44 @@ static void test_window(void)
 	gh_memory_free(mem);
 }
 
+/* Device memory (a RAM-backed BAR) comes and goes at run time. */
+static void test_device(void)
+{
+	struct gh_memory *mem = gh_memory_new();
+	static uint8_t ram[0x10000], fb[0x4000];
+	struct gh_e820_entry e[8];
+	unsigned gen, n;
+	bool w;
+
+	g_assert_cmpint(gh_memory_add(mem, 0, sizeof(ram), ram, GH_MEM_RAM,
+				      "ram"), ==, 0);
+	gen = gh_memory_generation(mem);
+	g_assert_cmpint(gh_memory_add_device(mem, 0x100000, sizeof(fb), fb,
+					     "fb"), ==, 0);
+	g_assert_cmpuint(gh_memory_generation(mem), !=, gen);
+	g_assert_true(gh_mem_map_page(mem, 0x101000, &w) == fb + 0x1000);
+	g_assert_true(w);
+	/* never RAM to the firmware */
+	g_assert_cmphex(gh_memory_ram_below_4g(mem), ==, sizeof(ram));
+	n = gh_memory_e820(mem, e, G_N_ELEMENTS(e));
+	for (unsigned i = 0; i < n; i++)
+		g_assert_cmphex(e[i].addr + e[i].size, <=, sizeof(ram));
+	/* overlaps are refused; only device memory is removed */
+	g_assert_cmpint(gh_memory_add_device(mem, 0x8000, sizeof(fb), fb,
+					     "fb2"), ==, -EEXIST);
+	g_assert_cmpint(gh_memory_add_device(mem, 0x200000, sizeof(fb), NULL,
+					     "fb2"), ==, -EINVAL);
+	g_assert_cmpint(gh_memory_remove_device(mem, 0), ==, -ENOENT);
+	g_assert_cmpint(gh_memory_remove_device(mem, 0x101000), ==, -ENOENT);
+	gen = gh_memory_generation(mem);
+	g_assert_cmpint(gh_memory_remove_device(mem, 0x100000), ==, 0);
+	g_assert_cmpuint(gh_memory_generation(mem), !=, gen);
+	g_assert_false(gh_mem_is_ram(mem, 0x100000));
+	g_assert_true(gh_mem_is_ram(mem, 0));
+	g_assert_cmpuint(gh_memory_count(mem), ==, 1);
+	gh_memory_free(mem);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -421,5 +459,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/memory/e820/rom", test_e820_rom);
 	g_test_add_func("/memory/e820/max", test_e820_max);
 	g_test_add_func("/memory/window", test_window);
+	g_test_add_func("/memory/device", test_device);
 	return g_test_run();
 }

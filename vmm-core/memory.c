@@ -11,7 +11,25 @@ struct gh_memory {
 	gh_mem_write_notify_fn *notify;
 	void *notify_opaque;
 	unsigned generation;
+	/*
+	 * Odd while the table changes. vCPUs look regions up without the
+	 * device lock; a lookup that saw the count move (or odd) retries, so
+	 * a region added or removed at run time (a BAR backed by device
+	 * memory moving) is never seen half-written.
+	 */
+	unsigned seq;
 };
+
+static void seq_begin(struct gh_memory *mem)
+{
+	__atomic_store_n(&mem->seq, mem->seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+static void seq_end(struct gh_memory *mem)
+{
+	__atomic_store_n(&mem->seq, mem->seq + 1, __ATOMIC_RELEASE);
+}
 
 struct gh_memory *gh_memory_new(void)
 {
@@ -24,7 +42,7 @@ void gh_memory_free(struct gh_memory *mem)
 }
 
 static int add(struct gh_memory *mem, uint64_t gpa, uint64_t size, void *hva,
-	       enum gh_mem_kind kind, const char *name, bool window)
+	       enum gh_mem_kind kind, const char *name, bool window, bool device)
 {
 	unsigned i;
 
@@ -38,10 +56,13 @@ static int add(struct gh_memory *mem, uint64_t gpa, uint64_t size, void *hva,
 		if (gpa < o->gpa + o->size && o->gpa < gpa + size)
 			return -EEXIST;
 	}
+	seq_begin(mem);
 	for (i = mem->n; i > 0 && mem->r[i - 1].gpa > gpa; i--)
 		mem->r[i] = mem->r[i - 1];
-	mem->r[i] = (struct gh_mem_region){ gpa, size, hva, kind, name, window };
+	mem->r[i] = (struct gh_mem_region){ gpa, size, hva, kind, name, window,
+					    device };
 	mem->n++;
+	seq_end(mem);
 	return 0;
 }
 
@@ -50,13 +71,42 @@ int gh_memory_add(struct gh_memory *mem, uint64_t gpa, uint64_t size, void *hva,
 {
 	if (!hva || kind == GH_MEM_OFF)
 		return -EINVAL;
-	return add(mem, gpa, size, hva, kind, name, false);
+	return add(mem, gpa, size, hva, kind, name, false, false);
+}
+
+int gh_memory_add_device(struct gh_memory *mem, uint64_t gpa, uint64_t size,
+			 void *hva, const char *name)
+{
+	int ret;
+
+	if (!hva)
+		return -EINVAL;
+	ret = add(mem, gpa, size, hva, GH_MEM_RAM, name, false, true);
+	if (!ret)
+		__atomic_add_fetch(&mem->generation, 1, __ATOMIC_RELEASE);
+	return ret;
+}
+
+int gh_memory_remove_device(struct gh_memory *mem, uint64_t gpa)
+{
+	for (unsigned i = 0; i < mem->n; i++) {
+		if (mem->r[i].gpa != gpa || !mem->r[i].device)
+			continue;
+		seq_begin(mem);
+		memmove(&mem->r[i], &mem->r[i + 1],
+			(mem->n - i - 1) * sizeof(mem->r[0]));
+		mem->n--;
+		seq_end(mem);
+		__atomic_add_fetch(&mem->generation, 1, __ATOMIC_RELEASE);
+		return 0;
+	}
+	return -ENOENT;
 }
 
 int gh_memory_add_window(struct gh_memory *mem, uint64_t gpa, uint64_t size,
 			 const char *name)
 {
-	return add(mem, gpa, size, NULL, GH_MEM_OFF, name, true);
+	return add(mem, gpa, size, NULL, GH_MEM_OFF, name, true, false);
 }
 
 int gh_memory_set_window(struct gh_memory *mem, uint64_t gpa, void *hva,
@@ -69,8 +119,10 @@ int gh_memory_set_window(struct gh_memory *mem, uint64_t gpa, void *hva,
 			continue;
 		if (kind != GH_MEM_OFF && !hva)
 			return -EINVAL;
+		seq_begin(mem);
 		r->hva = kind == GH_MEM_OFF ? NULL : hva;
 		r->kind = kind;
+		seq_end(mem);
 		__atomic_add_fetch(&mem->generation, 1, __ATOMIC_RELEASE);
 		return 0;
 	}
@@ -93,8 +145,8 @@ const struct gh_mem_region *gh_memory_region(const struct gh_memory *mem,
 	return i < mem->n ? &mem->r[i] : NULL;
 }
 
-static const struct gh_mem_region *find(const struct gh_memory *mem,
-					uint64_t gpa)
+static const struct gh_mem_region *find_unlocked(const struct gh_memory *mem,
+						 uint64_t gpa)
 {
 	unsigned lo = 0, hi = mem->n;
 
@@ -112,36 +164,59 @@ static const struct gh_mem_region *find(const struct gh_memory *mem,
 	return NULL;
 }
 
+/* A copy of the backed region holding gpa, consistent against writers. */
+static bool find(const struct gh_memory *mem, uint64_t gpa,
+		 struct gh_mem_region *out)
+{
+	for (;;) {
+		unsigned seq = __atomic_load_n(&mem->seq, __ATOMIC_ACQUIRE);
+		const struct gh_mem_region *r;
+		bool found = false;
+
+		if (seq & 1)
+			continue;
+		r = find_unlocked(mem, gpa);
+		if (r) {
+			*out = *r;
+			found = true;
+		}
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&mem->seq, __ATOMIC_RELAXED) == seq)
+			return found;
+	}
+}
+
 void *gh_mem_map(struct gh_memory *mem, uint64_t gpa, uint64_t len)
 {
-	const struct gh_mem_region *r = find(mem, gpa);
+	struct gh_mem_region r;
 	uint64_t off;
 
-	if (!r)
+	if (!find(mem, gpa, &r))
 		return NULL;
-	off = gpa - r->gpa;
-	if (len > r->size - off)
+	off = gpa - r.gpa;
+	if (len > r.size - off)
 		return NULL;
-	return (uint8_t *)r->hva + off;
+	return (uint8_t *)r.hva + off;
 }
 
 void *gh_mem_map_page(struct gh_memory *mem, uint64_t gpa, bool *writable)
 {
-	const struct gh_mem_region *r;
+	struct gh_mem_region r;
 	uint64_t page = gpa & ~0xfffULL;
 
-	r = find(mem, page);
-	if (!r || r->size - (page - r->gpa) < 0x1000) {
+	if (!find(mem, page, &r) || r.size - (page - r.gpa) < 0x1000) {
 		*writable = false;
 		return NULL;
 	}
-	*writable = r->kind == GH_MEM_RAM;
-	return (uint8_t *)r->hva + (page - r->gpa);
+	*writable = r.kind == GH_MEM_RAM;
+	return (uint8_t *)r.hva + (page - r.gpa);
 }
 
 bool gh_mem_is_ram(struct gh_memory *mem, uint64_t gpa)
 {
-	return find(mem, gpa) != NULL;
+	struct gh_mem_region r;
+
+	return find(mem, gpa, &r);
 }
 
 /* Copies across adjacent regions; fails on the first byte with no backing. */
@@ -155,25 +230,29 @@ static int copy(struct gh_memory *mem, uint64_t gpa, void *buf, size_t len,
 		return -EFAULT;
 	/* Check the whole range first: a failed write changes nothing. */
 	for (a = gpa, left = len; left;) {
-		const struct gh_mem_region *r = find(mem, a);
+		struct gh_mem_region r;
 		uint64_t n;
 
-		if (!r || (write && r->kind == GH_MEM_ROM))
+		if (!find(mem, a, &r) || (write && r.kind == GH_MEM_ROM))
 			return -EFAULT;
-		n = MIN(left, r->size - (a - r->gpa));
+		n = MIN(left, r.size - (a - r.gpa));
 		a += n;
 		left -= n;
 	}
 	while (len) {
-		const struct gh_mem_region *r = find(mem, gpa);
+		struct gh_mem_region r;
 		uint64_t off, n;
 
-		off = gpa - r->gpa;
-		n = MIN((uint64_t)len, r->size - off);
+		/* the map moved under us since the check: fail as the guest
+		 * would see the region gone */
+		if (!find(mem, gpa, &r) || (write && r.kind == GH_MEM_ROM))
+			return -EFAULT;
+		off = gpa - r.gpa;
+		n = MIN((uint64_t)len, r.size - off);
 		if (write)
-			memcpy((uint8_t *)r->hva + off, p, n);
+			memcpy((uint8_t *)r.hva + off, p, n);
 		else
-			memcpy(p, (uint8_t *)r->hva + off, n);
+			memcpy(p, (uint8_t *)r.hva + off, n);
 		p += n;
 		gpa += n;
 		len -= n;
@@ -218,7 +297,7 @@ static uint64_t ram_in(const struct gh_memory *mem, uint64_t lo, uint64_t hi)
 		const struct gh_mem_region *r = &mem->r[i];
 		uint64_t s = MAX(r->gpa, lo), e = MIN(r->gpa + r->size, hi);
 
-		if (r->kind == GH_MEM_RAM && !r->window && s < e)
+		if (r->kind == GH_MEM_RAM && !r->window && !r->device && s < e)
 			sum += e - s;
 	}
 	return sum;
@@ -266,7 +345,7 @@ unsigned gh_memory_e820(const struct gh_memory *mem, struct gh_e820_entry *out,
 		const struct gh_mem_region *r = &mem->r[i];
 		uint64_t s = r->gpa, e = r->gpa + r->size;
 
-		if (r->kind != GH_MEM_RAM || r->window)
+		if (r->kind != GH_MEM_RAM || r->window || r->device)
 			continue;
 		if (s < EBDA_START) {
 			n = e820_add(out, n, max, s, MIN(e, EBDA_START) - s,

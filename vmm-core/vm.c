@@ -438,6 +438,49 @@ int gh_vm_set_window(struct gh_vm *vm, uint64_t gpa, bool read_ram,
 	return 0;
 }
 
+/* The vCPUs refill their TLBs before their next access (soft). */
+static void kick_all(struct gh_vm *vm)
+{
+	for (unsigned i = 0; i < vm->cfg.ncpus; i++)
+		if (vm->vcpus[i])
+			gh_vcpu_kick(vm->vcpus[i]);
+}
+
+int gh_vm_map_device_memory(struct gh_vm *vm, uint64_t gpa, uint64_t size,
+			    void *hva, const char *name)
+{
+	int ret = gh_memory_add_device(vm->mem, gpa, size, hva, name);
+
+	if (ret < 0)
+		return ret;
+	if (vm->accel && vm->accel->remap_memory) {
+		ret = vm->accel->remap_memory(vm->accel_vm, gpa, size, hva,
+					      false);
+		if (ret < 0) {
+			gh_memory_remove_device(vm->mem, gpa);
+			return ret;
+		}
+	}
+	kick_all(vm);
+	return 0;
+}
+
+int gh_vm_unmap_device_memory(struct gh_vm *vm, uint64_t gpa, uint64_t size)
+{
+	int ret = gh_memory_remove_device(vm->mem, gpa);
+
+	if (ret < 0)
+		return ret;
+	if (vm->accel && vm->accel->remap_memory &&
+	    vm->accel->remap_memory(vm->accel_vm, gpa, size, NULL, false) < 0)
+		gh_vm_request_stop(vm, GH_STOP_ERROR, 0, "cannot unmap the "
+				   "device memory at 0x%" PRIx64, gpa);
+	/* code the soft CPU decoded from it is stale wherever it goes */
+	gh_mem_dma_written(vm->mem, gpa, size);
+	kick_all(vm);
+	return 0;
+}
+
 bool gh_vm_has_windows(struct gh_vm *vm)
 {
 	return vm->nwindows != 0;

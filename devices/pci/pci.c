@@ -134,8 +134,13 @@ static void bar_unmap(struct gh_pci_func *f, unsigned i)
 
 	if (b->mapped == GH_PCI_BAR_UNMAPPED)
 		return;
-	gh_bus_unmap(bar_bus(f, i), b->mapped);
+	if (b->ram_mapped)
+		gh_vm_unmap_device_memory(gh_pci_bus_vm(f->bus), b->mapped,
+					  b->size);
+	else
+		gh_bus_unmap(bar_bus(f, i), b->mapped);
 	b->mapped = GH_PCI_BAR_UNMAPPED;
+	b->ram_mapped = false;
 }
 
 /* Moves BAR i to where its registers now say, or takes it off the bus. */
@@ -150,6 +155,15 @@ static void bar_update(struct gh_pci_func *f, unsigned i)
 	bar_unmap(f, i);
 	if (addr == GH_PCI_BAR_UNMAPPED)
 		return;
+	/* memory where the MMIO bus has nothing there; else (or when the
+	 * backend cannot map it) the slow path through the bus */
+	if (b->ram && !gh_bus_lookup(bar_bus(f, i), addr) &&
+	    gh_vm_map_device_memory(gh_pci_bus_vm(f->bus), addr, b->size,
+				    b->ram, b->name) == 0) {
+		b->mapped = addr;
+		b->ram_mapped = true;
+		return;
+	}
 	ret = gh_bus_map(bar_bus(f, i), addr, b->size, b->ops, b->opaque,
 			 b->name);
 	if (ret < 0) {
@@ -428,14 +442,53 @@ int gh_pci_set_bar(struct gh_pci_func *f, unsigned i, enum gh_pci_bar_kind kind,
 	}
 	if (f->bars[i].size || (i > 0 && f->bars[i - 1].kind == GH_PCI_BAR_MEM64))
 		return -EINVAL;
-	f->bars[i] = (struct gh_pci_bar){ kind, prefetch, size, ops, opaque, name,
-					  GH_PCI_BAR_UNMAPPED };
+	f->bars[i] = (struct gh_pci_bar){
+		.kind = kind, .prefetch = prefetch, .size = size, .ops = ops,
+		.opaque = opaque, .name = name, .mapped = GH_PCI_BAR_UNMAPPED };
 	/* sizing: the address bits below the size read back 0 (6.2.5.1) */
 	mask = ~(size - 1) & (kind == GH_PCI_BAR_IO ? ~3ULL : ~0xfULL);
 	put_le(f->config + reg, 4, flags);
 	gh_pci_set_wmask(f, reg, 4, (uint32_t)mask);
 	if (kind == GH_PCI_BAR_MEM64)
 		gh_pci_set_wmask(f, reg + 4, 4, mask >> 32);
+	return 0;
+}
+
+/* A RAM BAR that could not be mapped as memory: accesses exit and land
+ * here (the bus keeps off + size inside the BAR). */
+static uint64_t ram_bar_read(void *opaque, uint64_t off, unsigned size)
+{
+	struct gh_pci_bar *b = opaque;
+	uint64_t v = 0;
+
+	memcpy(&v, (uint8_t *)b->ram + off, size);
+	return v;
+}
+
+static void ram_bar_write(void *opaque, uint64_t off, uint64_t val,
+			  unsigned size)
+{
+	struct gh_pci_bar *b = opaque;
+
+	memcpy((uint8_t *)b->ram + off, &val, size);
+}
+
+static const struct gh_io_ops ram_bar_ops = {
+	.read = ram_bar_read, .write = ram_bar_write,
+};
+
+int gh_pci_set_bar_ram(struct gh_pci_func *f, unsigned i, bool prefetch,
+		       uint64_t size, void *hva, const char *name)
+{
+	int ret;
+
+	if (!hva || i >= GH_PCI_NUM_BARS)
+		return -EINVAL;
+	ret = gh_pci_set_bar(f, i, GH_PCI_BAR_MEM32, prefetch, size,
+			     &ram_bar_ops, &f->bars[i], name);
+	if (ret < 0)
+		return ret;
+	f->bars[i].ram = hva;
 	return 0;
 }
 
@@ -450,8 +503,8 @@ int gh_pci_set_rom(struct gh_pci_func *f, const void *data, size_t len)
 	f->rom = data;
 	f->rom_len = len;
 	f->bars[GH_PCI_ROM_BAR] = (struct gh_pci_bar){
-		GH_PCI_BAR_MEM32, false, size, &rom_ops, f, "pci-rom",
-		GH_PCI_BAR_UNMAPPED };
+		.kind = GH_PCI_BAR_MEM32, .size = size, .ops = &rom_ops,
+		.opaque = f, .name = "pci-rom", .mapped = GH_PCI_BAR_UNMAPPED };
 	/* address bits above the size, and the enable bit */
 	gh_pci_set_wmask(f, GH_PCI_ROM_ADDRESS, 4, (uint32_t)~(size - 1) | 1);
 	return 0;

@@ -244,6 +244,17 @@ static int kvm_remap_memory(void *opaque, uint64_t gpa, uint64_t size,
 	for (slot = 0; slot < k->nslots; slot++)
 		if (k->slot_gpa[slot] == gpa)
 			break;
+	/* device memory that moved: take a slot that holds nothing (a BAR
+	 * moved away, a window switched off) rather than use up new ones */
+	if (slot == k->nslots && hva) {
+		for (slot = 0; slot < k->nslots; slot++)
+			if (k->slot_empty[slot])
+				break;
+		if (slot < k->nslots)
+			k->slot_gpa[slot] = gpa;
+	}
+	if (slot == k->nslots && !hva)
+		return 0;
 	if (slot == k->nslots) {
 		if (k->nslots == KVM_MAX_SLOTS)
 			return -ENOSPC;

@@ -80,6 +80,10 @@ struct gh_pci_bar {
 	void *opaque;
 	const char *name;
 	uint64_t mapped;	/* where it is on its bus, or UNMAPPED */
+	/* memory BARs backed by host memory (gh_pci_set_bar_ram): mapped
+	 * as device memory, accesses never exit */
+	void *ram;
+	bool ram_mapped;	/* as device memory, not on the MMIO bus */
 };
 
 struct gh_pci_func;
@@ -165,6 +169,14 @@ __attribute__((warn_unused_result))
 int gh_pci_set_bar(struct gh_pci_func *f, unsigned i, enum gh_pci_bar_kind kind,
 		   bool prefetch, uint64_t size, const struct gh_io_ops *ops,
 		   void *opaque, const char *name);
+/*
+ * A 32-bit memory BAR backed by size bytes at hva (kept by the caller,
+ * page-aligned): the guest reaches it as memory where the BAR decodes,
+ * without an exit per access; it moves with the BAR. -EINVAL as above.
+ */
+__attribute__((warn_unused_result))
+int gh_pci_set_bar_ram(struct gh_pci_func *f, unsigned i, bool prefetch,
+		       uint64_t size, void *hva, const char *name);
 /* The expansion ROM: len bytes (kept by the caller), read-only, mapped
  * while the ROM BAR's enable bit and the memory space bit are set. */
 __attribute__((warn_unused_result))

@@ -28,6 +28,9 @@ struct gh_mem_region {
 	/* a window whose backing the chipset switches (gh_memory_set_window);
 	 * never counted as RAM in the totals or the e820 map */
 	bool window;
+	/* device memory (a PCI BAR backed by host memory, the VGA's
+	 * framebuffer): mapped and moved at run time, never counted as RAM */
+	bool device;
 };
 
 #define GH_MEM_MAX_REGIONS 32
@@ -70,6 +73,18 @@ int gh_memory_set_window(struct gh_memory *mem, uint64_t gpa, void *hva,
 /* Moves on whenever a window switches (CPUs caching translations of
  * guest-physical pages refill them). */
 unsigned gh_memory_generation(const struct gh_memory *mem);
+
+/*
+ * Device memory that moves while the VM runs (a BAR backed by host
+ * memory): writable by guests, never in the RAM totals or the e820 map.
+ * Adding and removing move the generation on; CPUs looking regions up on
+ * other threads never see the table half-changed. -EEXIST/-ENOSPC/-EINVAL
+ * as gh_memory_add; remove: -ENOENT if no device memory starts at gpa.
+ */
+__attribute__((warn_unused_result))
+int gh_memory_add_device(struct gh_memory *mem, uint64_t gpa, uint64_t size,
+			 void *hva, const char *name);
+int gh_memory_remove_device(struct gh_memory *mem, uint64_t gpa);
 
 unsigned gh_memory_count(const struct gh_memory *mem);
 const struct gh_mem_region *gh_memory_region(const struct gh_memory *mem,

@@ -99,6 +99,18 @@ int gh_vm_set_window_rom(struct gh_vm *vm, uint64_t gpa, uint64_t size,
 int gh_vm_set_window(struct gh_vm *vm, uint64_t gpa, bool read_ram,
 		     bool write_ram);
 
+/*
+ * Device memory (a PCI BAR backed by host memory, as the VGA framebuffer)
+ * mapped at gpa or taken away again while the VM may run: the backend maps
+ * it, the vCPUs see it before their next access. Device lock held. 0,
+ * -EEXIST if something is mapped there, -ENOSPC, or the backend's error;
+ * unmap: -ENOENT if no device memory starts at gpa.
+ */
+__attribute__((warn_unused_result))
+int gh_vm_map_device_memory(struct gh_vm *vm, uint64_t gpa, uint64_t size,
+			    void *hva, const char *name);
+int gh_vm_unmap_device_memory(struct gh_vm *vm, uint64_t gpa, uint64_t size);
+
 /* Backends of the serial ports (COM1..COM4) and the debug console. */
 #define GH_VM_MAX_SERIAL 4
 void gh_vm_set_serial(struct gh_vm *vm, unsigned index, struct gh_chardev *chr);
