@@ -10,6 +10,7 @@
 #include "gh/acpi-pm.h"
 #include "gh/device.h"
 #include "gh/pci.h"
+#include "gh/vga.h"
 #include "gh/vm.h"
 #include "gh/x86-acpi.h"
 
@@ -43,6 +44,8 @@ static const struct board_slot pc_devices[] = {
 	/* PCI bus 0: the i440FX host bridge at 00:00.0, the PIIX3 at 00:01.0 */
 	{ &gh_i440fx_type,	{ .irq = -1 } },
 	{ &gh_piix_type,	{ .irq = -1 } },
+	/* the standard VGA at 00:02.0, unless the config says none */
+	{ &gh_vga_type,		{ .irq = -1 } },
 };
 
 #define MAX_LEVEL 1
@@ -86,6 +89,9 @@ int gh_board_new(struct gh_vm *vm, const struct gh_board_config *config,
 				continue;
 			cfg.pci = b->pci;
 			cfg.board = config ? config : &default_config;
+			if (s->type == &gh_vga_type &&
+			    cfg.board->vga != GH_VGA_STD)
+				continue;
 			ret = gh_device_new(s->type, vm, &cfg,
 					    &b->devs[b->n], err);
 			if (ret < 0)
@@ -128,4 +134,12 @@ void gh_board_power_button(struct gh_board *b)
 		if (b->devs[i]->type == &gh_acpi_pm_type)
 			gh_acpi_pm_power_button(b->devs[i]->state);
 	pthread_mutex_unlock(gh_vm_lock(b->vm));
+}
+
+struct gh_display *gh_board_display(struct gh_board *b)
+{
+	for (unsigned i = 0; i < b->n; i++)
+		if (b->devs[i]->type == &gh_vga_type)
+			return gh_vga_display(b->devs[i]->state);
+	return NULL;
 }

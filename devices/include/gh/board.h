@@ -9,6 +9,7 @@
 
 struct gh_vm;
 struct gh_board;
+struct gh_display;
 
 /* What a drive slot holds. */
 enum gh_drive_media {
@@ -64,5 +65,8 @@ void gh_board_free(struct gh_board *board);
 
 /* Presses the ACPI power button (any thread): the OS decides what follows. */
 void gh_board_power_button(struct gh_board *board);
+
+/* The console of the board's display device, or NULL (--vga none). */
+struct gh_display *gh_board_display(struct gh_board *board);
 
 #endif

@@ -79,4 +79,7 @@ extern const struct gh_device_type gh_fw_cfg_type;	/* QEMU fw_cfg, 0x510-0x51b *
 extern const struct gh_device_type gh_i440fx_type;	/* host bridge, PAM, 00:00.0 */
 extern const struct gh_device_type gh_piix_type;	/* ISA bridge, PIRQs, 00:01.0 */
 
+/* Display (devices/display/) */
+extern const struct gh_device_type gh_vga_type;	/* std VGA + VBE, 00:02.0 */
+
 #endif
