@@ -5,7 +5,9 @@
 # registers, finds fw_cfg with its DMA interface, reads the e820 map from
 # it and installs our ACPI tables through the linker/loader script (then
 # parses our DSDT, where it must find the PS/2 keyboard), shows its boot
-# menu prompt (asked for with --boot-menu), and with no disk (no IDE yet) finds nothing to boot. Usage:
+# menu prompt (asked for with --boot-menu), and with no disk (no IDE yet)
+# finds nothing to boot; the VGA BIOS shows all that on the screen
+# (--screen-text, --screendump). Usage:
 # seabios.sh GUESTHOUSE
 set -u
 gh=$1
@@ -21,7 +23,8 @@ fi
 run() {
 	"$gh" run --firmware seabios --boot-menu --accel "$1" --serial none \
 		--no-reboot \
-		--debugcon "file:$tmp/$1.log" --timeout 30 </dev/null \
+		--debugcon "file:$tmp/$1.log" --timeout 30 \
+		--screen-text "$tmp/$1.txt" --screendump "$tmp/$1.png" </dev/null \
 		>"$tmp/$1.out" 2>&1
 }
 
@@ -37,7 +40,7 @@ ok() {
 	fi
 }
 
-echo "1..12"
+echo "1..15"
 run soft
 grep -q '^SeaBIOS (version 1\.' "$tmp/soft.log"
 ok $? "soft: SeaBIOS prints its banner on the debug console"
@@ -69,6 +72,13 @@ grep -q '^No bootable device' "$tmp/soft.log"
 ok $? "soft: with no disk SeaBIOS finds nothing to boot"
 ! grep -qi 'warning' "$tmp/soft.log"
 ok $? "soft: SeaBIOS prints no warnings"
+# the VGA BIOS (vgabios-stdvga, the VGA's option ROM) set up text mode and
+# SeaBIOS printed through int 10h: the banner is on the screen
+grep -q '^SeaBIOS (version 1\.' "$tmp/soft.txt" &&
+	grep -q '^No bootable device' "$tmp/soft.txt"
+ok $? "soft: the banner and the verdict are on the VGA screen (--screen-text)"
+[ "$(head -c 8 "$tmp/soft.png" | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a ]
+ok $? "soft: --screendump writes a PNG"
 
 if "$gh" info 2>/dev/null | grep -q '^kvm: available'; then
 	run kvm
@@ -81,8 +91,11 @@ if "$gh" info 2>/dev/null | grep -q '^kvm: available'; then
 	same=$?
 	ok $same "soft and kvm print the same debug log"
 	[ $same -eq 0 ] || diff "$tmp/kvm.cmp" "$tmp/soft.cmp" | sed 's/^/# /'
+	grep -q '^SeaBIOS (version 1\.' "$tmp/kvm.txt"
+	ok $? "kvm: the banner is on the VGA screen"
 else
-	echo "ok 11 # SKIP kvm not available"
-	echo "ok 12 # SKIP kvm not available"
+	echo "ok 13 # SKIP kvm not available"
+	echo "ok 14 # SKIP kvm not available"
+	echo "ok 15 # SKIP kvm not available"
 fi
 [ $fails -eq 0 ]
