@@ -46,14 +46,6 @@ static uint8_t sum(const uint8_t *p, uint32_t len)
 	return s;
 }
 
-static inline uint32_t inl(uint16_t port)
-{
-	uint32_t v;
-
-	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
 static inline void mmio_write32(uint32_t a, uint32_t v)
 {
 	*(volatile uint32_t *)(uintptr_t)a = v;

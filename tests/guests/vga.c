@@ -25,19 +25,6 @@
 
 void guest_main(uint32_t magic, uint32_t mbi);
 
-static inline void outl(uint16_t port, uint32_t v)
-{
-	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline uint32_t inl(uint16_t port)
-{
-	uint32_t v;
-
-	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
 static uint32_t cfg_read(unsigned reg)
 {
 	outl(CONF_ADDR, 0x80000000u | VGA_DEVFN << 8 | reg);
