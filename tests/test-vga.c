@@ -861,6 +861,16 @@ static void test_resize(struct fx *f, gconstpointer data)
 	g_assert_cmpuint(l.resizes, ==, 2);
 }
 
+static uint64_t dummy_read(void *opaque, uint64_t off, unsigned size)
+{
+	(void)opaque;
+	(void)off;
+	(void)size;
+	return 0;
+}
+
+static const struct gh_io_ops dummy_ops = { .read = dummy_read };
+
 static void test_bar_move(struct fx *f, gconstpointer data)
 {
 	struct gh_memory *mem = gh_vm_memory(f->vm);
@@ -886,6 +896,18 @@ static void test_bar_move(struct fx *f, gconstpointer data)
 	g_assert_null(gh_mem_map(mem, 0xd0000000, 4));
 	cfg_write32(f, 0x04, 0x0002);
 	g_assert_true(gh_mem_map(mem, 0xd0000000, 4) == a);
+	/* over another device's MMIO: not decoded at all, as memory or not */
+	g_assert_cmpint(gh_bus_map(gh_vm_mmio(f->vm), 0xc0800000, 0x1000,
+				   &dummy_ops, NULL, "dummy"), ==, 0);
+	cfg_write32(f, 0x10, 0xc0000000);
+	g_assert_null(gh_mem_map(mem, 0xc0000000, 4));
+	g_assert_null(gh_mem_map(mem, 0xd0000000, 4));
+	g_assert_cmpstr(gh_bus_lookup(gh_vm_mmio(f->vm), 0xc0000000), ==, NULL);
+	cfg_write32(f, 0x10, 0xd0000000);
+	g_assert_true(gh_mem_map(mem, 0xd0000000, 4) == a);
+	g_assert_cmpstr(gh_bus_lookup(gh_vm_mmio(f->vm), 0xd0000000), ==,
+			"vga-lfb");
+	gh_bus_unmap(gh_vm_mmio(f->vm), 0xc0800000);
 	/* address 0 does not decode; right above RAM (16 MiB) does */
 	cfg_write32(f, 0x10, 0x00000000);
 	g_assert_null(gh_mem_map(mem, 0xd0000000, 4));

@@ -137,8 +137,7 @@ static void bar_unmap(struct gh_pci_func *f, unsigned i)
 	if (b->ram_mapped)
 		gh_vm_unmap_device_memory(gh_pci_bus_vm(f->bus), b->mapped,
 					  b->size);
-	else
-		gh_bus_unmap(bar_bus(f, i), b->mapped);
+	gh_bus_unmap(bar_bus(f, i), b->mapped);
 	b->mapped = GH_PCI_BAR_UNMAPPED;
 	b->ram_mapped = false;
 }
@@ -155,15 +154,6 @@ static void bar_update(struct gh_pci_func *f, unsigned i)
 	bar_unmap(f, i);
 	if (addr == GH_PCI_BAR_UNMAPPED)
 		return;
-	/* memory where the MMIO bus has nothing there; else (or when the
-	 * backend cannot map it) the slow path through the bus */
-	if (b->ram && !gh_bus_lookup(bar_bus(f, i), addr) &&
-	    gh_vm_map_device_memory(gh_pci_bus_vm(f->bus), addr, b->size,
-				    b->ram, b->name) == 0) {
-		b->mapped = addr;
-		b->ram_mapped = true;
-		return;
-	}
 	ret = gh_bus_map(bar_bus(f, i), addr, b->size, b->ops, b->opaque,
 			 b->name);
 	if (ret < 0) {
@@ -175,6 +165,15 @@ static void bar_update(struct gh_pci_func *f, unsigned i)
 		return;
 	}
 	b->mapped = addr;
+	/*
+	 * A BAR backed by memory is also mapped as memory, which the CPUs
+	 * reach before the bus, so its accesses do not exit; where that
+	 * fails (over RAM, or the backend is out of slots) the bus mapping
+	 * serves them. Either way the bus knows the range is taken.
+	 */
+	if (b->ram && gh_vm_map_device_memory(gh_pci_bus_vm(f->bus), addr,
+					      b->size, b->ram, b->name) == 0)
+		b->ram_mapped = true;
 }
 
 static void bars_update(struct gh_pci_func *f)
