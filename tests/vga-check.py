@@ -2,12 +2,13 @@
 """Checks a screendump of guest-vga against the pixels its screen must have.
 
 usage: vga-check.py SCREEN IMAGE [IMAGE...]
-  SCREEN  text | 13h | vbe (the guest's vga.step)
+  SCREEN  text | 12h | 13h | vbe (the guest's vga.step)
   IMAGE   a PNG (8-bit RGB or RGBA, as --screendump writes) or a binary PPM
           (P6, as QEMU's screendump writes)
 
 The expected pixels follow tests/vga-modes.h, spelled again here: the DAC
-palette, the font, the text cells, mode 13h's and the VBE mode's pixels,
+palette, the font, the text cells, mode 12h's planes, mode 13h's and the
+VBE mode's pixels,
 with the 6-to-8-bit DAC expansion QEMU uses. Prints one line per image and
 exits 1 if any image differs anywhere (with the first differences).
 """
@@ -61,6 +62,24 @@ def expect_text():
             col = dac(AC[attr & 0xF] if on else AC[attr >> 4])
             o = (y * w + x) * 3
             pix[o:o + 3] = bytes(col)
+    return w, h, bytes(pix)
+
+
+def plane(p, off):
+    return ((off * (p + 3)) ^ (off >> (p + 5)) ^ (p * 0x55)) & 0xFF
+
+
+def expect_12h():
+    w, h = 640, 480
+    pal = [bytes(dac(AC[c])) for c in range(16)]
+    planes = [[plane(p, off) for off in range(80 * 480)] for p in range(4)]
+    pix = bytearray(w * h * 3)
+    for y in range(h):
+        for x in range(w):
+            off, bit = y * 80 + x // 8, 7 - x % 8
+            c = sum(((planes[p][off] >> bit) & 1) << p for p in range(4))
+            o = (y * w + x) * 3
+            pix[o:o + 3] = pal[c]
     return w, h, bytes(pix)
 
 
@@ -171,7 +190,8 @@ def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
     screen = sys.argv[1]
-    want = {'text': expect_text, '13h': expect_13h, 'vbe': expect_vbe}[screen]()
+    want = {'text': expect_text, '12h': expect_12h, '13h': expect_13h,
+            'vbe': expect_vbe}[screen]()
     ww, wh, wpix = want
     ok = True
     for path in sys.argv[2:]:

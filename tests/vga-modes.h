@@ -86,6 +86,12 @@ static inline uint8_t vga_test_attr(unsigned r, unsigned c)
 	return (uint8_t)((r * 5 + c) & 0x7f);
 }
 
+/* Mode 12h's byte at offset off (8 pixels, 80 bytes a line) of plane p */
+static inline uint8_t vga_test_plane(unsigned p, unsigned off)
+{
+	return (uint8_t)((off * (p + 3)) ^ (off >> (p + 5)) ^ (p * 0x55));
+}
+
 /* Mode 13h's pixel (x, y) */
 static inline uint8_t vga_test_pixel8(unsigned x, unsigned y)
 {

@@ -1,9 +1,9 @@
 #!/bin/sh
 # The standard VGA's screens, pixel by pixel: guest-vga draws text mode 03h
-# with its own font, mode 13h and a Bochs VBE 1024x768x32 mode, and leaves;
-# guesthouse's --screendump PNG must hold exactly the pixels vga-check.py
-# computes from the patterns (tests/vga-modes.h), under soft and kvm, and
-# --screen-text the text. Under QEMU's pc machine with -vga std the same
+# with its own font, planar mode 12h, mode 13h and a Bochs VBE 1024x768x32
+# mode, and leaves; guesthouse's --screendump PNG must hold exactly the
+# pixels vga-check.py computes from the patterns (tests/vga-modes.h), under
+# soft and kvm, and --screen-text the text. Under QEMU's pc machine with -vga std the same
 # guest halts instead (no debug-exit device) and QEMU's own screendump, over
 # its monitor, must hold the same pixels: the proof that ours are a VGA's.
 # usage: vga.sh GUESTHOUSE GUEST-VGA.ELF [QEMU]
@@ -32,9 +32,9 @@ skip() {
 kvm=no
 "$gh" info 2>/dev/null | grep -q '^kvm: available' && kvm=yes
 
-echo "1..10"
+echo "1..13"
 for accel in soft kvm; do
-	for step in text 13h vbe; do
+	for step in text 12h 13h vbe; do
 		if [ $accel = kvm ] && [ $kvm = no ]; then
 			skip "kvm not available: $step screen"
 			continue
@@ -67,6 +67,7 @@ ok $? "--screen-text: 25 rows of text; refused in the VBE mode"
 
 if [ -z "$qemu" ] || ! [ -x "$qemu" ]; then
 	skip "qemu-system-x86_64 not installed: no reference screens"
+	skip "qemu-system-x86_64 not installed"
 	skip "qemu-system-x86_64 not installed"
 	skip "qemu-system-x86_64 not installed"
 	skip "qemu-system-x86_64 not installed"
@@ -104,7 +105,7 @@ time.sleep(0.5)
 PY
 	wait $pid 2>/dev/null
 }
-for step in text 13h vbe; do
+for step in text 12h 13h vbe; do
 	qemu_screen $step
 	out=$tmp/qemu-$step
 	if ! grep -q SUCCESS "$out.serial" 2>/dev/null || ! [ -s "$out.ppm" ]; then

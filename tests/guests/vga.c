@@ -1,10 +1,10 @@
 /*
  * guest-vga: draws the shared test patterns (tests/vga-modes.h) on the
  * standard VGA at 00:02.0 by programming its registers directly, as a BIOS
- * would, without one: text mode 03h with its own font in plane 2, mode 13h
- * through chain-4, and a Bochs VBE (DISPI) 1024x768x32 mode through the
+ * would, without one: text mode 03h with its own font in plane 2, planar
+ * mode 12h plane by plane, mode 13h through chain-4, and a Bochs VBE (DISPI) 1024x768x32 mode through the
  * linear framebuffer of BAR0. The command line picks the screen
- * ("vga.step=text", "13h" or "vbe"; text by default). It then leaves
+ * ("vga.step=text", "12h", "13h" or "vbe"; text by default). It then leaves
  * through debug-exit, where the VMM writes its screendump; under QEMU,
  * without a debug-exit device, it halts and tests/vga.sh takes QEMU's
  * screendump over the monitor. Exit: 0x31 when every check passes.
@@ -127,6 +127,29 @@ static void draw_text(void)
 	check_eq(bad, 0, "text: the cells read back through odd/even");
 }
 
+static void draw_12h(void)
+{
+	unsigned bad = 0;
+
+	set_mode(&vga_mode_12);
+	load_dac();
+	/* each plane in turn through the map mask (write mode 0) */
+	for (unsigned p = 0; p < 4; p++) {
+		seq(2, 1u << p);
+		for (unsigned off = 0; off < 80 * 480; off++)
+			vmem[off] = vga_test_plane(p, off);
+	}
+	seq(2, 0x0f);
+	for (unsigned p = 0; p < 4; p++) {
+		gc(4, p);
+		for (unsigned off = 0; off < 80 * 480; off += 7)
+			if (vmem[off] != vga_test_plane(p, off))
+				bad++;
+	}
+	gc(4, 0);
+	check_eq(bad, 0, "12h: the planes read back through the read map");
+}
+
 static void draw_13h(void)
 {
 	unsigned bad = 0;
@@ -206,7 +229,9 @@ void guest_main(uint32_t magic, uint32_t mbi_addr)
 	check_eq(cfg_read(0x08) >> 8, 0x030000, "00:02.0 is a VGA controller");
 	if (id != 0x11111234)
 		finish("guest-vga", OK_CODE, FAIL_CODE);
-	if (strstr(cmdline, "vga.step=13h"))
+	if (strstr(cmdline, "vga.step=12h"))
+		draw_12h();
+	else if (strstr(cmdline, "vga.step=13h"))
 		draw_13h();
 	else if (strstr(cmdline, "vga.step=vbe"))
 		draw_vbe();
