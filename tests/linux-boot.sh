@@ -16,7 +16,9 @@
 # anyway). GH_LINUX_FIXTURE overrides where the fixture lives, GH_LINUX_MIB
 # the workload's size (default 64). GH_LINUX_FIRMWARE=seabios has guesthouse
 # boot the kernel through the firmware (fw_cfg and our option ROM) instead
-# of loading it directly.
+# of loading it directly; the kernel's console is then on the VGA screen too
+# (vgacon on the text mode the VGA BIOS set up), which must have scrolled
+# through the whole kernel log to its last line.
 #
 # GH_LINUX_VMM, if set, is the guesthouse binary the kvm/soft runs use
 # instead of VMM: an interpreter built with ASan+UBSan runs Linux more than
@@ -106,6 +108,11 @@ python3 "$here/linux-workload.py" "$mib" >"$tmp/expect" &
 expect_pid=$!
 
 append="console=ttyS0 gh.test=1 gh.mib=$mib panic=-1"
+screen=
+if [ "$accel" != tcg ] && [ -n "${GH_LINUX_FIRMWARE:-}" ]; then
+	append="console=tty0 $append"
+	screen=$tmp/screen.txt
+fi
 if [ "$accel" = tcg ]; then
 	set -- timeout "$limit" "$vmm" -accel tcg -m 256M -smp "$cpus" \
 		-kernel "$fixture/vmlinuz" -initrd "$fixture/initramfs.cpio.gz" \
@@ -116,7 +123,8 @@ else
 		--initrd "$fixture/initramfs.cpio.gz" --append "$append" \
 		--memory 256M --cpus "$cpus" --accel "$accel" --no-reboot \
 		--timeout "$limit" --serial stdio \
-		${GH_LINUX_FIRMWARE:+--firmware "$GH_LINUX_FIRMWARE"}
+		${GH_LINUX_FIRMWARE:+--firmware "$GH_LINUX_FIRMWARE"} \
+		${screen:+--screen-text "$screen"}
 fi
 echo "running: $*"
 start=$(date +%s)
@@ -188,6 +196,15 @@ fi
 grep -q '^GH-POWEROFF' "$tmp/serial" || bad "/init never got to poweroff"
 grep -q 'reboot: Power down' "$tmp/serial" ||
 	bad "the kernel did not power off (no 'reboot: Power down')"
+
+if [ -n "$screen" ]; then
+	# the kernel's log to its end (/init's markers go to ttyS0, the
+	# console named last)
+	grep . "$screen" | tail -n 1 | grep -q 'reboot: Power down' ||
+		bad "the VGA screen does not end with the kernel's last line"
+	echo "---- VGA screen (last 5 lines) ----"
+	grep . "$screen" | tail -n 5
+fi
 
 if [ "$fail" -ne 0 ]; then
 	echo "---- serial output (last 60 lines) ----"
