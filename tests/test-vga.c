@@ -962,6 +962,23 @@ static void test_storm(struct fx *f, gconstpointer data)
 		}
 	}
 	gh_display_refresh(f->con);
+	/* the widest VBE mode, planar and with each dot doubled: twice what
+	 * a surface may be, shown blank rather than drawn past its end */
+	vbe_w(f, 4, 0);
+	vbe_w(f, 1, 8192);
+	vbe_w(f, 2, 16);
+	vbe_w(f, 3, 32);
+	vbe_w(f, 4, 0x41);
+	seq(f, 1, 0x08);
+	gc(f, 5, 0x00);
+	dt_inb(f->vm, 0x3da);
+	dt_outb(f->vm, 0x3c0, 0x20);
+	gh_display_refresh(f->con);
+	gc(f, 5, 0x20);
+	gh_display_refresh(f->con);
+	gc(f, 5, 0x40);
+	gh_display_refresh(f->con);
+	g_assert_cmpuint(pixel(f, 8191, 15), ==, 0);
 	g_rand_free(rnd);
 }
 

@@ -921,6 +921,9 @@ static void compute_geom(const struct vga *s, struct geom *g)
 		g->dbl = s->sr[SR_CLOCK] & 8;
 		if (g->dbl)
 			g->width *= 2;
+		/* a VBE width doubled can pass what a surface may be */
+		if (g->width > GH_DISPLAY_MAX_DIM)
+			g->kind = DRAW_BLANK;
 		return;
 	}
 	switch (vbe_enabled(s) ? s->vbe[VBE_INDEX_BPP] : 0) {
