@@ -943,7 +943,7 @@ static void test_storm(struct fx *f, gconstpointer data)
 					  0x3c2, 0x3da, 0x3b4, 0x3b5 };
 
 	(void)data;
-	for (unsigned i = 0; i < 20000; i++) {
+	for (unsigned i = 0; i < 60000; i++) {
 		unsigned k = g_rand_int_range(rnd, 0, 10);
 
 		if (k < 5) {
@@ -951,15 +951,20 @@ static void test_storm(struct fx *f, gconstpointer data)
 							       G_N_ELEMENTS(ports))],
 				g_rand_int(rnd));
 		} else if (k < 7) {
-			vbe_w(f, g_rand_int_range(rnd, 0, 12), g_rand_int(rnd));
-		} else if (k < 9) {
+			/* DISPI values both small and wild */
+			uint16_t v = g_rand_boolean(rnd) ?
+				     (uint16_t)g_rand_int_range(rnd, 0, 2048) :
+				     (uint16_t)g_rand_int(rnd);
+
+			vbe_w(f, g_rand_int_range(rnd, 0, 12), v);
+		} else {
 			uint32_t off = g_rand_int_range(rnd, 0, 0x20000);
 
 			memw(f, off, g_rand_int(rnd));
 			(void)memr(f, g_rand_int_range(rnd, 0, 0x20000));
-		} else if (i % 50 == 9) {
-			gh_display_refresh(f->con);
 		}
+		if (i % 97 == 0)
+			gh_display_refresh(f->con);
 	}
 	gh_display_refresh(f->con);
 	/* the widest VBE mode, planar and with each dot doubled: twice what
