@@ -1113,6 +1113,36 @@ static bool all_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
+/* The first and one past the last byte where a and b (which differ)
+ * differ, a word at a time. */
+static void diff_span(const uint8_t *a, const uint8_t *b, unsigned n,
+		      unsigned *b0, unsigned *b1)
+{
+	unsigned i = 0, j = n;
+	uint64_t x, y;
+
+	while (i + 8 <= n) {
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		if (x != y)
+			break;
+		i += 8;
+	}
+	while (i < n && a[i] == b[i])
+		i++;
+	while (j >= i + 8) {
+		memcpy(&x, a + j - 8, 8);
+		memcpy(&y, b + j - 8, 8);
+		if (x != y)
+			break;
+		j -= 8;
+	}
+	while (j > i && a[j - 1] == b[j - 1])
+		j--;
+	*b0 = i;
+	*b1 = j;
+}
+
 static void shadow_reserve(struct vga *s, size_t size)
 {
 	if (size <= s->shadow_size)
@@ -1166,12 +1196,9 @@ static void draw_graphic(struct vga *s, const struct geom *g, bool full)
 		}
 		src = s->vram + addr;
 		if (!full) {
-			while (b0 < bw && src[b0] == sh[b0])
-				b0++;
-			if (b0 == bw)
+			if (!memcmp(src, sh, bw))
 				goto next;
-			while (b1 > b0 && src[b1 - 1] == sh[b1 - 1])
-				b1--;
+			diff_span(src, sh, bw, &b0, &b1);
 		}
 		memcpy(sh + b0, src + b0, b1 - b0);
 		draw_line(s, g, src, d);
