@@ -943,7 +943,7 @@ static void test_storm(struct fx *f, gconstpointer data)
 					  0x3c2, 0x3da, 0x3b4, 0x3b5 };
 
 	(void)data;
-	for (unsigned i = 0; i < 60000; i++) {
+	for (unsigned i = 0; i < 30000; i++) {
 		unsigned k = g_rand_int_range(rnd, 0, 10);
 
 		if (k < 5) {
