@@ -774,6 +774,48 @@ static void test_linux_fw_image(void)
 	g_free(rd);
 }
 
+/* vga= on the command line becomes the header's vid_mode, as a loader's */
+static void test_linux_fw_vid_mode(void)
+{
+	static const struct {
+		const char *cmdline;
+		int mode;		/* -1: as in the file */
+	} cases[] = {
+		{ "console=ttyS0", -1 },
+		{ "vga=0x318", 0x318 },
+		{ "quiet vga=791 console=tty0", 791 },
+		{ "vga=normal", 0xffff },
+		{ "vga=ext quiet", 0xfffe },
+		{ "vga=ask", 0xfffd },
+		{ "vga=0x318 vga=0x317", 0x317 },
+		{ "xvga=0x318", -1 },
+		{ "vga=12junk", -1 },
+		{ "vga=0x10000", -1 },
+		{ "vga=", -1 },
+	};
+	struct bz o = bz_default;
+	size_t size;
+	uint8_t *img = make_bzimage(&o, &size);
+
+	for (unsigned i = 0; i < G_N_ELEMENTS(cases); i++) {
+		struct gh_boot_args args = {
+			.kernel = img, .kernel_size = size, .kernel_name = "bz",
+			.cmdline = cases[i].cmdline,
+		};
+		struct gh_linux_fw_image im;
+		struct gh_error err = { 0 };
+		unsigned want = cases[i].mode < 0 ?
+				(unsigned)(img[0x1fa] | img[0x1fb] << 8) :
+				(unsigned)cases[i].mode;
+
+		g_assert_cmpint(gh_x86_linux_fw_image(&args, 256 << 20, &im,
+						      &err), ==, 0);
+		g_assert_cmphex(im.setup[0x1fa] | im.setup[0x1fb] << 8, ==, want);
+		gh_x86_linux_fw_image_free(&im);
+	}
+	g_free(img);
+}
+
 static void test_multiboot_elf(void)
 {
 	struct fixture fx;
@@ -1302,6 +1344,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/loader/linux/corrupt", test_linux_corrupt);
 	g_test_add_func("/loader/linux/fuzz", test_linux_fuzz);
 	g_test_add_func("/loader/linux/fw-image", test_linux_fw_image);
+	g_test_add_func("/loader/linux/fw-vid-mode", test_linux_fw_vid_mode);
 	g_test_add_func("/loader/linux/real-kernel", test_real_kernel);
 	g_test_add_func("/loader/multiboot/elf", test_multiboot_elf);
 	g_test_add_func("/loader/multiboot/elf64", test_multiboot_elf64);

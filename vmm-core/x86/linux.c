@@ -41,6 +41,7 @@
 #define HDR_START		0x1f1
 #define HDR_SETUP_SECTS		0x1f1
 #define HDR_SYSSIZE		0x1f4
+#define HDR_VID_MODE		0x1fa
 #define HDR_JUMP		0x200
 #define HDR_VERSION		0x206
 #define HDR_TYPE_OF_LOADER	0x210
@@ -431,6 +432,37 @@ int gh_x86_load_linux(struct gh_memory *mem, const struct gh_boot_args *args,
 	return ret;
 }
 
+/*
+ * vga= on the command line is the loader's to read (boot.rst, vid_mode):
+ * "normal", "ext", "ask" or a mode number, which the setup code sets
+ * through the video BIOS before the kernel starts. Anything else leaves
+ * the image's own default.
+ */
+static void set_vid_mode(uint8_t *setup, const char *cmdline)
+{
+	const char *p = cmdline, *v = NULL;
+	char *end;
+	unsigned long mode;
+
+	for (; (p = strstr(p, "vga=")); p += 4)
+		if (p == cmdline || p[-1] == ' ')
+			v = p + 4;
+	if (!v)
+		return;
+	if (!strncmp(v, "normal", 6) && (!v[6] || v[6] == ' '))
+		mode = 0xffff;
+	else if (!strncmp(v, "ext", 3) && (!v[3] || v[3] == ' '))
+		mode = 0xfffe;
+	else if (!strncmp(v, "ask", 3) && (!v[3] || v[3] == ' '))
+		mode = 0xfffd;
+	else {
+		mode = strtoul(v, &end, 0);
+		if (end == v || (*end && *end != ' ') || mode > 0xffff)
+			return;
+	}
+	gh_x86_put16(setup + HDR_VID_MODE, (uint16_t)mode);
+}
+
 /* What a firmware-booted VM keeps to itself at the top of low RAM: SeaBIOS's
  * high zone (256 KiB) and the ACPI tables it installs, with room to spare. */
 #define FW_RESERVED	(1ULL << 20)
@@ -486,6 +518,7 @@ int gh_x86_linux_fw_image(const struct gh_boot_args *args, uint64_t ram_below_4g
 	memcpy(setup, args->kernel, im.setup_size);
 	fill_header(setup, &im, CMDLINE_ADDR,
 		    CMDLINE_ADDR - SETUP_ADDR - 0x200, initrd_addr, initrd_size);
+	set_vid_mode(setup, cmdline);
 	out->setup = setup;
 	out->setup_size = im.setup_size;
 	out->setup_addr = SETUP_ADDR;
