@@ -108,10 +108,15 @@ python3 "$here/linux-workload.py" "$mib" >"$tmp/expect" &
 expect_pid=$!
 
 append="console=ttyS0 gh.test=1 gh.mib=$mib panic=-1"
-screen=
+screen= shot=
 if [ "$accel" != tcg ] && [ -n "${GH_LINUX_FIRMWARE:-}" ]; then
 	append="console=tty0 $append"
-	screen=$tmp/screen.txt
+	if [ -n "${GH_LINUX_VGA:-}" ]; then
+		append="vga=$GH_LINUX_VGA $append"
+		shot=$tmp/screen.png
+	else
+		screen=$tmp/screen.txt
+	fi
 fi
 if [ "$accel" = tcg ]; then
 	set -- timeout "$limit" "$vmm" -accel tcg -m 256M -smp "$cpus" \
@@ -124,7 +129,7 @@ else
 		--memory 256M --cpus "$cpus" --accel "$accel" --no-reboot \
 		--timeout "$limit" --serial stdio \
 		${GH_LINUX_FIRMWARE:+--firmware "$GH_LINUX_FIRMWARE"} \
-		${screen:+--screen-text "$screen"}
+		${screen:+--screen-text "$screen"} ${shot:+--screendump "$shot"}
 fi
 echo "running: $*"
 start=$(date +%s)
@@ -204,6 +209,12 @@ if [ -n "$screen" ]; then
 		bad "the VGA screen does not end with the kernel's last line"
 	echo "---- VGA screen (last 5 lines) ----"
 	grep . "$screen" | tail -n 5
+fi
+if [ -n "$shot" ]; then
+	grep 'vesafb: mode is' "$tmp/serial" ||
+		bad "the kernel found no VESA mode (vga=$GH_LINUX_VGA)"
+	python3 "$here/vga-check.py" --drawn "${GH_LINUX_VGA_SIZE:-1024x768}" \
+		"$shot" || bad "the screendump is not a drawn VESA screen"
 fi
 
 if [ "$fail" -ne 0 ]; then
