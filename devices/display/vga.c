@@ -870,6 +870,15 @@ static void text_geom(const struct vga *s, struct geom *g)
 		g->kind = DRAW_BLANK;
 }
 
+/* VBE depths drawn as packed pixels */
+static const struct {
+	unsigned bpp;
+	enum draw_kind kind;
+} vbe_kinds[] = {
+	{ 8, DRAW_8 }, { 15, DRAW_15 }, { 16, DRAW_16 }, { 24, DRAW_24 },
+	{ 32, DRAW_32 },
+};
+
 static void compute_geom(const struct vga *s, struct geom *g)
 {
 	unsigned shift, double_scan, vde;
@@ -926,28 +935,12 @@ static void compute_geom(const struct vga *s, struct geom *g)
 			g->kind = DRAW_BLANK;
 		return;
 	}
-	switch (vbe_enabled(s) ? s->vbe[VBE_INDEX_BPP] : 0) {
-	case 8:
-		g->kind = DRAW_8;
-		break;
-	case 15:
-		g->kind = DRAW_15;
-		break;
-	case 16:
-		g->kind = DRAW_16;
-		break;
-	case 24:
-		g->kind = DRAW_24;
-		break;
-	case 32:
-		g->kind = DRAW_32;
-		break;
-	default:
-		/* 256 colours through the VGA's 8-bit path: the dot clock
-		 * shows each byte as two pixels (320 wide as 640) */
-		g->kind = DRAW_8D2;
-		break;
-	}
+	/* 256 colours through the VGA's 8-bit path (no VBE depth): the dot
+	 * clock shows each byte as two pixels (320 wide as 640) */
+	g->kind = DRAW_8D2;
+	for (unsigned i = 0; i < G_N_ELEMENTS(vbe_kinds) && vbe_enabled(s); i++)
+		if (vbe_kinds[i].bpp == s->vbe[VBE_INDEX_BPP])
+			g->kind = vbe_kinds[i].kind;
 }
 
 /* Source bytes of one scanline of width output pixels. */
