@@ -65,8 +65,13 @@ struct gh_display_ops {
 	void (*describe)(void *opaque, char *buf, unsigned len);
 };
 
-/* What a frontend hears; called by gh_display_refresh() on its thread
- * after the device rendered, without the device lock. */
+/*
+ * What a frontend hears; called by gh_display_refresh() on its thread
+ * after the device rendered, without the device lock but with the
+ * display's own (so a callback must not refresh, nor add or remove
+ * listeners). A frontend removes its listener before the VM's board, and
+ * with it the display, goes away.
+ */
 struct gh_display_listener_ops {
 	/* the surface was reallocated with a new size (everything dirty) */
 	void (*resize)(void *opaque, const struct gh_display_surface *s);
