@@ -11,7 +11,8 @@
 
 struct gh_run_options {
 	char *kernel;
-	char *firmware;		/* "seabios", or NULL for direct kernel boot */
+	char *firmware;		/* "seabios", "ovmf", or NULL: direct kernel boot */
+	char *efi_vars;		/* OVMF's variable store file, NULL: in memory */
 	/* IDE drives in slot order (--disk fills primary master, primary
 	 * slave, secondary slave; --cdrom is the secondary master as in
 	 * QEMU); paths owned here */

@@ -67,6 +67,7 @@ void gh_run_options_clear(struct gh_run_options *o)
 
 	g_free(o->kernel);
 	g_free(o->firmware);
+	g_free(o->efi_vars);
 	g_free(o->initrd);
 	g_free(o->append);
 	g_free(o->accel);
@@ -168,7 +169,12 @@ int gh_run_parse(int argc, char **argv, struct gh_run_options *o,
 		  "or by the firmware (a bzImage) with --firmware", "FILE" },
 		{ "firmware", 0, 0, G_OPTION_ARG_STRING, &o->firmware,
 		  "Boot firmware: seabios (Debian's SeaBIOS; the default without "
-		  "--kernel), or none (the default with --kernel)", "NAME" },
+		  "--kernel), ovmf (Debian's OVMF, UEFI), or none (the default "
+		  "with --kernel)", "NAME" },
+		{ "efi-vars", 0, 0, G_OPTION_ARG_FILENAME, &o->efi_vars,
+		  "With --firmware ovmf: keep the UEFI variables in this file "
+		  "(made from OVMF's defaults if missing; default: in memory "
+		  "for this run)", "FILE" },
 		{ "initrd", 0, 0, G_OPTION_ARG_FILENAME, &o->initrd,
 		  "Linux initrd; for Multiboot, modules as \"FILE ARGS,FILE2\"",
 		  "FILE" },
@@ -321,14 +327,15 @@ int gh_run_parse(int argc, char **argv, struct gh_run_options *o,
 	}
 	if (o->firmware && !strcmp(o->firmware, "none"))
 		g_clear_pointer(&o->firmware, g_free);
-	if (o->firmware && !strcmp(o->firmware, "ovmf")) {
-		ret = gh_error_set(err, -EINVAL, "--firmware ovmf is not "
-				   "supported yet (use seabios)");
+	if (o->firmware && strcmp(o->firmware, "seabios") &&
+	    strcmp(o->firmware, "ovmf")) {
+		ret = gh_error_set(err, -EINVAL, "invalid --firmware '%s' (use "
+				   "seabios, ovmf or none)", o->firmware);
 		goto out;
 	}
-	if (o->firmware && strcmp(o->firmware, "seabios")) {
-		ret = gh_error_set(err, -EINVAL, "invalid --firmware '%s' (use "
-				   "seabios or none)", o->firmware);
+	if (o->efi_vars && (!o->firmware || strcmp(o->firmware, "ovmf"))) {
+		ret = gh_error_set(err, -EINVAL, "--efi-vars needs --firmware "
+				   "ovmf");
 		goto out;
 	}
 	if (!o->kernel && !o->firmware) {

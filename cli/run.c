@@ -12,6 +12,7 @@
 #include "gh/board.h"
 #include "gh/chardev.h"
 #include "gh/display.h"
+#include "gh/firmware.h"
 #include "gh/memory.h"
 #include "gh/x86-boot.h"
 
@@ -28,12 +29,10 @@ struct run {
 	char **module_specs;
 	unsigned nmodules;
 	struct gh_boot_args args;
-	GBytes *bios_image;
-	struct gh_bios bios;
+	struct gh_firmware fw;
 	struct gh_board_config board_cfg;
 };
 
-#define SEABIOS_IMAGE "/usr/share/seabios/bios-256k.bin"
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void fail(const char *fmt, ...)
@@ -335,7 +334,7 @@ static int write_screens(struct run *r)
 
 int gh_run(const struct gh_run_options *o)
 {
-	struct run r = { .o = o };
+	struct run r = { .o = o, .fw = { .vars_fd = -1 } };
 	struct gh_accel_choice choice;
 	struct gh_error err = { 0 };
 	struct gh_vm_config cfg;
@@ -347,11 +346,11 @@ int gh_run(const struct gh_run_options *o)
 
 	if (o->kernel && read_kernel(&r) < 0)
 		goto out;
-	if (o->firmware) {
-		r.bios_image = read_file("SeaBIOS image (Debian package seabios)",
-					 SEABIOS_IMAGE);
-		if (!r.bios_image)
-			goto out;
+	if (o->firmware && gh_firmware_open(&r.fw, !strcmp(o->firmware, "ovmf") ?
+					    GH_FIRMWARE_OVMF : GH_FIRMWARE_SEABIOS,
+					    NULL, o->efi_vars, &err) < 0) {
+		fail("%s", err.msg);
+		goto out;
 	}
 	if (gh_accel_choose(o->accel, &choice, &err) < 0) {
 		fail("%s", err.msg);
@@ -404,15 +403,10 @@ int gh_run(const struct gh_run_options *o)
 	}
 	if (o->kernel && !o->firmware && prepare_kernel(&r) < 0)
 		goto out;
-	if (r.bios_image) {
-		gsize len;
-		const void *img = g_bytes_get_data(r.bios_image, &len);
-
-		/* the CPUs start at the reset vector, in the BIOS */
-		if (gh_x86_load_bios(r.vm, img, len, SEABIOS_IMAGE, &r.bios, &err) < 0) {
-			fail("%s", err.msg);
-			goto out;
-		}
+	/* the CPUs start at the reset vector, in the firmware */
+	if (o->firmware && gh_firmware_map(&r.fw, r.vm, &err) < 0) {
+		fail("%s", err.msg);
+		goto out;
 	}
 
 	ctx = gh_vm_main_context(r.vm);
@@ -447,10 +441,9 @@ int gh_run(const struct gh_run_options *o)
 		report_retired(&r);
 out:
 	gh_board_free(r.board);
+	gh_firmware_unmap(&r.fw);
 	gh_vm_free(r.vm);
-	gh_x86_bios_free(&r.bios);
-	if (r.bios_image)
-		g_bytes_unref(r.bios_image);
+	gh_firmware_close(&r.fw);
 	for (i = 0; i < GH_VM_MAX_SERIAL; i++)
 		if (r.serial[i])
 			gh_chardev_free(r.serial[i]);

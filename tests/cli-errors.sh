@@ -51,7 +51,7 @@ open(sys.argv[1], "wb").write(img)
 PY
 mkdir "$tmp/dir"
 
-echo "1..24"
+echo "1..26"
 expect "unknown option" run --frobnicate
 expect "nothing to boot" run
 expect "boot" run --cdrom x.iso --boot z
@@ -59,7 +59,9 @@ expect "boot" run --cdrom x.iso --boot cc
 expect "vga" run --kernel "$tmp/text" --vga cga
 expect "disk" run --disk a --disk b --disk c --disk d --cdrom e
 expect "display" run --kernel "$tmp/text" --vga none --screendump x.png
-expect "firmware" run --firmware ovmf
+expect "efi-vars" run --kernel "$tmp/text" --efi-vars "$tmp/vars"
+expect "variable store" run --firmware ovmf --efi-vars "$tmp/dir"
+expect "variable store" run --firmware ovmf --efi-vars "$tmp/text"
 expect "firmware" run --firmware bogus
 expect "no such file" run --kernel "$tmp/missing"
 expect "directory" run --kernel "$tmp/dir"

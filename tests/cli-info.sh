@@ -52,7 +52,7 @@ ok $? "guesthouse --help exits 0 and lists the commands${missing:+ (missing:$mis
 "$gh" run --help >"$tmp/out" 2>"$tmp/err"
 rc=$?
 missing=
-for opt in kernel firmware disk cdrom boot boot-menu vga screendump screen-text initrd append \
+for opt in kernel firmware efi-vars disk cdrom boot boot-menu vga screendump screen-text initrd append \
 	memory cpus accel serial debugcon timeout \
 	no-reboot help; do
 	grep -q -- "--$opt" "$tmp/out" || missing="$missing --$opt"

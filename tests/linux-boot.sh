@@ -14,11 +14,12 @@
 # while `guesthouse info` says it has no x87/SSE, or KVM that is too slow for
 # Linux (nested KVM emulating guest supervisor code; GH_SLOW_KVM=0 tries
 # anyway). GH_LINUX_FIXTURE overrides where the fixture lives, GH_LINUX_MIB
-# the workload's size (default 64). GH_LINUX_FIRMWARE=seabios has guesthouse
-# boot the kernel through the firmware (fw_cfg and our option ROM) instead
-# of loading it directly; the kernel's console is then on the VGA screen too
-# (vgacon on the text mode the VGA BIOS set up), which must have scrolled
-# through the whole kernel log to its last line.
+# the workload's size (default 64). GH_LINUX_FIRMWARE=seabios or ovmf has
+# guesthouse boot the kernel through the firmware (fw_cfg with our option
+# ROM, or OVMF and the kernel's EFI stub) instead of loading it directly;
+# with SeaBIOS the kernel's console is then on the VGA screen too (vgacon on
+# the text mode the VGA BIOS set up), which must have scrolled through the
+# whole kernel log to its last line (with OVMF it is a framebuffer).
 #
 # GH_LINUX_VMM, if set, is the guesthouse binary the kvm/soft runs use
 # instead of VMM: an interpreter built with ASan+UBSan runs Linux more than
@@ -109,7 +110,7 @@ expect_pid=$!
 
 append="console=ttyS0 gh.test=1 gh.mib=$mib panic=-1"
 screen= shot=
-if [ "$accel" != tcg ] && [ -n "${GH_LINUX_FIRMWARE:-}" ]; then
+if [ "$accel" != tcg ] && [ "${GH_LINUX_FIRMWARE:-}" = seabios ]; then
 	append="console=tty0 $append"
 	if [ -n "${GH_LINUX_VGA:-}" ]; then
 		append="vga=$GH_LINUX_VGA $append"

@@ -8,6 +8,7 @@
 #include "devtest.h"
 #include "gh/acpi-pm.h"
 #include "gh/board.h"
+#include "gh/pci.h"
 #include "gh/x86-acpi.h"
 
 #define PM_HZ 3579545ULL
@@ -217,6 +218,72 @@ static void test_board_button(void)
 	gh_vm_free(vm);
 }
 
+static uint32_t cfg_rd(struct gh_vm *vm, unsigned off)
+{
+	dt_outl(vm, 0xcf8, 0x80000000u | GH_PCI_DEVFN(1, 3) << 8 | (off & 0xfc));
+	return dt_inl(vm, 0xcfc) >> (8 * (off & 3));
+}
+
+static void cfg_wr(struct gh_vm *vm, unsigned off, uint32_t v, unsigned size)
+{
+	dt_outl(vm, 0xcf8, 0x80000000u | GH_PCI_DEVFN(1, 3) << 8 | (off & 0xfc));
+	if (size == 4)
+		dt_outl(vm, 0xcfc, v);
+	else
+		dt_outb(vm, 0xcfc + (off & 3), v);
+}
+
+/*
+ * On the board the block belongs to the PIIX4's function 3: it starts at
+ * the FADT's address, enabled; PMBA moves it, PMREGMISC turns it off, and
+ * a base over other ports leaves it off.
+ */
+static void test_pmba(void)
+{
+	struct gh_vm *vm = dt_vm_new();
+	struct gh_error err = { 0 };
+	struct gh_board *b;
+
+	g_assert_cmpint(gh_board_new(vm, NULL, &b, &err), ==, 0);
+	pthread_mutex_lock(gh_vm_lock(vm));
+	g_assert_cmphex(cfg_rd(vm, 0), ==, 0x71138086);
+	g_assert_cmphex(cfg_rd(vm, 8) >> 8, ==, 0x068000);
+	g_assert_cmphex(cfg_rd(vm, 0x40), ==, GH_ACPI_PM_BASE | 1);
+	g_assert_cmphex(cfg_rd(vm, 0x80) & 0xff, ==, 1);
+	/* APMC_EN: "SMM is set up", so SeaBIOS raises no SMI (none here) */
+	g_assert_cmphex(cfg_rd(vm, 0x58) & (1u << 25), ==, 1u << 25);
+	g_assert_cmpstr(gh_bus_lookup(gh_vm_pio(vm), GH_ACPI_PM_TMR), ==,
+			"acpi-pm");
+
+	/* what SeaBIOS and OVMF write: the block moves with PMBA */
+	cfg_wr(vm, 0x40, 0xc001, 4);
+	g_assert_cmphex(cfg_rd(vm, 0x40), ==, 0xc001);
+	g_assert_null(gh_bus_lookup(gh_vm_pio(vm), GH_ACPI_PM_TMR));
+	g_assert_cmpstr(gh_bus_lookup(gh_vm_pio(vm), 0xc008), ==, "acpi-pm");
+	dt_outw(vm, 0xc002, 1u << 8);
+	g_assert_cmphex(dt_inw(vm, 0xc002), ==, 1u << 8);
+	/* bit 0 reads 1, bits 5:1 are not there */
+	cfg_wr(vm, 0x40, 0xc03e, 4);
+	g_assert_cmphex(cfg_rd(vm, 0x40), ==, 0xc001);
+
+	/* PMIOSE off: nowhere; on again: back */
+	cfg_wr(vm, 0x80, 0, 1);
+	g_assert_null(gh_bus_lookup(gh_vm_pio(vm), 0xc008));
+	cfg_wr(vm, 0x80, 1, 1);
+	g_assert_cmpstr(gh_bus_lookup(gh_vm_pio(vm), 0xc008), ==, "acpi-pm");
+
+	/* over the PIT: left off, the PIT keeps its ports */
+	cfg_wr(vm, 0x40, 0x0041, 4);
+	g_assert_null(gh_bus_lookup(gh_vm_pio(vm), 0xc008));
+	g_assert_cmpstr(gh_bus_lookup(gh_vm_pio(vm), 0x40), !=, "acpi-pm");
+	pthread_mutex_unlock(gh_vm_lock(vm));
+
+	/* freeing the board frees the ports */
+	gh_board_free(b);
+	g_assert_null(gh_bus_lookup(gh_vm_pio(vm), GH_ACPI_PM_TMR));
+	gh_vm_free(vm);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -227,5 +294,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/acpi-pm/s5-bytes", test_s5_bytes);
 	g_test_add_func("/acpi-pm/reset", test_reset);
 	g_test_add_func("/acpi-pm/board-button", test_board_button);
+	g_test_add_func("/acpi-pm/pmba", test_pmba);
 	return g_test_run();
 }

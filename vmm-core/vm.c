@@ -360,6 +360,17 @@ static struct window *find_window(struct gh_vm *vm, uint64_t gpa)
 	return NULL;
 }
 
+/* The vCPUs refill their TLBs before their next access (soft). */
+static void kick_all(struct gh_vm *vm)
+{
+	for (unsigned i = 0; i < vm->cfg.ncpus; i++)
+		if (vm->vcpus[i])
+			gh_vcpu_kick(vm->vcpus[i]);
+}
+
+static void switch_backing(struct gh_vm *vm, uint64_t gpa, uint64_t size,
+			   void *hva, enum gh_mem_kind kind);
+
 /*
  * Puts the window's mode into the memory map, the backend and the MMIO bus;
  * decoded code from it is dropped and the vCPUs refill their TLBs.
@@ -389,15 +400,46 @@ static void window_apply(struct gh_vm *vm, struct window *w)
 		mmio = false;
 	}
 	w->mmio = mmio;
-	gh_memory_set_window(vm->mem, w->gpa, hva, kind);
+	switch_backing(vm, w->gpa, w->size, hva, kind);
+}
+
+/*
+ * Backs the window at gpa with hva as kind, in the memory map and the
+ * backend; decoded code from it is dropped and the vCPUs refill their TLBs.
+ */
+static void switch_backing(struct gh_vm *vm, uint64_t gpa, uint64_t size,
+			   void *hva, enum gh_mem_kind kind)
+{
+	gh_memory_set_window(vm->mem, gpa, hva, kind);
 	if (vm->accel && vm->accel->remap_memory &&
-	    vm->accel->remap_memory(vm->accel_vm, w->gpa, w->size, hva,
+	    vm->accel->remap_memory(vm->accel_vm, gpa, size, hva,
 				    kind != GH_MEM_RAM) < 0)
 		gh_vm_request_stop(vm, GH_STOP_ERROR, 0, "cannot remap the "
-				   "shadow window at 0x%" PRIx64, w->gpa);
-	gh_mem_dma_written(vm->mem, w->gpa, w->size);
-	for (unsigned i = 0; i < vm->cfg.ncpus; i++)
-		gh_vcpu_kick(vm->vcpus[i]);
+				   "window at 0x%" PRIx64, gpa);
+	gh_mem_dma_written(vm->mem, gpa, size);
+	kick_all(vm);
+}
+
+int gh_vm_add_romd(struct gh_vm *vm, uint64_t gpa, uint64_t size, void *hva,
+		   const char *name, struct gh_error *err)
+{
+	int ret;
+
+	if (vm->started)
+		return gh_error_set(err, -EBUSY,
+				    "cannot add memory to a running VM");
+	ret = gh_memory_add_window(vm->mem, gpa, size, name);
+	if (ret < 0)
+		return gh_error_set(err, ret, "cannot map %s at 0x%" PRIx64
+				    ": %s", name, gpa, g_strerror(-ret));
+	switch_backing(vm, gpa, size, hva, GH_MEM_ROM);
+	return 0;
+}
+
+void gh_vm_set_romd(struct gh_vm *vm, uint64_t gpa, uint64_t size, void *hva,
+		    bool array)
+{
+	switch_backing(vm, gpa, size, hva, array ? GH_MEM_ROM : GH_MEM_OFF);
 }
 
 int gh_vm_set_window_rom(struct gh_vm *vm, uint64_t gpa, uint64_t size,
@@ -436,14 +478,6 @@ int gh_vm_set_window(struct gh_vm *vm, uint64_t gpa, bool read_ram,
 	w->write_ram = write_ram;
 	window_apply(vm, w);
 	return 0;
-}
-
-/* The vCPUs refill their TLBs before their next access (soft). */
-static void kick_all(struct gh_vm *vm)
-{
-	for (unsigned i = 0; i < vm->cfg.ncpus; i++)
-		if (vm->vcpus[i])
-			gh_vcpu_kick(vm->vcpus[i]);
 }
 
 int gh_vm_map_device_memory(struct gh_vm *vm, uint64_t gpa, uint64_t size,

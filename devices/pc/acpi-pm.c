@@ -4,6 +4,13 @@
  * gives (gh/x86-acpi.h), plus the PC's reset control register at 0xCF9
  * that the FADT names as RESET_REG (5.2.9, 4.8.3.6).
  *
+ * On a board with PCI the block belongs to the PIIX4's power management
+ * function at 00:01.3 (82371AB datasheet 290562, 3.4): PMBA (0x40) says
+ * where its 64 ports are and PMREGMISC bit 0 (0x80) turns them on, so
+ * firmware may move them (OVMF's timer reads PMBA to find the PM timer).
+ * Both start as if the firmware had set them up at the FADT's address,
+ * for a direct boot that runs no firmware.
+ *
  * There is no SMM: SMI_CMD is 0 in the FADT, so the machine is always in
  * ACPI mode and SCI_EN reads 1 (4.8.2.1). The sleep states are S0 and S5
  * (\_S5 in the DSDT); SLP_EN with S5's SLP_TYP powers the VM off, other
@@ -18,6 +25,7 @@
 #include "gh/device.h"
 #include "gh/irq.h"
 #include "gh/log.h"
+#include "gh/pci.h"
 #include "gh/vm.h"
 #include "gh/x86-acpi.h"
 
@@ -53,7 +61,21 @@
 #define RST_CPU		(1u << 2)
 #define RST_FULL	(1u << 3)
 
+/* the PIIX4 power management function (datasheet 3.4) */
+#define PM_DEVFN	GH_PCI_DEVFN(1, 3)
+#define PMBA		0x40		/* bits 15:6 the base, bit 0 reads 1 */
+#define PMBA_IO		0x0001u
+#define PMBA_MASK	0xffc0u
+#define PMREGMISC	0x80
+#define PMIOSE		0x01		/* PM I/O space enable */
+#define SMBBA		0x90		/* SMBus base: bit 0 reads 1 */
+#define DEVACTB		0x58		/* device activity B */
+#define APMC_EN		(1u << 25)	/* SMI on APM control writes */
+
 struct gh_acpi_pm {
+	struct gh_pci_func pci;		/* on a board with PCI */
+	bool has_pci;
+	uint16_t base;			/* where the block is mapped, 0: not */
 	struct gh_vm *vm;
 	struct gh_clock *clock;
 	struct gh_irq *irq;
@@ -234,12 +256,78 @@ void gh_acpi_pm_power_button(struct gh_acpi_pm *s)
 	update_sci(s);
 }
 
+static void unmap_block(struct gh_acpi_pm *s)
+{
+	if (s->base)
+		gh_bus_unmap(gh_vm_pio(s->vm), s->base);
+	s->base = 0;
+}
+
+/* Puts the block where PMBA says while PMIOSE is set; nowhere else. */
+static void remap_block(struct gh_acpi_pm *s)
+{
+	uint16_t base = (s->pci.config[PMBA] | s->pci.config[PMBA + 1] << 8) &
+			PMBA_MASK;
+
+	if (!(s->pci.config[PMREGMISC] & PMIOSE))
+		base = 0;
+	if (base == s->base)
+		return;
+	unmap_block(s);
+	/* a base over another device's ports leaves the block off, as
+	 * a decode conflict would leave it unreachable */
+	if (base && gh_bus_map(gh_vm_pio(s->vm), base, GH_ACPI_PM_SIZE,
+			       &pm_ops, s, "acpi-pm") == 0)
+		s->base = base;
+	else if (base)
+		gh_log_guest(&s->rl, "acpi-pm: PMBA 0x%x overlaps other "
+			     "ports; the PM block is off", base);
+}
+
+static void config_write(struct gh_pci_func *f, unsigned off, uint32_t val,
+			 unsigned size)
+{
+	if ((off < PMBA + 2 && PMBA < off + size) ||
+	    (off <= PMREGMISC && PMREGMISC < off + size))
+		remap_block(f->opaque);
+}
+
+static const struct gh_pci_func_ops pm_pci_ops = {
+	.config_write = config_write,
+};
+
+/*
+ * The 82371AB's function 3: bridge class 06.80, with the PM and SMBus
+ * bases (no SMBus host here: its base stays unused). Starts at the FADT's
+ * block, enabled.
+ */
+static void pci_setup(struct gh_acpi_pm *s)
+{
+	struct gh_pci_func *f = &s->pci;
+
+	gh_pci_func_init(f, 0x8086, 0x7113, 0x068000, 0x03, &pm_pci_ops, s);
+	f->config[PMBA] = (GH_ACPI_PM_BASE | PMBA_IO) & 0xff;
+	f->config[PMBA + 1] = GH_ACPI_PM_BASE >> 8;
+	gh_pci_set_wmask(f, PMBA, 2, PMBA_MASK);
+	f->config[PMREGMISC] = PMIOSE;
+	f->wmask[PMREGMISC] = PMIOSE;
+	f->config[SMBBA] = PMBA_IO;
+	/*
+	 * There is no SMM: APMC_EN reads set, which firmware takes as SMM
+	 * already set up (QEMU does the same without SMM), so SeaBIOS does
+	 * not raise an SMI through port 0xB2 and wait for a handler.
+	 */
+	f->config[DEVACTB + 3] = APMC_EN >> 24;
+	gh_pci_set_wmask(f, SMBBA, 2, 0xfff0);
+	f->config[GH_PCI_INTERRUPT_PIN] = 1;	/* INTA#: the SCI's pin */
+}
+
 static void unmap_all(struct gh_acpi_pm *s)
 {
 	if (s->mapped > 1)
 		gh_bus_unmap(gh_vm_pio(s->vm), GH_ACPI_RESET_PORT);
 	if (s->mapped > 0)
-		gh_bus_unmap(gh_vm_pio(s->vm), GH_ACPI_PM_BASE);
+		unmap_block(s);
 	s->mapped = 0;
 }
 
@@ -266,7 +354,15 @@ static int acpi_pm_realize(void *dev, struct gh_vm *vm,
 			 "acpi-pm");
 	if (ret < 0)
 		goto err;
+	s->base = GH_ACPI_PM_BASE;
 	s->mapped++;
+	if (cfg->pci) {
+		pci_setup(s);
+		ret = gh_pci_register(cfg->pci, &s->pci, PM_DEVFN);
+		if (ret < 0)
+			goto err;
+		s->has_pci = true;
+	}
 	ret = gh_bus_map(pio, GH_ACPI_RESET_PORT, 1, &rst_ops, s, "reset-control");
 	if (ret < 0)
 		goto err;
@@ -288,6 +384,9 @@ static void acpi_pm_unrealize(void *dev)
 
 	gh_timer_free(s->timer);
 	s->timer = NULL;
+	if (s->has_pci)
+		gh_pci_unregister(&s->pci);
+	s->has_pci = false;
 	unmap_all(s);
 	if (s->gsi >= 0)
 		gh_irq_source_free(s->irq, s->gsi, s->source);
@@ -302,6 +401,10 @@ static void acpi_pm_reset(void *dev)
 	s->en = 0;
 	s->cnt = 0;
 	s->rst_cnt = 0;
+	if (s->has_pci) {
+		gh_pci_func_reset(&s->pci);
+		remap_block(s);
+	}
 	s->tmr_seen = tmr_ticks(s);
 	tmr_update(s);
 }

@@ -243,6 +243,13 @@ static int add_acpi(struct fw_cfg *s, unsigned ncpus, struct gh_error *err)
 	if (ret < 0)
 		return ret;
 	script = loader_script(&acpi);
+	/*
+	 * The checksum fields start at 0: OVMF stores the checksum of the
+	 * whole range, field included (SeaBIOS subtracts the range's sum,
+	 * which works either way), as QEMU's blobs have them.
+	 */
+	for (unsigned i = 0; i < acpi.nchecksums; i++)
+		acpi.data[acpi.checksums[i].blob][acpi.checksums[i].field] = 0;
 	ret = add_file(s, FILE_RSDP, acpi.data[GH_ACPI_BLOB_RSDP],
 		       acpi.size[GH_ACPI_BLOB_RSDP]);
 	acpi.data[GH_ACPI_BLOB_RSDP] = NULL;

@@ -120,6 +120,9 @@ static void bus_mmio_write(void *opaque, uint64_t gpa, uint64_t val, unsigned si
 	struct soft_vcpu *s = opaque;
 
 	gh_vm_cpu_mmio_write(s->vm, s->index, a20_mask(s, gpa), val, size);
+	/* a flash chip's command switches its range off ROM: the next read
+	 * of this CPU must see that */
+	a20_check(s);
 	if (gh_vcpu_should_exit(s->vcpu))
 		gh_cpu_kick(s->cpu);
 }

@@ -44,7 +44,8 @@ static void mmio_write(struct gh_cpu *cpu, uint64_t gpa, const uint8_t *buf, uns
 /*
  * Guest-physical addresses: bus.page() gives the host address of a whole
  * RAM/ROM page; where it gives none, the access goes to MMIO. Writes to
- * ROM are dropped, as the chipset drops them. The A20 gate is the bus
+ * ROM go to the MMIO bus, where nothing takes them unless a device (a
+ * flash chip) mapped itself over its ROM. The A20 gate is the bus
  * callbacks' business (accel/soft.c masks bit 20 in page and MMIO lookups),
  * so page walks and system accesses see it too.
  */
@@ -78,13 +79,14 @@ void gh_cpu_write_phys(struct gh_cpu *cpu, uint64_t gpa, const void *buf, unsign
 		uint8_t *page =
 		    cpu->bus.page(cpu->bus.opaque, gpa & ~PAGE_MASK, &writable);
 
-		if (page) {
+		if (page && writable) {
 			/* stacks and descriptors may share a page with code */
-			if (writable && gh_exec_is_code_page(cpu, gpa & ~PAGE_MASK))
+			if (gh_exec_is_code_page(cpu, gpa & ~PAGE_MASK))
 				gh_exec_code_written(cpu, gpa, chunk);
-			if (writable)
-				memcpy(page + (gpa & PAGE_MASK), in, chunk);
+			memcpy(page + (gpa & PAGE_MASK), in, chunk);
 		} else {
+			/* ROM: the MMIO bus gets the write, as a KVM read-only
+			 * slot exits with it (a flash chip takes commands so) */
 			mmio_write(cpu, gpa, in, chunk);
 		}
 		gpa += chunk;

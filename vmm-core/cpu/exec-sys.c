@@ -17,6 +17,7 @@
 #define MTRRCAP_VALUE ((1u << 10) | (1u << 8) | 8u)
 #define MSR_MTRRCAP 0xfe
 #define MSR_BIOS_SIGN_ID 0x8b
+#define MSR_PLATFORM_ID 0x17
 #define MSR_MTRR_PHYS_BASE0 0x200
 #define MSR_MTRR_DEF_TYPE 0x2ff
 #define MSR_MCG_CAP 0x179
@@ -321,6 +322,11 @@ static void h_rdmsr(struct gh_cpu *cpu, const struct gh_x86_insn *i)
 		break;
 	case MSR_BIOS_SIGN_ID:
 		v = 0; /* no microcode: Linux reads it on every Intel CPU */
+		break;
+	case MSR_PLATFORM_ID:
+		/* platform 0 (bits 52:50): microcode loaders (OVMF's, Linux's)
+		 * read it on every Intel CPU; read-only */
+		v = 0;
 		break;
 	default:
 		if (mca_msr(cpu, index, false, &v))

@@ -713,11 +713,11 @@ void gh_mem_span_write(struct gh_cpu *cpu, const struct gh_mem_span *s, const vo
 	unsigned done = 0, n;
 
 	for (n = 0; n < s->n; done += s->p[n++].len) {
-		if (s->p[n].host) {
-			if (s->p[n].writable)
-				memcpy(s->p[n].host, (const uint8_t *)buf + done, s->p[n].len);
-			/* else ROM: the write is dropped, as on a PC */
+		if (s->p[n].host && s->p[n].writable) {
+			memcpy(s->p[n].host, (const uint8_t *)buf + done, s->p[n].len);
 		} else {
+			/* MMIO, or ROM: the MMIO bus gets the write (nothing
+			 * takes it there unless a flash chip does) */
 			mmio_write(cpu, s->p[n].gpa, (const uint8_t *)buf + done, s->p[n].len);
 		}
 	}

@@ -111,6 +111,19 @@ int gh_vm_map_device_memory(struct gh_vm *vm, uint64_t gpa, uint64_t size,
 			    void *hva, const char *name);
 int gh_vm_unmap_device_memory(struct gh_vm *vm, uint64_t gpa, uint64_t size);
 
+/*
+ * A ROM device's range (a flash chip, CFI): in array mode reads come from
+ * hva as from ROM and writes go to the MMIO bus, where the device mapped
+ * itself over the same range; out of it (command modes) the MMIO bus gets
+ * reads too. Starts in array mode. gh_vm_set_romd switches, with the
+ * device lock held; the vCPUs see it before their next access.
+ */
+__attribute__((warn_unused_result))
+int gh_vm_add_romd(struct gh_vm *vm, uint64_t gpa, uint64_t size, void *hva,
+		   const char *name, struct gh_error *err);
+void gh_vm_set_romd(struct gh_vm *vm, uint64_t gpa, uint64_t size, void *hva,
+		    bool array);
+
 /* Backends of the serial ports (COM1..COM4) and the debug console. */
 #define GH_VM_MAX_SERIAL 4
 void gh_vm_set_serial(struct gh_vm *vm, unsigned index, struct gh_chardev *chr);

@@ -32,7 +32,12 @@ struct gh_memory;
 /* the shortest period a periodic comparator keeps (HPET table, 3.2.4) */
 #define GH_HPET_MIN_PERIOD	128
 
-/* The PM1a register blocks and the PM timer (ACPI 6.3, 4.8.3), in I/O space */
+/*
+ * The PM1a register blocks and the PM timer (ACPI 6.3, 4.8.3), in I/O
+ * space: where SeaBIOS puts the PIIX4's PM block (PMBA) on a QEMU PC, and
+ * OVMF leaves it (it moves the block only when it finds it off), so the
+ * FADT stays true after the firmware's set-up.
+ */
 #define GH_ACPI_PM_BASE		0x600
 #define GH_ACPI_PM1A_EVT	(GH_ACPI_PM_BASE + 0)	/* status, enable: 2 + 2 */
 #define GH_ACPI_PM1A_CNT	(GH_ACPI_PM_BASE + 4)	/* 2 bytes */
