@@ -46,6 +46,16 @@ int gh_run_parse(int argc, char **argv, struct gh_run_options *o,
 		 struct gh_error *err);
 void gh_run_options_clear(struct gh_run_options *o);
 
+struct gh_display;
+/* The screen now as a PNG, or its text (-ENOTSUP in a graphics mode, the
+ * message naming it); both refresh the display first. */
+__attribute__((warn_unused_result))
+int gh_screen_write_png(struct gh_display *d, const char *path,
+			struct gh_error *err);
+__attribute__((warn_unused_result))
+int gh_screen_write_text(struct gh_display *d, const char *path,
+			 struct gh_error *err);
+
 /* Runs a VM to completion; returns the process exit status. */
 int gh_run(const struct gh_run_options *o);
 

@@ -269,45 +269,6 @@ static void report_retired(struct run *r)
 			fail("cpu %u: %" PRIu64 " instructions retired", i, n);
 }
 
-/* The visible text, CP437 as UTF-8, one line per row, trailing blanks
- * trimmed; written beside path and renamed over it. */
-static int write_screen_text(struct gh_display *d, const char *path)
-{
-	struct gh_display_text t;
-	GString *out;
-	GError *gerr = NULL;
-	char mode[64];
-	int ret = 0;
-
-	if (gh_display_get_text(d, &t) < 0) {
-		gh_display_describe(d, mode, sizeof(mode));
-		fail("--screen-text: the screen is not in a text mode (%s)",
-		     mode);
-		return -ENOTSUP;
-	}
-	out = g_string_new(NULL);
-	for (unsigned r = 0; r < t.rows; r++) {
-		const struct gh_display_cell *row = &t.cells[r * t.cols];
-		unsigned n = t.cols;
-
-		/* 0x00, space and 0xFF all draw blank in the VGA font */
-		while (n && (row[n - 1].ch == 0 || row[n - 1].ch == ' ' ||
-			     row[n - 1].ch == 0xff))
-			n--;
-		for (unsigned c = 0; c < n; c++)
-			g_string_append(out, gh_display_cp437_utf8(row[c].ch));
-		g_string_append_c(out, '\n');
-	}
-	gh_display_text_clear(&t);
-	if (!g_file_set_contents(path, out->str, out->len, &gerr)) {
-		fail("--screen-text: %s", gerr->message);
-		g_error_free(gerr);
-		ret = -EIO;
-	}
-	g_string_free(out, TRUE);
-	return ret;
-}
-
 /* What --screendump and --screen-text ask for, once the VM stopped. */
 static int write_screens(struct run *r)
 {
@@ -317,18 +278,16 @@ static int write_screens(struct run *r)
 
 	if (!d || (!r->o->screendump && !r->o->screen_text))
 		return 0;
-	gh_display_refresh(d);
-	if (r->o->screendump) {
-		struct gh_display_surface s;
-
-		gh_display_surface(d, &s);
-		if (gh_display_write_png(&s, r->o->screendump, &err) < 0) {
-			fail("--screendump: %s", err.msg);
-			ret = -EIO;
-		}
-	}
-	if (r->o->screen_text && write_screen_text(d, r->o->screen_text) < 0)
+	if (r->o->screendump &&
+	    gh_screen_write_png(d, r->o->screendump, &err) < 0) {
+		fail("--screendump: %s", err.msg);
 		ret = -EIO;
+	}
+	if (r->o->screen_text &&
+	    gh_screen_write_text(d, r->o->screen_text, &err) < 0) {
+		fail("--screen-text: %s", err.msg);
+		ret = -EIO;
+	}
 	return ret;
 }
 
