@@ -22,6 +22,7 @@ struct gh_run_options {
 	enum gh_vga_model vga;
 	char *screendump;	/* PNG written when the VM stops */
 	char *screen_text;	/* text written when the VM stops */
+	char *monitor;		/* "unix:PATH": the monitor's socket */
 	char *initrd;
 	char *append;
 	uint64_t ram_size;

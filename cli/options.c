@@ -75,6 +75,7 @@ void gh_run_options_clear(struct gh_run_options *o)
 	g_free(o->boot_order);
 	g_free(o->screendump);
 	g_free(o->screen_text);
+	g_free(o->monitor);
 	for (i = 0; i < GH_BOARD_IDE_SLOTS; i++)
 		g_free((char *)o->ide[i].path);
 	for (i = 0; i < o->nserial; i++)
@@ -150,6 +151,12 @@ static const char run_description[] =
 	"--boot ORDER lists what the firmware tries, as xl.cfg's boot=:\n"
 	"c the first disk, d the CD-ROM, n the network (e.g. --boot dc).\n"
 	"\n"
+	"The monitor (--monitor unix:PATH) takes one command a line, as\n"
+	"QEMU's: help, info status, stop, cont, screendump FILE,\n"
+	"screen-text FILE, sendkey KEYS, system_powerdown, system_reset,\n"
+	"quit. A reply is some lines of text, then one line: ok, or\n"
+	"error: and why.\n"
+	"\n"
 	"Character backends (--serial, --debugcon): stdio, file:PATH, pty,\n"
 	"none. --serial may be given up to four times (COM1..COM4).\n"
 	"\n"
@@ -199,6 +206,9 @@ int gh_run_parse(int argc, char **argv, struct gh_run_options *o,
 		{ "screen-text", 0, 0, G_OPTION_ARG_FILENAME, &o->screen_text,
 		  "Write the screen's text to this file when the VM stops in a "
 		  "text mode", "FILE" },
+		{ "monitor", 0, 0, G_OPTION_ARG_FILENAME, &o->monitor,
+		  "Listen for monitor commands on this socket (unix:PATH; "
+		  "one client at a time, 'help' lists the commands)", "SOCKET" },
 		{ "memory", 'm', 0, G_OPTION_ARG_STRING, &memory,
 		  "Guest RAM (default 256M)", "SIZE" },
 		{ "cpus", 0, 0, G_OPTION_ARG_STRING, &cpus,
@@ -313,6 +323,12 @@ int gh_run_parse(int argc, char **argv, struct gh_run_options *o,
 	if (o->vga == GH_VGA_NONE && (o->screendump || o->screen_text)) {
 		ret = gh_error_set(err, -EINVAL, "--screendump and --screen-text "
 				   "need a display (not --vga none)");
+		goto out;
+	}
+	if (o->monitor && (!g_str_has_prefix(o->monitor, "unix:") ||
+			   !o->monitor[5])) {
+		ret = gh_error_set(err, -EINVAL, "invalid --monitor '%s' (use "
+				   "unix:PATH)", o->monitor);
 		goto out;
 	}
 	/* Drives without a kernel to boot directly need firmware to boot

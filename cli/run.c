@@ -15,6 +15,7 @@
 #include "gh/firmware.h"
 #include "gh/memory.h"
 #include "gh/x86-boot.h"
+#include "monitor.h"
 
 struct run {
 	const struct gh_run_options *o;
@@ -31,6 +32,7 @@ struct run {
 	struct gh_boot_args args;
 	struct gh_firmware fw;
 	struct gh_board_config board_cfg;
+	struct gh_monitor *monitor;
 };
 
 
@@ -389,6 +391,11 @@ int gh_run(const struct gh_run_options *o)
 		g_source_attach(src, ctx);
 		g_source_unref(src);
 	}
+	if (o->monitor && gh_monitor_new(o->monitor, r.vm, r.board,
+					 &r.monitor, &err) < 0) {
+		fail("--monitor: %s", err.msg);
+		goto out;
+	}
 	if (gh_vm_start(r.vm, &err) < 0) {
 		fail("%s", err.msg);
 		goto out;
@@ -399,6 +406,7 @@ int gh_run(const struct gh_run_options *o)
 	if (o->verbose)
 		report_retired(&r);
 out:
+	gh_monitor_free(r.monitor);
 	gh_board_free(r.board);
 	gh_firmware_unmap(&r.fw);
 	gh_vm_free(r.vm);
