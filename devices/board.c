@@ -9,6 +9,7 @@
 
 #include "gh/acpi-pm.h"
 #include "gh/device.h"
+#include "gh/ide.h"
 #include "gh/pci.h"
 #include "gh/vga.h"
 #include "gh/vm.h"
@@ -46,6 +47,8 @@ static const struct board_slot pc_devices[] = {
 	{ &gh_piix_type,	{ .irq = -1 } },
 	/* the standard VGA at 00:02.0, unless the config says none */
 	{ &gh_vga_type,		{ .irq = -1 } },
+	/* its IDE function at 00:01.1, legacy IRQs 14 and 15 */
+	{ &gh_ide_type,		{ .irq = -1 } },
 };
 
 #define MAX_LEVEL 1
@@ -142,4 +145,20 @@ struct gh_display *gh_board_display(struct gh_board *b)
 		if (b->devs[i]->type == &gh_vga_type)
 			return gh_vga_display(b->devs[i]->state);
 	return NULL;
+}
+
+int gh_board_change_media(struct gh_board *b, unsigned slot, const char *path,
+			  bool force, struct gh_error *err)
+{
+	int ret = -ENODEV;
+
+	pthread_mutex_lock(gh_vm_lock(b->vm));
+	for (unsigned i = 0; i < b->n; i++)
+		if (b->devs[i]->type == &gh_ide_type)
+			ret = gh_ide_change_media(b->devs[i]->state, slot, path,
+						  force, err);
+	pthread_mutex_unlock(gh_vm_lock(b->vm));
+	if (ret == -ENODEV)
+		gh_error_set(err, ret, "IDE slot %u is not a CD-ROM drive", slot);
+	return ret;
 }

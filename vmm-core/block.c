@@ -3,7 +3,6 @@
  * the file, and an OFD lock over it (fcntl(2), "Open file description
  * locks") so that a second open of an image being written fails.
  */
-#define _GNU_SOURCE
 #include "gh/block.h"
 
 #include <errno.h>

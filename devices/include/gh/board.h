@@ -63,6 +63,14 @@ int gh_board_new(struct gh_vm *vm, const struct gh_board_config *cfg,
 		 struct gh_board **out, struct gh_error *err);
 void gh_board_free(struct gh_board *board);
 
+/*
+ * Puts the ISO at path in the CD-ROM drive of IDE slot (0-3), or with
+ * path NULL ejects its disc (any thread): gh_ide_change_media.
+ */
+__attribute__((warn_unused_result))
+int gh_board_change_media(struct gh_board *board, unsigned slot,
+			  const char *path, bool force, struct gh_error *err);
+
 /* Presses the ACPI power button (any thread): the OS decides what follows. */
 void gh_board_power_button(struct gh_board *board);
 

@@ -78,6 +78,7 @@ extern const struct gh_device_type gh_fw_cfg_type;	/* QEMU fw_cfg, 0x510-0x51b *
 /* PCI (devices/pci/): functions on cfg->pci */
 extern const struct gh_device_type gh_i440fx_type;	/* host bridge, PAM, 00:00.0 */
 extern const struct gh_device_type gh_piix_type;	/* ISA bridge, PIRQs, 00:01.0 */
+extern const struct gh_device_type gh_ide_type;	/* PIIX3 IDE, 00:01.1 */
 
 /* Display (devices/display/) */
 extern const struct gh_device_type gh_vga_type;	/* std VGA + VBE, 00:02.0 */
