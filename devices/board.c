@@ -79,6 +79,9 @@ int gh_board_new(struct gh_vm *vm, const struct gh_board_config *config,
 	int ret;
 
 	b->vm = vm;
+	/* the CMOS carries it too, for SeaBIOS's default priorities */
+	if (config && config->boot_order)
+		gh_vm_set_boot_order(vm, config->boot_order);
 	pthread_mutex_lock(gh_vm_lock(vm));
 	ret = gh_pci_bus_new(vm, &b->pci, err);
 	if (ret < 0)

@@ -50,8 +50,11 @@ img = hdr + bytes(32 - len(hdr)) + b"\xf4" * 32
 open(sys.argv[1], "wb").write(img)
 PY
 mkdir "$tmp/dir"
+head -c 1000 /dev/zero >"$tmp/odd.img"
+: >"$tmp/empty.iso"
+head -c 4096 /dev/zero >"$tmp/disk.img"
 
-echo "1..26"
+echo "1..31"
 expect "unknown option" run --frobnicate
 expect "nothing to boot" run
 expect "boot" run --cdrom x.iso --boot z
@@ -78,5 +81,12 @@ expect "serial" run --kernel "$tmp/text" --serial carrier-pigeon
 expect "accelerator" run --kernel "$tmp/mb.bin" --accel warp
 expect "timeout" run --kernel "$tmp/text" --timeout -3
 expect "unknown command" frobnicate
+# drive images are opened, checked and locked before the VM runs
+mb="--kernel $tmp/mb.bin --accel soft"
+expect "no such file" run $mb --disk "$tmp/missing.img"
+expect "directory" run $mb --disk "$tmp/dir"
+expect "multiple of 512" run $mb --disk "$tmp/odd.img"
+expect "empty" run $mb --cdrom "$tmp/empty.iso"
+expect "in use" run $mb --disk "$tmp/disk.img" --disk "$tmp/disk.img"
 
 [ $fails -eq 0 ]

@@ -818,6 +818,59 @@ static void test_kernel(void)
 	g_free(k);
 }
 
+/* The bootorder file for a board's drives, as SeaBIOS's paths. */
+static char *bootorder_for(const struct gh_board_config *bc)
+{
+	struct gh_device_cfg cfg = { .irq = -1, .ncpus = 1, .board = bc };
+	struct fx f = { .vm = dt_vm_new() };
+	uint8_t *p;
+	size_t len;
+	char *s;
+
+	f.dev = dt_dev_new(f.vm, &gh_fw_cfg_type, &cfg);
+	p = read_file(&f, "bootorder", &len);
+	g_assert_nonnull(p);
+	s = g_strndup((char *)p, len);
+	g_free(p);
+	gh_device_free(f.dev);
+	gh_vm_free(f.vm);
+	return s;
+}
+
+static void test_bootorder(struct fx *f, gconstpointer data)
+{
+	struct gh_board_config bc = { 0 };
+	char *s;
+
+	(void)f;
+	(void)data;
+	/* no drives: an empty list, which SeaBIOS reads as none */
+	s = bootorder_for(&bc);
+	g_assert_cmpstr(s, ==, "");
+	g_free(s);
+	/* disks in slots 0 and 3, the CD-ROM drive in slot 2 */
+	bc.ide[0] = (struct gh_drive_config){ GH_DRIVE_DISK, "a.img", false };
+	bc.ide[2] = (struct gh_drive_config){ GH_DRIVE_CDROM, NULL, true };
+	bc.ide[3] = (struct gh_drive_config){ GH_DRIVE_DISK, "b.img", false };
+	/* default: the disks, then the CD */
+	s = bootorder_for(&bc);
+	g_assert_cmpstr(s, ==, "/pci@i0cf8/ide@1,1/drive@0/disk@0\n"
+			"/pci@i0cf8/ide@1,1/drive@1/disk@1\n"
+			"/pci@i0cf8/ide@1,1/drive@1/disk@0\n");
+	g_free(s);
+	bc.boot_order = "dc";
+	s = bootorder_for(&bc);
+	g_assert_cmpstr(s, ==, "/pci@i0cf8/ide@1,1/drive@1/disk@0\n"
+			"/pci@i0cf8/ide@1,1/drive@0/disk@0\n"
+			"/pci@i0cf8/ide@1,1/drive@1/disk@1\n");
+	g_free(s);
+	/* what is not there is not listed: no network device yet */
+	bc.boot_order = "nd";
+	s = bootorder_for(&bc);
+	g_assert_cmpstr(s, ==, "/pci@i0cf8/ide@1,1/drive@1/disk@0\n");
+	g_free(s);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -835,5 +888,6 @@ int main(int argc, char **argv)
 	ADD("dma-write-refused", test_dma_write_refused);
 	ADD("dma-outside-ram", test_dma_outside_ram);
 	ADD("table-loader", test_table_loader);
+	ADD("bootorder", test_bootorder);
 	return g_test_run();
 }

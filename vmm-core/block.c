@@ -65,7 +65,7 @@ int gh_block_open(const char *path, enum gh_block_kind kind, bool read_only,
 	const char *what = kind == GH_BLOCK_CD ? "CD image" : "disk image";
 	struct gh_block *blk;
 	struct stat st;
-	uint64_t bytes;
+	uint64_t bytes = 0;
 	int fd, ret;
 
 	if (kind == GH_BLOCK_CD)

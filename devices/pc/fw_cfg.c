@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gh/board.h"
 #include "gh/bus.h"
 #include "gh/device.h"
 #include "gh/log.h"
@@ -380,6 +381,38 @@ static int add_kernel(struct fw_cfg *s, const struct gh_board_config *b,
 	return 0;
 }
 
+/*
+ * "bootorder": the OpenFirmware paths of the boot devices, one a line: the
+ * kernel's option ROM when there is one (SeaBIOS names it /rom@FILE), then
+ * in the order --boot gives (c: the disks, d: the CD-ROM drives; default
+ * cd) the drives the board has. SeaBIOS matches its drives against them
+ * (its src/boot.c, build_ata_path: the PIIX IDE function at 00:01.1, the
+ * channel, the unit) and tries the devices not listed after these.
+ */
+static int add_bootorder(struct fw_cfg *s, const struct gh_board_config *bc)
+{
+	const char *order = bc && bc->boot_order ? bc->boot_order : "cd";
+	GString *str = g_string_new(NULL);
+	size_t len;
+
+	if (bc && bc->kernel)
+		g_string_append(str, "/rom@genroms/linuxboot.bin\n");
+	for (; bc && *order; order++) {
+		enum gh_drive_media want = *order == 'c' ? GH_DRIVE_DISK :
+					   *order == 'd' ? GH_DRIVE_CDROM :
+							   GH_DRIVE_NONE;
+
+		for (unsigned i = 0; want && i < GH_BOARD_IDE_SLOTS; i++)
+			if (bc->ide[i].media == want)
+				g_string_append_printf(str, "/pci@i0cf8/ide@1,1/"
+						       "drive@%u/disk@%u\n",
+						       i / 2, i % 2);
+	}
+	len = str->len;
+	return add_file(s, "bootorder", (uint8_t *)g_string_free(str, FALSE),
+			len);
+}
+
 static int add_items(struct fw_cfg *s, unsigned ncpus,
 		     const struct gh_board_config *board, struct gh_error *err)
 {
@@ -406,15 +439,7 @@ static int add_items(struct fw_cfg *s, unsigned ncpus,
 	if (ret)
 		return gh_error_set(err, -ENOSPC, "fw_cfg: too many items");
 
-	/* the boot devices' OpenFirmware paths, one per line: the kernel's
-	 * ROM when there is one (SeaBIOS names it /rom@FILE); an empty list
-	 * is no list */
-	if (board && board->kernel)
-		ret |= add_file(s, "bootorder",
-				(uint8_t *)g_strdup("/rom@genroms/linuxboot.bin\n"),
-				strlen("/rom@genroms/linuxboot.bin\n"));
-	else
-		ret |= add_file(s, "bootorder", NULL, 0);
+	ret |= add_bootorder(s, board);
 	ret |= add_file(s, "etc/boot-menu-wait",
 			g_memdup2(&(uint16_t){ GUINT16_TO_LE(BOOT_MENU_WAIT_MS) }, 2), 2);
 	ret |= add_e820(s);
