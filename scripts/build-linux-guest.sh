@@ -4,7 +4,10 @@
 #
 # usage: scripts/build-linux-guest.sh [OUTDIR]     (default: fixtures/linux)
 #
-# Writes OUTDIR/vmlinuz and OUTDIR/initramfs.cpio.gz and keeps the downloaded
+# Writes OUTDIR/vmlinuz and OUTDIR/initramfs.cpio.gz, and OUTDIR/ata.cpio.gz:
+# the kernel's PATA, SCSI disk and CD-ROM, FAT and ISO 9660 modules with
+# /sbin/gh-load-ata to load them, for drive tests to append to the initramfs
+# (the kernel unpacks concatenated archives in order). Keeps the downloaded
 # packages in OUTDIR/debs. Needs no root: apt-get download works as any user;
 # only the "apt-get update" retried after a failed download needs root.
 # Running it again does nothing while the outputs are newer than the packages
@@ -73,7 +76,7 @@ bdeb=$(fetch busybox-static)
 
 # Up to date when both outputs are newer than both packages and this script.
 uptodate=yes
-for f in vmlinuz initramfs.cpio.gz; do
+for f in vmlinuz initramfs.cpio.gz ata.cpio.gz; do
 	for dep in "$kdeb" "$bdeb" "$0"; do
 		if [ ! -e "$out/$f" ] || [ "$dep" -nt "$out/$f" ]; then
 			uptodate=no
@@ -84,6 +87,7 @@ if [ "$uptodate" = yes ]; then
 	echo "build-linux-guest: up to date"
 	echo "kernel:    $out/vmlinuz ($kpkg)"
 	echo "initramfs: $out/initramfs.cpio.gz"
+	echo "modules:   $out/ata.cpio.gz"
 	exit 0
 fi
 
@@ -219,6 +223,19 @@ case " $(cat /proc/cmdline) " in
 *" gh.test=1 "*) run_test ;;
 esac
 
+# Drive tests append archives of their own (ata.cpio.gz, a script): with
+# gh.run=FILE, /init runs FILE from them instead of the shell, then powers
+# off.
+for arg in $(cat /proc/cmdline); do
+	case $arg in
+	gh.run=*)
+		sh "${arg#gh.run=}"
+		echo "GH-POWEROFF"
+		poweroff -f
+		;;
+	esac
+done
+
 # The demo (scripts/demo.sh): an interactive shell on the serial console,
 # run by busybox's init, which gives it what a script cannot: SIGINT that is
 # not ignored (a non-interactive shell's background jobs ignore it, and PID 1
@@ -262,9 +279,34 @@ newc_entry() { # name mode rdevmajor rdevminor
 	cpio --quiet -o -H newc --owner=0:0 >"$tmp/root.cpio")
 cat "$tmp/console.cpio" "$tmp/root.cpio" | gzip -9n >"$tmp/initramfs.cpio.gz"
 
+# The drive modules, in the order of their dependencies (modinfo's depends=).
+ata=$tmp/ata
+mkdir -p "$ata/lib/gh-ata" "$ata/sbin"
+mods="scsi_common scsi_mod libata ata_piix cdrom sr_mod crct10dif_common"
+mods="$mods crct10dif_generic crc-t10dif crc64 crc64_rocksoft_generic"
+mods="$mods crc64-rocksoft t10-pi sd_mod fat vfat nls_cp437 nls_ascii nls_utf8"
+mods="$mods isofs"
+for m in $mods; do
+	ko=$(find "$tmp/kernel/lib/modules" -name "$m.ko" | head -n 1)
+	[ -n "$ko" ] || die "$kdeb has no $m.ko"
+	cp "$ko" "$ata/lib/gh-ata/"
+done
+{
+	echo '#!/bin/sh'
+	echo '# Loads the PIIX PATA driver, SCSI disks and CD-ROMs, FAT and ISO 9660.'
+	echo "for m in $mods; do"
+	echo '	insmod /lib/gh-ata/$m.ko || echo "GH-INSMOD-FAILED $m"'
+	echo 'done'
+} >"$ata/sbin/gh-load-ata"
+chmod 755 "$ata/sbin/gh-load-ata"
+(cd "$ata" && find . -mindepth 1 | LC_ALL=C sort |
+	cpio --quiet -o -H newc --owner=0:0) | gzip -9n >"$tmp/ata.cpio.gz"
+
 cp "$vmlinuz" "$out/vmlinuz.new"
 mv "$out/vmlinuz.new" "$out/vmlinuz"
 mv "$tmp/initramfs.cpio.gz" "$out/initramfs.cpio.gz"
+mv "$tmp/ata.cpio.gz" "$out/ata.cpio.gz"
 
 echo "kernel:    $out/vmlinuz ($kpkg)"
 echo "initramfs: $out/initramfs.cpio.gz"
+echo "modules:   $out/ata.cpio.gz"

@@ -8,6 +8,7 @@
 #include <glib.h>
 #include <string.h>
 
+#include "gh/log.h"
 #include "ide-internal.h"
 
 #define CD_SECTOR	GH_BLOCK_CD_SECTOR
@@ -269,6 +270,11 @@ static void cmd_read(struct ide_drive *d, uint64_t lba, uint64_t count)
 		fail(d, SENSE_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE, 0);
 		return;
 	}
+	/* --verbose shows what the guest reads (the boot tests follow a
+	 * bootloader with it) */
+	g_debug("ide%u.%u: read %" G_GUINT64_FORMAT " sectors at %"
+		G_GUINT64_FORMAT "%s", d->ch->index, d->unit, count, lba,
+		d->packet_dma ? " by DMA" : "");
 	d->cd_lba = lba;
 	d->reply_left = count * CD_SECTOR;
 	data_in(d, 0);
