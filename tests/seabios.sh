@@ -5,9 +5,9 @@
 # registers, finds fw_cfg with its DMA interface, reads the e820 map from
 # it and installs our ACPI tables through the linker/loader script (then
 # parses our DSDT, where it must find the PS/2 keyboard), shows its boot
-# menu prompt (asked for with --boot-menu), and with no disk (no IDE yet)
-# finds nothing to boot; the VGA BIOS shows all that on the screen
-# (--screen-text, --screendump). Usage:
+# menu prompt (asked for with --boot-menu), and with no drive finds nothing
+# to boot; the VGA BIOS shows all that on the screen (--screen-text,
+# --screendump). Usage:
 # seabios.sh GUESTHOUSE
 set -u
 gh=$1
