@@ -565,19 +565,31 @@ static void test_lba48(struct fx *f, gconstpointer data)
 	g_assert_cmphex(dt_inb(f->vm, P1 + 7), ==, ST_DRDY | ST_DSC);
 }
 
+/* READ SECTORS of one sector at C/H/S on the primary master: its status */
+static uint8_t chs_read(struct fx *f, unsigned cyl, unsigned head,
+			unsigned sect, uint8_t *buf)
+{
+	uint8_t st;
+
+	dt_outb(f->vm, P0 + 2, 1);
+	dt_outb(f->vm, P0 + 3, sect);
+	dt_outb(f->vm, P0 + 4, cyl);
+	dt_outb(f->vm, P0 + 5, cyl >> 8);
+	dt_outb(f->vm, P0 + 6, 0xa0 | head);
+	dt_outb(f->vm, P0 + 7, 0x20);
+	st = dt_inb(f->vm, P0 + 7);
+	if (st & ST_DRQ)
+		read_data(f, P0, buf, 512);
+	return st;
+}
+
 static void test_chs(struct fx *f, gconstpointer data)
 {
 	uint8_t buf[512];
 	uint16_t id[256];
 
 	/* C/H/S 2/3/4 in the default 16x63 translation */
-	dt_outb(f->vm, P0 + 2, 1);
-	dt_outb(f->vm, P0 + 3, 4);
-	dt_outb(f->vm, P0 + 4, 2);
-	dt_outb(f->vm, P0 + 5, 0);
-	dt_outb(f->vm, P0 + 6, 0xa0 | 3);
-	dt_outb(f->vm, P0 + 7, 0x20);
-	read_data(f, P0, buf, 512);
+	g_assert_cmphex(chs_read(f, 2, 3, 4, buf), ==, ST_DRDY | ST_DSC | ST_DRQ);
 	check_disk(buf, (2 * 16 + 3) * 63 + 3, 1);
 	/* INITIALIZE DEVICE PARAMETERS: 4 heads of 17 sectors */
 	dt_outb(f->vm, P0 + 2, 17);
@@ -588,24 +600,16 @@ static void test_chs(struct fx *f, gconstpointer data)
 	g_assert_cmpuint(id[54], ==, DISK_SECTORS / (4 * 17));
 	g_assert_cmpuint(id[55], ==, 4);
 	g_assert_cmpuint(id[56], ==, 17);
-	dt_outb(f->vm, P0 + 2, 1);
-	dt_outb(f->vm, P0 + 3, 4);
-	dt_outb(f->vm, P0 + 4, 2);
-	dt_outb(f->vm, P0 + 5, 0);
-	dt_outb(f->vm, P0 + 6, 0xa0 | 3);
-	dt_outb(f->vm, P0 + 7, 0x20);
-	read_data(f, P0, buf, 512);
+	g_assert_cmphex(chs_read(f, 2, 3, 4, buf), ==, ST_DRDY | ST_DSC | ST_DRQ);
 	check_disk(buf, (2 * 4 + 3) * 17 + 3, 1);
-	/* sector 0 and a head past the translation do not exist */
-	dt_outb(f->vm, P0 + 3, 0);
-	dt_outb(f->vm, P0 + 6, 0xa0);
-	dt_outb(f->vm, P0 + 7, 0x20);
-	g_assert_cmphex(dt_inb(f->vm, P0 + 7), ==, ST_DRDY | ST_DSC | ST_ERR);
+	/* sector 0, a head or a sector past the translation do not exist */
+	g_assert_cmphex(chs_read(f, 0, 0, 0, buf), ==, ST_DRDY | ST_DSC | ST_ERR);
 	g_assert_cmphex(dt_inb(f->vm, P0 + 1), ==, 0x10);
-	dt_outb(f->vm, P0 + 3, 1);
-	dt_outb(f->vm, P0 + 6, 0xa0 | 4);
-	dt_outb(f->vm, P0 + 7, 0x20);
+	g_assert_cmphex(chs_read(f, 0, 4, 1, buf), ==, ST_DRDY | ST_DSC | ST_ERR);
 	g_assert_cmphex(dt_inb(f->vm, P0 + 1), ==, 0x10);
+	g_assert_cmphex(chs_read(f, 0, 0, 18, buf), ==, ST_DRDY | ST_DSC | ST_ERR);
+	g_assert_cmphex(chs_read(f, 0, 3, 17, buf), ==, ST_DRDY | ST_DSC | ST_DRQ);
+	check_disk(buf, 3 * 17 + 16, 1);
 }
 
 /* --- bus master DMA ------------------------------------------------------- */
