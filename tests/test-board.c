@@ -2,9 +2,12 @@
  * Tests of the PC board (devices/board.c): the standard ISA port map, the
  * IRQ wiring from each device through the 8259 pair, and a random port storm.
  */
+#include <errno.h>
 #include <linux/input-event-codes.h>
+#include <string.h>
 
 #include <glib.h>
+#include <glib/gstdio.h>
 
 #include "devtest.h"
 #include "gh/board.h"
@@ -476,6 +479,32 @@ static void test_many(void)
 	}
 }
 
+/* The GUI's way to change discs: through the board, with its lock. */
+static void test_change_media(void)
+{
+	struct gh_board_config cfg = { 0 };
+	struct gh_error err = { 0 };
+	struct gh_vm *vm = dt_vm_new();
+	struct gh_board *b = NULL;
+	char *dir = g_dir_make_tmp("gh-board-XXXXXX", NULL);
+	char *iso = g_build_filename(dir, "a.iso", NULL);
+
+	g_assert_true(g_file_set_contents(iso, "CD001", 5, NULL));
+	cfg.ide[2] = (struct gh_drive_config){ GH_DRIVE_CDROM, NULL, true };
+	g_assert_cmpint(gh_board_new(vm, &cfg, &b, &err), ==, 0);
+	g_assert_cmpint(gh_board_change_media(b, 2, iso, false, &err), ==, 0);
+	g_assert_cmpint(gh_board_change_media(b, 2, NULL, false, &err), ==, 0);
+	g_assert_cmpint(gh_board_change_media(b, 0, iso, false, &err), ==,
+			-ENODEV);
+	g_assert_nonnull(strstr(err.msg, "not a CD-ROM drive"));
+	gh_board_free(b);
+	gh_vm_free(vm);
+	g_unlink(iso);
+	g_rmdir(dir);
+	g_free(iso);
+	g_free(dir);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -487,5 +516,6 @@ int main(int argc, char **argv)
 		   fx_teardown);
 	g_test_add_func("/board/free-unmaps", test_free_unmaps);
 	g_test_add_func("/board/many", test_many);
+	g_test_add_func("/board/change-media", test_change_media);
 	return g_test_run();
 }
