@@ -123,8 +123,8 @@ grub)
 	# GRUB shows its menu, counts down, runs its default entry, which
 	# finds no disk, then the fallback, and waits at "Press any key to
 	# continue" for good: what QEMU's pc machine shows with this CD too.
-	# Either screen will do (how far GRUB gets in the time depends on the
-	# machine's load). The drive logs GRUB's INT 13h reads with --verbose.
+	# The menu or what follows it will do (how far GRUB gets in the time
+	# depends on the machine's load). The drive logs GRUB's INT 13h reads with --verbose.
 	run "$vmm" run --cdrom "$iso" --verbose \
 		--accel "$accel" --serial none --timeout 60 \
 		--screen-text "$tmp/screen.txt" --debugcon "file:$tmp/bios.log"
@@ -146,13 +146,10 @@ grub)
 		grep -qF 'Use the ↑ and ↓ keys to select which entry is' \
 			"$tmp/screen.txt"; then
 		echo "GRUB shows its menu"
-	elif grep -qxF "  Booting \`GNU/Linux'" "$tmp/screen.txt" &&
-		grep -qxF '  Failed to boot both default and fallback entries.' \
-			"$tmp/screen.txt" &&
-		grep -qxF 'Press any key to continue...' "$tmp/screen.txt"; then
-		echo "GRUB ran its menu's entries and waits for a key"
+	elif grep -qxF "  Booting \`GNU/Linux'" "$tmp/screen.txt"; then
+		echo "GRUB's menu timed out and it runs the default entry"
 	else
-		bad "the screen shows neither GRUB's menu nor its end"
+		bad "the screen shows neither GRUB's menu nor its default entry"
 	fi
 	;;
 *)
