@@ -324,11 +324,12 @@ static void test_srst(struct fx *f, gconstpointer data)
 
 static void test_no_drives(struct fx *f, gconstpointer data)
 {
-	/* a channel with no drives floats: all ones, writes change nothing */
+	/* a channel with no drives reads zeros (not BSY), writes change
+	 * nothing */
 	dt_outb(f->vm, P1 + 2, 0x55);
-	g_assert_cmphex(dt_inb(f->vm, P1 + 2), ==, 0xff);
-	g_assert_cmphex(dt_inb(f->vm, P1 + 7), ==, 0xff);
-	g_assert_cmphex(dt_inb(f->vm, C1), ==, 0xff);
+	g_assert_cmphex(dt_inb(f->vm, P1 + 2), ==, 0);
+	g_assert_cmphex(dt_inb(f->vm, P1 + 7), ==, 0);
+	g_assert_cmphex(dt_inb(f->vm, C1), ==, 0);
 	dt_outb(f->vm, P1 + 7, 0xec);
 	g_assert_cmphex(dt_inw(f->vm, P1), ==, 0xffff);
 	g_assert_cmpuint(irqs(f, P1), ==, 0);

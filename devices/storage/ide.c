@@ -661,10 +661,12 @@ static uint8_t reg_read(struct ide_channel *ch, unsigned reg)
 	struct ide_drive *d = ide_cur(ch);
 	bool hob = ch->control & ATA_CTL_HOB;
 
-	/* no drive at all: nothing drives the bus, which floats high */
-	if (!ch->drive[0].media && !ch->drive[1].media)
-		return 0xff;
-	/* an absent slave: the master answers with zeros */
+	/*
+	 * No drive at all, or an absent slave: zeros, as QEMU gives. A real
+	 * empty channel floats high, but 0xFF has BSY set, and firmware that
+	 * waits for BSY to clear (OVMF's ATA driver) would wait out its
+	 * timeouts on every empty channel.
+	 */
 	if (!d->media)
 		return 0;
 	switch (reg) {
@@ -807,8 +809,6 @@ static uint64_t ctl_read(void *opaque, uint64_t off, unsigned size)
 	struct ide_drive *d = ide_cur(ch);
 
 	/* alternate status: the status without acknowledging */
-	if (!ch->drive[0].media && !ch->drive[1].media)
-		return 0xff;
 	return d->media ? d->status : 0;
 }
 
