@@ -28,6 +28,18 @@
 #define MAX_COMBO	16
 /* A client that does not read its replies for this long is dropped. */
 #define SEND_TIMEOUT_S	5
+/*
+ * A combination's keys are held this long, and the next one follows after
+ * as long again: a guest's keyboard driver that polls (OVMF's, GRUB's on
+ * UEFI) drops keys sent faster. QEMU holds them 100 ms by default.
+ */
+#define KEY_HOLD_MS	50
+
+struct key_event {
+	unsigned code;
+	bool down;
+	unsigned wait_ms;	/* before the next event */
+};
 
 struct gh_monitor {
 	struct gh_vm *vm;
@@ -40,6 +52,9 @@ struct gh_monitor {
 	GSource *listen_src;
 	int client_fd;
 	GSource *client_src;
+	GArray *keys;		/* struct key_event not yet sent */
+	unsigned next_key;
+	GSource *key_timer;
 	GString *in;		/* a partial line from the client */
 	bool discarding;	/* skipping the rest of a too long line */
 };
@@ -208,12 +223,47 @@ static int cmd_screen_text(struct gh_monitor *m, char **argv, unsigned argc,
 	return d ? gh_screen_write_text(d, argv[1], err) : err->code;
 }
 
-/* Each combination pressed in order and released in reverse, as QEMU's
- * sendkey does; the keyboard queues the scan codes for the guest. */
+static gboolean send_keys(gpointer opaque);
+
+/* Sends queued key events up to the next pause, then waits it out. */
+static void pump_keys(struct gh_monitor *m)
+{
+	struct gh_input *in = gh_vm_input(m->vm);
+
+	while (m->next_key < m->keys->len) {
+		const struct key_event *e = &g_array_index(m->keys,
+				struct key_event, m->next_key++);
+
+		gh_input_key(in, e->code, e->down);
+		if (e->wait_ms) {
+			m->key_timer = g_timeout_source_new(e->wait_ms);
+			g_source_set_callback(m->key_timer, send_keys, m, NULL);
+			g_source_attach(m->key_timer, m->ctx);
+			return;
+		}
+	}
+	g_array_set_size(m->keys, 0);
+	m->next_key = 0;
+}
+
+static gboolean send_keys(gpointer opaque)
+{
+	struct gh_monitor *m = opaque;
+
+	g_source_unref(m->key_timer);
+	m->key_timer = NULL;
+	pump_keys(m);
+	return G_SOURCE_REMOVE;
+}
+
+/*
+ * Each combination pressed in order, held, and released in reverse, as
+ * QEMU's sendkey does; the reply comes at once, the keys follow on the
+ * main loop behind any still queued.
+ */
 static int cmd_sendkey(struct gh_monitor *m, char **argv, unsigned argc,
 		       GString *out, struct gh_error *err)
 {
-	struct gh_input *in = gh_vm_input(m->vm);
 	unsigned codes[MAX_COMBO];
 	unsigned a;
 	int n, i;
@@ -226,11 +276,21 @@ static int cmd_sendkey(struct gh_monitor *m, char **argv, unsigned argc,
 	}
 	for (a = 1; a < argc; a++) {
 		n = gh_monitor_parse_keys(argv[a], codes, MAX_COMBO, err);
-		for (i = 0; i < n; i++)
-			gh_input_key(in, codes[i], true);
-		for (i = n - 1; i >= 0; i--)
-			gh_input_key(in, codes[i], false);
+		for (i = 0; i < n; i++) {
+			struct key_event e = { codes[i], true,
+					       i == n - 1 ? KEY_HOLD_MS : 0 };
+
+			g_array_append_val(m->keys, e);
+		}
+		for (i = n - 1; i >= 0; i--) {
+			struct key_event e = { codes[i], false,
+					       i == 0 ? KEY_HOLD_MS : 0 };
+
+			g_array_append_val(m->keys, e);
+		}
 	}
+	if (!m->key_timer)
+		pump_keys(m);
 	return 0;
 }
 
@@ -542,6 +602,7 @@ int gh_monitor_new(const char *spec, struct gh_vm *vm, struct gh_board *board,
 	m->ctx = gh_vm_main_context(vm);
 	m->client_fd = -1;
 	m->in = g_string_new(NULL);
+	m->keys = g_array_new(FALSE, FALSE, sizeof(struct key_event));
 	m->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
 			      SOCK_NONBLOCK, 0);
 	if (m->listen_fd < 0) {
@@ -581,6 +642,10 @@ void gh_monitor_free(struct gh_monitor *m)
 	if (m->client_fd >= 0)
 		drop_client(m);
 	watch_listen(m, false);
+	if (m->key_timer) {
+		g_source_destroy(m->key_timer);
+		g_source_unref(m->key_timer);
+	}
 	if (m->listen_fd >= 0)
 		close(m->listen_fd);
 	/* only the socket we made: another VMM may have taken the path */
@@ -589,5 +654,6 @@ void gh_monitor_free(struct gh_monitor *m)
 		unlink(m->path);
 	g_free(m->path);
 	g_string_free(m->in, TRUE);
+	g_array_free(m->keys, TRUE);
 	g_free(m);
 }
