@@ -453,7 +453,7 @@ static gboolean on_client(gint fd, GIOCondition cond, gpointer opaque)
 			continue;
 		}
 		if (m->discarding) {
-			struct gh_error err;
+			struct gh_error err = { 0 };
 			GString *out = g_string_new(NULL);
 			bool alive;
 
