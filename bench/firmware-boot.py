@@ -32,13 +32,11 @@ import re
 import shutil
 import socket
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import zlib
 
 SRCDIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TIMEOUT = 300
@@ -46,62 +44,26 @@ POLL = 0.2
 OVMF = '/usr/share/ovmf/OVMF.fd'
 
 
-# ---- pictures: PNG (ours) and PPM (QEMU's screendump) to RGB rows ----
+# ---- pictures: PNG (ours) and PPM (QEMU's screendump), with the readers
+# tests/vga-check.py uses, as (width, height, rows of RGB bytes) ----
 
-def png_rgb(path):
-    """(width, height, rows of bytes RGB) of an 8-bit RGB/RGBA PNG."""
-    data = open(path, 'rb').read()
-    if data[:8] != b'\x89PNG\r\n\x1a\n':
-        raise ValueError('not a PNG')
-    pos, idat, w = 8, b'', None
-    while pos < len(data):
-        n, kind = struct.unpack('>I4s', data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + n]
-        if kind == b'IHDR':
-            w, h, depth, ctype = struct.unpack('>IIBB', body[:10])
-            if depth != 8 or ctype not in (2, 6):
-                raise ValueError('PNG type %d/%d' % (depth, ctype))
-            bpp = 3 if ctype == 2 else 4
-        elif kind == b'IDAT':
-            idat += body
-        pos += 12 + n
-    raw = zlib.decompress(idat)
-    stride = w * bpp
-    rows, prev = [], bytearray(stride)
-    for y in range(h):
-        f = raw[y * (stride + 1)]
-        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-        for i in range(stride):
-            a = line[i - bpp] if i >= bpp else 0
-            b = prev[i]
-            c = prev[i - bpp] if i >= bpp else 0
-            if f == 1:
-                line[i] = (line[i] + a) & 255
-            elif f == 2:
-                line[i] = (line[i] + b) & 255
-            elif f == 3:
-                line[i] = (line[i] + (a + b) // 2) & 255
-            elif f == 4:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                line[i] = (line[i] + (a if pa <= pb and pa <= pc else
-                                      b if pb <= pc else c)) & 255
-        prev = line
-        rows.append(bytes(line) if bpp == 3 else
-                    bytes(v for k, v in enumerate(line) if k % 4 != 3))
-    return w, h, rows
+def _vga_check():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'vga_check', os.path.join(SRCDIR, 'tests', 'vga-check.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
-def ppm_rgb(path):
-    data = open(path, 'rb').read()
-    m = re.match(rb'P6\s+(\d+)\s+(\d+)\s+(\d+)\s', data)
-    w, h = int(m.group(1)), int(m.group(2))
-    body = data[m.end():]
-    return w, h, [body[y * w * 3:(y + 1) * w * 3] for y in range(h)]
+VGA_CHECK = _vga_check()
 
 
 def picture(path):
-    return ppm_rgb(path) if open(path, 'rb').read(2) == b'P6' else png_rgb(path)
+    data = open(path, 'rb').read()
+    read = VGA_CHECK.read_ppm if data[:2] == b'P6' else VGA_CHECK.read_png
+    w, h, rgb = read(data)
+    return w, h, [rgb[y * w * 3:(y + 1) * w * 3] for y in range(h)]
 
 
 # ---- monitors ----
@@ -169,7 +131,7 @@ def qemu_text(mon):
 def splash_probe(splash):
     """A test that the screen shows the installer menu: its splash picture
     (640x480) where the menu does not draw, the top left corner."""
-    w, h, rows = png_rgb(splash)
+    w, h, rows = picture(splash)
     ref = [rows[y][:120 * 3] for y in range(8, 40)]
 
     def probe(shot):
