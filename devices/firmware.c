@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gh/block.h"
 #include "gh/pflash.h"
 #include "gh/vm.h"
 
@@ -59,13 +60,12 @@ static size_t vars_size(const uint8_t *img, size_t size)
 
 /*
  * The per-VM store: created from the image's own, locked for writing
- * (OFD lock: a second VM on the same file fails here), and mapped shared
+ * (as a disk image is: a second VM on the same file fails here), and mapped shared
  * so the flash's programs land in the file.
  */
 static int open_vars(struct gh_firmware *fw, const char *path,
 		     struct gh_error *err)
 {
-	struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	struct stat st;
 	int fd, ret;
 
@@ -73,7 +73,7 @@ static int open_vars(struct gh_firmware *fw, const char *path,
 	if (fd < 0)
 		return gh_error_set(err, -errno, "cannot open the UEFI variable "
 				    "store %s: %s", path, g_strerror(errno));
-	if (fcntl(fd, F_OFD_SETLK, &lk) < 0) {
+	if (gh_block_lock(fd, false) < 0) {
 		ret = gh_error_set(err, -EBUSY, "the UEFI variable store %s is "
 				   "in use by another VM", path);
 		goto err;

@@ -53,17 +53,7 @@ esac
 	skip "cannot build the mini.iso: $(tail -n 1 "$tmp/build.out")"
 iso=$fixture/mini.iso
 
-n=0
-fails=0
-ok() {
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		fails=$((fails + 1))
-	fi
-}
+. "$(dirname "$0")/tap.sh"
 
 # Turns the client's "ok ..."/"not ok ..." lines into TAP, the rest into
 # diagnostics.

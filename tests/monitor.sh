@@ -22,17 +22,7 @@ if ! command -v python3 >/dev/null 2>&1; then
 	exit 0
 fi
 
-n=0
-fails=0
-ok() {
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		fails=$((fails + 1))
-	fi
-}
+. "$(dirname "$0")/tap.sh"
 
 # Runs SeaBIOS with the monitor on $1 in the background.
 start() {

@@ -22,17 +22,7 @@ if grep -q __asan_init "$gh" 2>/dev/null && [ -n "${GH_LINUX_VMM:-}" ]; then
 	gh=$GH_LINUX_VMM
 fi
 
-n=0
-fails=0
-ok() {
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		fails=$((fails + 1))
-	fi
-}
+. "$(dirname "$0")/tap.sh"
 
 # boot NAME: runs OVMF until its shell prompt (then stops it), or the limit
 boot() {

@@ -28,17 +28,7 @@ run() {
 		>"$tmp/$1.out" 2>&1
 }
 
-n=0
-fails=0
-ok() {
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		fails=$((fails + 1))
-	fi
-}
+. "$(dirname "$0")/tap.sh"
 
 echo "1..15"
 run soft

@@ -13,17 +13,7 @@ here=$(dirname "$0")
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/gh-vga.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 
-n=0
-fails=0
-ok() {
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		fails=$((fails + 1))
-	fi
-}
+. "$(dirname "$0")/tap.sh"
 skip() {
 	n=$((n + 1))
 	echo "ok $n # SKIP $1"

@@ -28,7 +28,7 @@ struct gh_block {
  * A write lock on a writable image, a read lock on a read-only one, over
  * the whole file: readers share, a writer excludes everyone.
  */
-static int lock_image(int fd, bool read_only)
+int gh_block_lock(int fd, bool read_only)
 {
 	struct flock fl = {
 		.l_type = read_only ? F_RDLCK : F_WRLCK,
@@ -107,7 +107,7 @@ int gh_block_open(const char *path, enum gh_block_kind kind, bool read_only,
 				   " bytes, not a multiple of 512", path, bytes);
 		goto err_close;
 	}
-	ret = lock_image(fd, read_only);
+	ret = gh_block_lock(fd, read_only);
 	if (ret == -EAGAIN || ret == -EACCES) {
 		ret = gh_error_set(err, -EBUSY, "%s %s is in use: another VM or "
 				   "drive holds it %s", what, path, read_only ?

@@ -40,6 +40,13 @@ int gh_block_open(const char *path, enum gh_block_kind kind, bool read_only,
 		  struct gh_block **out, struct gh_error *err);
 void gh_block_close(struct gh_block *blk);
 
+/*
+ * The lock gh_block_open takes, for other files a VM must own alone (the
+ * UEFI variable store): an OFD write lock, or a read lock when read_only,
+ * over the whole file. 0, or -errno (-EAGAIN: another holds it).
+ */
+int gh_block_lock(int fd, bool read_only);
+
 const char *gh_block_path(const struct gh_block *blk);
 enum gh_block_kind gh_block_kind(const struct gh_block *blk);
 bool gh_block_read_only(const struct gh_block *blk);
