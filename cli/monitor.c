@@ -171,6 +171,59 @@ static int cmd_help(struct gh_monitor *m, char **argv, unsigned argc,
 	return 0;
 }
 
+/* QEMU's names for IDE drives: ide0-hd0 (primary master) .. ide1-cd1 */
+static void drive_name(unsigned slot, enum gh_drive_media media,
+		       char *buf, size_t len)
+{
+	snprintf(buf, len, "ide%u-%s%u", slot / 2,
+		 media == GH_DRIVE_CDROM ? "cd" : "hd", slot % 2);
+}
+
+/* The slot a drive name names, or a negative errno with err set. */
+static int parse_drive(struct gh_monitor *m, const char *name,
+		       struct gh_board_drive_info *info, struct gh_error *err)
+{
+	char expect[16];
+	unsigned slot;
+
+	for (slot = 0; slot < GH_BOARD_IDE_SLOTS; slot++) {
+		gh_board_drive_info(m->board, slot, info);
+		drive_name(slot, info->media, expect, sizeof(expect));
+		if (info->media != GH_DRIVE_NONE && !strcmp(name, expect))
+			return (int)slot;
+		g_free(info->path);
+	}
+	return gh_error_set(err, -ENODEV, "no drive '%s' (info block lists "
+			    "them)", name);
+}
+
+static void info_block(struct gh_monitor *m, GString *out)
+{
+	struct gh_board_drive_info info;
+	char name[16];
+
+	for (unsigned slot = 0; slot < GH_BOARD_IDE_SLOTS; slot++) {
+		gh_board_drive_info(m->board, slot, &info);
+		if (info.media == GH_DRIVE_NONE)
+			continue;
+		drive_name(slot, info.media, name, sizeof(name));
+		if (info.path)
+			g_string_append_printf(out, "%s: %s (raw%s)\n", name,
+					       info.path, info.read_only ?
+					       ", read-only" : "");
+		else
+			g_string_append_printf(out, "%s: [not inserted]\n",
+					       name);
+		if (info.media == GH_DRIVE_CDROM)
+			g_string_append_printf(out, "    Removable device: %s"
+					       "locked, tray %s\n",
+					       info.locked ? "" : "not ",
+					       info.tray_open ? "open" :
+					       "closed");
+		g_free(info.path);
+	}
+}
+
 static int cmd_info(struct gh_monitor *m, char **argv, unsigned argc,
 		    GString *out, struct gh_error *err)
 {
@@ -180,8 +233,45 @@ static int cmd_info(struct gh_monitor *m, char **argv, unsigned argc,
 				       "running");
 		return 0;
 	}
-	return gh_error_set(err, -EINVAL, "unknown info '%s' (info status)",
-			    argv[1]);
+	if (!strcmp(argv[1], "block")) {
+		info_block(m, out);
+		return 0;
+	}
+	return gh_error_set(err, -EINVAL, "unknown info '%s' (info status, "
+			    "info block)", argv[1]);
+}
+
+/* eject [-f] DRIVE, change DRIVE FILE: the CD-ROM drives' discs */
+static int change_media(struct gh_monitor *m, const char *name,
+			const char *path, bool force, struct gh_error *err)
+{
+	struct gh_board_drive_info info;
+	int slot = parse_drive(m, name, &info, err);
+
+	if (slot < 0)
+		return slot;
+	g_free(info.path);
+	if (info.media != GH_DRIVE_CDROM)
+		return gh_error_set(err, -EINVAL, "%s is a hard disk: only a "
+				    "CD-ROM drive's disc can be changed", name);
+	return gh_board_change_media(m->board, (unsigned)slot, path, force,
+				     err);
+}
+
+static int cmd_eject(struct gh_monitor *m, char **argv, unsigned argc,
+		     GString *out, struct gh_error *err)
+{
+	bool force = !strcmp(argv[1], "-f");
+
+	if (force != (argc == 3))
+		return gh_error_set(err, -EINVAL, "usage: eject [-f] DRIVE");
+	return change_media(m, argv[argc - 1], NULL, force, err);
+}
+
+static int cmd_change(struct gh_monitor *m, char **argv, unsigned argc,
+		      GString *out, struct gh_error *err)
+{
+	return change_media(m, argv[1], argv[2], false, err);
 }
 
 static int cmd_stop(struct gh_monitor *m, char **argv, unsigned argc,
@@ -318,8 +408,12 @@ static int cmd_quit(struct gh_monitor *m, char **argv, unsigned argc,
 
 static const struct command commands[] = {
 	{ "help", NULL, "list the commands", cmd_help, 0, 0 },
-	{ "info", "status", "say whether the VM runs or is paused",
-	  cmd_info, 1, 1 },
+	{ "info", "status|block", "say whether the VM runs or is paused; "
+	  "list the drives and their media", cmd_info, 1, 1 },
+	{ "eject", "[-f] DRIVE", "take the disc out of a CD-ROM drive (-f: "
+	  "even when the guest locked it)", cmd_eject, 1, 2 },
+	{ "change", "DRIVE FILE", "put the ISO FILE in a CD-ROM drive",
+	  cmd_change, 2, 2 },
 	{ "stop", NULL, "pause the VM", cmd_stop, 0, 0 },
 	{ "cont", NULL, "resume the VM", cmd_cont, 0, 0 },
 	{ "screendump", "FILE", "write the screen now as a PNG file",

@@ -150,6 +150,17 @@ struct gh_display *gh_board_display(struct gh_board *b)
 	return NULL;
 }
 
+void gh_board_drive_info(struct gh_board *b, unsigned slot,
+			 struct gh_board_drive_info *info)
+{
+	*info = (struct gh_board_drive_info){ .media = GH_DRIVE_NONE };
+	pthread_mutex_lock(gh_vm_lock(b->vm));
+	for (unsigned i = 0; i < b->n; i++)
+		if (b->devs[i]->type == &gh_ide_type)
+			gh_ide_drive_info(b->devs[i]->state, slot, info);
+	pthread_mutex_unlock(gh_vm_lock(b->vm));
+}
+
 int gh_board_change_media(struct gh_board *b, unsigned slot, const char *path,
 			  bool force, struct gh_error *err)
 {

@@ -3,8 +3,9 @@
 # SeaBIOS under the software CPU with the VGA and no disk. screen-text
 # shows SeaBIOS's banner while it runs, screendump writes a PNG, sendkey
 # reaches the guest (ESC at "Press ESC for boot menu" opens SeaBIOS's boot
-# menu on the screen), bad commands get one error line, and quit ends the
-# VMM with status 0; the socket path is checked before the VM starts.
+# menu on the screen), info block lists the drives, eject and change swap
+# the CD-ROM drive's disc, bad commands get one error line, and quit ends
+# the VMM with status 0; the socket path is checked before the VM starts.
 # Usage: monitor.sh GUESTHOUSE
 set -u
 gh=$1
@@ -27,12 +28,17 @@ fi
 # Runs SeaBIOS with the monitor on $1 in the background.
 start() {
 	"$gh" run --firmware seabios --boot-menu --accel soft --serial none \
+		--disk "$tmp/disk.img" --cdrom "$tmp/a.iso" \
 		--timeout 120 --monitor "unix:$1" </dev/null \
 		>"$tmp/vmm.out" 2>&1 &
 	pid=$!
 }
 
-echo "1..15"
+echo "1..19"
+# a blank disk and two discs that are not bootable: SeaBIOS goes past them
+head -c 1048576 /dev/zero >"$tmp/disk.img"
+head -c 65536 /dev/zero >"$tmp/a.iso"
+head -c 131072 /dev/zero >"$tmp/b.iso"
 sock=$tmp/mon.sock
 start "$sock"
 # The client: each step prints "ok" or "not ok" and what it saw.
@@ -114,6 +120,29 @@ lines2, end2 = cmd('info status')
 lines3, end3 = cmd('cont')
 check(end == 'ok' and lines2 == ['VM status: paused'] and end3 == 'ok',
       'stop pauses, cont resumes', (end, lines2, end3))
+lines, end = cmd('info block')
+check(end == 'ok' and lines == [
+    'ide0-hd0: %s/disk.img (raw)' % tmp,
+    'ide1-cd0: %s/a.iso (raw, read-only)' % tmp,
+    '    Removable device: not locked, tray closed'],
+    'info block lists the disk and the CD-ROM drive', (lines, end))
+lines, end = cmd('eject ide1-cd0')
+lines2, end2 = cmd('info block')
+check(end == 'ok' and end2 == 'ok' and 'ide1-cd0: [not inserted]' in lines2,
+      'eject takes the disc out', (end, lines2))
+lines, end = cmd('change ide1-cd0 ' + tmp + '/b.iso')
+lines2, end2 = cmd('info block')
+check(end == 'ok' and 'ide1-cd0: %s/b.iso (raw, read-only)' % tmp in lines2,
+      'change puts another disc in', (end, lines2))
+bad = [cmd('change ide0-hd0 ' + tmp + '/a.iso'), cmd('eject ide1-cd1'),
+       cmd('change ide1-cd0 /nonexistent.iso'), cmd('eject -x ide1-cd0'),
+       cmd('eject -f'), cmd('change ide1-cd0')]
+lines2, end2 = cmd('info block')
+check(all(l == [] and e.startswith('error: ') for l, e in bad) and
+      'hard disk' in bad[0][1] and "no drive 'ide1-cd1'" in bad[1][1] and
+      'ide1-cd0: %s/b.iso (raw, read-only)' % tmp in lines2,
+      'bad drives, files and usage are refused, the disc kept',
+      (bad, lines2))
 lines, end = cmd('quit')
 check(end == 'ok', 'quit', (lines, end))
 EOF
@@ -125,8 +154,8 @@ while read -r verdict rest; do
 	esac
 done <"$tmp/client.out"
 # every step printed a verdict, or the client died early
-[ "$n" = 10 ]
-ok $? "the client got through all ten steps ($n)"
+[ "$n" = 14 ]
+ok $? "the client got through all fourteen steps ($n)"
 status=
 for i in $(seq 100); do
 	kill -0 "$pid" 2>/dev/null || break

@@ -1049,6 +1049,7 @@ static void test_media_change(struct fx *f, gconstpointer data)
 	static const uint8_t tur[12] = { 0x00 };
 	static const uint8_t gesn[12] = { 0x4a, 1, 0, 0, 0x10, 0, 0, 0, 8 };
 	uint8_t cdb[12], buf[64];
+	struct gh_board_drive_info info;
 	struct gh_error err = { 0 };
 	struct atapi_result r;
 
@@ -1095,6 +1096,21 @@ static void test_media_change(struct fx *f, gconstpointer data)
 	g_assert_cmpint(gh_ide_change_media(f->ide, 1, NULL, false, &err),
 			==, -EBUSY);
 	g_assert_nonnull(strstr(err.msg, "locked"));
+	/* a change takes the disc out first: refused the same way */
+	g_assert_cmpint(gh_ide_change_media(f->ide, 1, f->iso2, false, NULL),
+			==, -EBUSY);
+	gh_ide_drive_info(f->ide, 1, &info);
+	g_assert_cmpint(info.media, ==, GH_DRIVE_CDROM);
+	g_assert_true(info.locked && info.read_only && !info.tray_open);
+	g_assert_cmpstr(info.path, ==, f->iso2);
+	g_free(info.path);
+	gh_ide_drive_info(f->ide, 0, &info);
+	g_assert_cmpint(info.media, ==, GH_DRIVE_DISK);
+	g_assert_false(info.locked);
+	g_free(info.path);
+	gh_ide_drive_info(f->ide, 3, &info);
+	g_assert_cmpint(info.media, ==, GH_DRIVE_NONE);
+	g_assert_null(info.path);
 	r = packet(f, gesn, 0, buf, sizeof(buf));
 	g_assert_cmphex(buf[4], ==, 1);		/* eject request */
 	memset(cdb, 0, 12);

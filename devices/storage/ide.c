@@ -1037,12 +1037,13 @@ int gh_ide_change_media(struct gh_ide *s, unsigned slot, const char *path,
 	if (!d || d->media != GH_DRIVE_CDROM)
 		return gh_error_set(err, -ENODEV, "IDE slot %u is not a CD-ROM "
 				    "drive", slot);
+	/* a change takes the old disc out first, as an eject does */
+	if (d->blk && d->locked && !force) {
+		d->media_event = MEDIA_EV_EJECT_REQUEST;
+		return gh_error_set(err, -EBUSY, "the guest has locked the "
+				    "CD-ROM drive's tray (eject -f forces it)");
+	}
 	if (!path) {
-		if (d->locked && !force) {
-			d->media_event = MEDIA_EV_EJECT_REQUEST;
-			return gh_error_set(err, -EBUSY, "the guest has locked "
-					    "the CD-ROM drive's tray");
-		}
 		gh_block_close(d->blk);
 		d->blk = NULL;
 		d->media_event = MEDIA_EV_REMOVAL;
@@ -1073,6 +1074,23 @@ bool gh_ide_tray_locked(struct gh_ide *s, unsigned slot)
 	struct ide_drive *d = slot_drive(s, slot);
 
 	return d && d->media == GH_DRIVE_CDROM && d->locked;
+}
+
+void gh_ide_drive_info(struct gh_ide *s, unsigned slot,
+		       struct gh_board_drive_info *info)
+{
+	struct ide_drive *d = slot_drive(s, slot);
+
+	*info = (struct gh_board_drive_info){ .media = GH_DRIVE_NONE };
+	if (!d || d->media == GH_DRIVE_NONE)
+		return;
+	info->media = d->media;
+	info->locked = d->media == GH_DRIVE_CDROM && d->locked;
+	info->tray_open = d->media == GH_DRIVE_CDROM && d->tray_open;
+	if (d->blk) {
+		info->path = g_strdup(gh_block_path(d->blk));
+		info->read_only = gh_block_read_only(d->blk);
+	}
 }
 
 /* --- the device ----------------------------------------------------------- */

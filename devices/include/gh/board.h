@@ -71,6 +71,19 @@ __attribute__((warn_unused_result))
 int gh_board_change_media(struct gh_board *board, unsigned slot,
 			  const char *path, bool force, struct gh_error *err);
 
+/* What an IDE slot holds now (gh_board_drive_info). */
+struct gh_board_drive_info {
+	enum gh_drive_media media;	/* GH_DRIVE_NONE: no drive */
+	char *path;			/* the image in it (g_free), or NULL */
+	bool read_only;
+	bool locked;			/* a CD-ROM tray the guest locked */
+	bool tray_open;			/* a CD-ROM tray the guest opened */
+};
+
+/* Fills info for IDE slot (0-3) as it is now (any thread). */
+void gh_board_drive_info(struct gh_board *board, unsigned slot,
+			 struct gh_board_drive_info *info);
+
 /* Presses the ACPI power button (any thread): the OS decides what follows. */
 void gh_board_power_button(struct gh_board *board);
 
