@@ -12,14 +12,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "gh/board.h"
 #include "gh/display.h"
 #include "gh/input.h"
+#include "gh/unix-socket.h"
 #include "gh/vm.h"
 
 /* A command line longer than this is refused as a whole. */
@@ -45,10 +44,7 @@ struct gh_monitor {
 	struct gh_vm *vm;
 	struct gh_board *board;
 	GMainContext *ctx;
-	char *path;
-	dev_t dev;		/* the socket we made, to remove only it */
-	ino_t ino;
-	int listen_fd;
+	struct gh_unix_listener lst;
 	GSource *listen_src;
 	int client_fd;
 	GSource *client_src;
@@ -617,8 +613,8 @@ static gboolean on_listen(gint fd, GIOCondition cond, gpointer opaque)
 
 static void watch_listen(struct gh_monitor *m, bool on)
 {
-	if (on && !m->listen_src && m->listen_fd >= 0) {
-		m->listen_src = g_unix_fd_source_new(m->listen_fd, G_IO_IN);
+	if (on && !m->listen_src && m->lst.fd >= 0) {
+		m->listen_src = g_unix_fd_source_new(m->lst.fd, G_IO_IN);
 		g_source_set_callback(m->listen_src, G_SOURCE_FUNC(on_listen),
 				      m, NULL);
 		g_source_attach(m->listen_src, m->ctx);
@@ -629,67 +625,15 @@ static void watch_listen(struct gh_monitor *m, bool on)
 	}
 }
 
-/*
- * Whether path may be bound: nothing there, or a socket nobody listens on
- * (left by a VMM that died), which is removed.
- */
-static int clear_path(const struct sockaddr_un *sa, struct gh_error *err)
-{
-	const char *path = sa->sun_path;
-	struct stat st;
-	int fd, ret;
-
-	if (lstat(path, &st) < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return gh_error_set(err, -errno, "monitor socket %s: %s", path,
-				    g_strerror(errno));
-	}
-	if (!S_ISSOCK(st.st_mode))
-		return gh_error_set(err, -EEXIST, "monitor socket %s: the path "
-				    "exists and is not a socket", path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return gh_error_set(err, -errno, "cannot make a socket: %s",
-				    g_strerror(errno));
-	ret = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
-	ret = ret < 0 ? -errno : 0;
-	close(fd);
-	if (!ret)
-		return gh_error_set(err, -EADDRINUSE, "monitor socket %s is in "
-				    "use by another process", path);
-	if (ret != -ECONNREFUSED)
-		return gh_error_set(err, ret, "monitor socket %s: %s", path,
-				    g_strerror(-ret));
-	if (unlink(path) < 0 && errno != ENOENT)
-		return gh_error_set(err, -errno, "cannot remove the stale "
-				    "monitor socket %s: %s", path,
-				    g_strerror(errno));
-	return 0;
-}
-
 int gh_monitor_new(const char *spec, struct gh_vm *vm, struct gh_board *board,
 		   struct gh_monitor **out, struct gh_error *err)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct gh_monitor *m;
-	const char *path;
-	struct stat st;
 	int ret;
 
 	if (!g_str_has_prefix(spec, "unix:") || !spec[5])
 		return gh_error_set(err, -EINVAL, "invalid monitor '%s' (use "
 				    "unix:PATH)", spec);
-	path = spec + 5;
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return gh_error_set(err, -ENAMETOOLONG, "monitor socket path "
-				    "%s is too long (at most %zu bytes)", path,
-				    sizeof(sa.sun_path) - 1);
-	strcpy(sa.sun_path, path);
-	ret = clear_path(&sa, err);
-	if (ret < 0)
-		return ret;
-
 	m = g_new0(struct gh_monitor, 1);
 	m->vm = vm;
 	m->board = board;
@@ -697,40 +641,18 @@ int gh_monitor_new(const char *spec, struct gh_vm *vm, struct gh_board *board,
 	m->client_fd = -1;
 	m->in = g_string_new(NULL);
 	m->keys = g_array_new(FALSE, FALSE, sizeof(struct key_event));
-	m->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
-			      SOCK_NONBLOCK, 0);
-	if (m->listen_fd < 0) {
-		ret = gh_error_set(err, -errno, "cannot make a socket: %s",
-				   g_strerror(errno));
-		goto err_free;
-	}
-	if (bind(m->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		ret = gh_error_set(err, -errno, "cannot listen on %s: %s",
-				   path, g_strerror(errno));
-		goto err_free;
-	}
-	m->path = g_strdup(path);
-	if (stat(path, &st) == 0) {
-		m->dev = st.st_dev;
-		m->ino = st.st_ino;
-	}
-	if (listen(m->listen_fd, 4) < 0) {
-		ret = gh_error_set(err, -errno, "cannot listen on %s: %s",
-				   path, g_strerror(errno));
-		goto err_free;
+	ret = gh_unix_listen(spec + 5, "monitor socket", &m->lst, err);
+	if (ret < 0) {
+		gh_monitor_free(m);
+		return ret;
 	}
 	watch_listen(m, true);
 	*out = m;
 	return 0;
-err_free:
-	gh_monitor_free(m);
-	return ret;
 }
 
 void gh_monitor_free(struct gh_monitor *m)
 {
-	struct stat st;
-
 	if (!m)
 		return;
 	if (m->client_fd >= 0)
@@ -740,13 +662,7 @@ void gh_monitor_free(struct gh_monitor *m)
 		g_source_destroy(m->key_timer);
 		g_source_unref(m->key_timer);
 	}
-	if (m->listen_fd >= 0)
-		close(m->listen_fd);
-	/* only the socket we made: another VMM may have taken the path */
-	if (m->path && stat(m->path, &st) == 0 && st.st_dev == m->dev &&
-	    st.st_ino == m->ino)
-		unlink(m->path);
-	g_free(m->path);
+	gh_unix_listener_close(&m->lst);
 	g_string_free(m->in, TRUE);
 	g_array_free(m->keys, TRUE);
 	g_free(m);
