@@ -58,7 +58,8 @@ static bool chardev_spec_ok(const char *s)
 {
 	return !strcmp(s, "stdio") || !strcmp(s, "pty") ||
 	       !strcmp(s, "none") || !strcmp(s, "null") ||
-	       (g_str_has_prefix(s, "file:") && s[5]);
+	       (g_str_has_prefix(s, "file:") && s[5]) ||
+	       (g_str_has_prefix(s, "unix:") && s[5]);
 }
 
 void gh_run_options_clear(struct gh_run_options *o)
@@ -158,7 +159,12 @@ static const char run_description[] =
 	"error: and why.\n"
 	"\n"
 	"Character backends (--serial, --debugcon): stdio, file:PATH, pty,\n"
-	"none. --serial may be given up to four times (COM1..COM4).\n"
+	"unix:PATH, none. --serial may be given up to four times (COM1..COM4).\n"
+	"The VMM says at start where its ptys and sockets are. unix:PATH is a\n"
+	"console on a socket that `guesthouse console PATH` or socat attach\n"
+	"to, one client at a time (another is refused), and detach from\n"
+	"while the guest runs on; its output meanwhile (the last 64 KiB) is\n"
+	"replayed to the next client. The socket is removed at exit.\n"
 	"\n"
 	"Accelerators: auto (KVM if it runs guest kernels at hardware speed,\n"
 	"else the VMX module if loaded, else the software CPU), kvm, vmx,\n"
@@ -281,7 +287,8 @@ int gh_run_parse(int argc, char **argv, struct gh_run_options *o,
 		if (!chardev_spec_ok(serial[i])) {
 			ret = gh_error_set(err, -EINVAL, "invalid --serial "
 					   "backend '%s' (use stdio, "
-					   "file:PATH, pty or none)", serial[i]);
+					   "file:PATH, pty, unix:PATH or "
+					   "none)", serial[i]);
 			goto out;
 		}
 		o->serial[o->nserial++] = g_strdup(serial[i]);
@@ -290,8 +297,8 @@ int gh_run_parse(int argc, char **argv, struct gh_run_options *o,
 		o->serial[o->nserial++] = g_strdup("stdio");
 	if (o->debugcon && !chardev_spec_ok(o->debugcon)) {
 		ret = gh_error_set(err, -EINVAL, "invalid --debugcon backend "
-				   "'%s' (use stdio, file:PATH, pty or none)",
-				   o->debugcon);
+				   "'%s' (use stdio, file:PATH, pty, "
+				   "unix:PATH or none)", o->debugcon);
 		goto out;
 	}
 	if (timeout) {

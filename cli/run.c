@@ -194,6 +194,39 @@ static int open_chardev(const char *what, const char *spec,
 	return 0;
 }
 
+static void log_chardev(const char *name, const char *spec,
+			struct gh_chardev *chr)
+{
+	const char *path = gh_chardev_path(chr);
+
+	if (!strcmp(spec, "pty"))
+		fail("%s on %s (a pty)", name, path);
+	else if (g_str_has_prefix(spec, "unix:"))
+		fail("%s on %s (attach: guesthouse console %s)", name, path,
+		     path);
+}
+
+/*
+ * Where the consoles a person or a script attaches to are, in one place at
+ * start: "guesthouse: COM1 on /dev/pts/3 (a pty)".
+ */
+static void log_consoles(struct run *r)
+{
+	const struct gh_run_options *o = r->o;
+	unsigned i;
+
+	for (i = 0; i < o->nserial; i++) {
+		char name[8];
+
+		g_snprintf(name, sizeof(name), "COM%u", i + 1);
+		log_chardev(name, o->serial[i], r->serial[i]);
+	}
+	if (o->debugcon)
+		log_chardev("the debug console", o->debugcon, r->debugcon);
+	if (o->monitor)
+		fail("monitor on %s", o->monitor + strlen("unix:"));
+}
+
 static void quit_requested(void *opaque)
 {
 	struct gh_vm *vm = opaque;
@@ -375,6 +408,12 @@ int gh_run(const struct gh_run_options *o)
 		gh_chardev_attach(r.serial[i], ctx, gh_vm_lock(r.vm));
 		gh_chardev_set_quit_handler(r.serial[i], quit_requested, r.vm);
 	}
+	/*
+	 * The debug console takes no input, but a socket needs the main loop
+	 * to take its clients (a terminal's input is COM1's).
+	 */
+	if (o->debugcon && g_str_has_prefix(o->debugcon, "unix:"))
+		gh_chardev_attach(r.debugcon, ctx, gh_vm_lock(r.vm));
 	for (i = 0; i < G_N_ELEMENTS(sigs); i++) {
 		GSource *src = g_unix_signal_source_new(sigs[i].signo);
 
@@ -396,6 +435,7 @@ int gh_run(const struct gh_run_options *o)
 		fail("--monitor: %s", err.msg);
 		goto out;
 	}
+	log_consoles(&r);
 	if (gh_vm_start(r.vm, &err) < 0) {
 		fail("%s", err.msg);
 		goto out;

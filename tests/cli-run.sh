@@ -96,7 +96,8 @@ check $? 130 "SIGINT stops the VM with 128+2"
 pid=$!
 pts=""
 for _ in 1 2 3 4 5 6 7 8 9 10; do
-	pts=$(sed -n 's/.*redirected to \(\/dev\/pts\/[0-9]*\).*/\1/p' "$tmp/err")
+	pts=$(sed -n 's/^guesthouse: COM1 on \(\/dev\/pts\/[0-9]*\) (a pty)$/\1/p' \
+		"$tmp/err")
 	[ -n "$pts" ] && break
 	sleep 0.2
 done

@@ -1,4 +1,7 @@
-/* Tests for the character backends: file, buffer, pty, stdio escape keys, bad specs. */
+/*
+ * Tests for the character backends: file, buffer, pty, the socket console and
+ * its ring, stdio escape keys, bad specs.
+ */
 #include "gh/chardev.h"
 
 #include <errno.h>
@@ -8,8 +11,13 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
+
+#include "gh/ring.h"
 
 /* A frontend with an adjustable amount of room that records what it got. */
 struct sink {
@@ -318,10 +326,7 @@ static void test_pty(void)
 	char buf[64];
 	int slave;
 
-	g_test_expect_message("guesthouse", G_LOG_LEVEL_MESSAGE,
-			      "char device redirected to /dev/pts/*");
 	g_assert_cmpint(gh_chardev_open("pty", &chr, &err), ==, 0);
-	g_test_assert_expected_messages();
 	g_assert_true(g_str_has_prefix(gh_chardev_path(chr), "/dev/pts/"));
 	k.chr = chr;
 	gh_chardev_set_frontend(chr, &sink_fe, &k);
@@ -380,10 +385,7 @@ static void test_pty_no_reader(void)
 	char block[4096];
 
 	memset(block, 'z', sizeof(block));
-	g_test_expect_message("guesthouse", G_LOG_LEVEL_MESSAGE,
-			      "char device redirected*");
 	g_assert_cmpint(gh_chardev_open("pty", &chr, &err), ==, 0);
-	g_test_assert_expected_messages();
 	/* Far more than the pty buffers: the excess is dropped, nothing blocks. */
 	for (int i = 0; i < 256; i++)
 		gh_chardev_write(chr, block, sizeof(block));
@@ -506,6 +508,391 @@ static void test_stdio_pipe(void)
 	g_string_free(k.got, TRUE);
 }
 
+/* --- the ring and the socket console --------------------------------------- */
+
+/* Everything the ring holds, oldest first, as its readers see it. */
+static GString *ring_contents(const struct gh_ring *r)
+{
+	struct gh_ring copy = *r;
+	GString *s = g_string_new(NULL);
+
+	while (gh_ring_len(&copy)) {
+		const uint8_t *p;
+		size_t n = gh_ring_peek(&copy, &p);
+
+		g_assert_cmpuint(n, >, 0);
+		g_string_append_len(s, (const char *)p, n);
+		gh_ring_consume(&copy, n);
+	}
+	return s;
+}
+
+static void assert_ring(const struct gh_ring *r, const char *want)
+{
+	GString *s = ring_contents(r);
+
+	g_assert_cmpuint(gh_ring_len(r), ==, strlen(want));
+	g_assert_cmpstr(s->str, ==, want);
+	g_string_free(s, TRUE);
+}
+
+static void test_ring(void)
+{
+	struct gh_ring r;
+	const uint8_t *p;
+
+	gh_ring_init(&r, 8);
+	assert_ring(&r, "");
+	g_assert_cmpuint(gh_ring_peek(&r, &p), ==, 0);
+	gh_ring_push(&r, "abc", 3);
+	gh_ring_push(&r, "", 0);
+	assert_ring(&r, "abc");
+	g_assert_cmpuint(r.dropped, ==, 0);
+
+	/* consumed from the front; an emptied ring starts again at 0 */
+	gh_ring_consume(&r, 2);
+	assert_ring(&r, "c");
+	gh_ring_consume(&r, 5);
+	assert_ring(&r, "");
+	g_assert_cmpuint(r.head, ==, 0);
+
+	/* wrapping: the contents come out in two pieces */
+	gh_ring_push(&r, "123456", 6);
+	gh_ring_consume(&r, 4);
+	gh_ring_push(&r, "789ab", 5);
+	assert_ring(&r, "56789ab");
+	g_assert_cmpuint(gh_ring_peek(&r, &p), ==, 4);
+	g_assert_cmpmem(p, 4, "5678", 4);
+
+	/* full: the oldest bytes go, the newest stay */
+	gh_ring_push(&r, "cd", 2);
+	assert_ring(&r, "6789abcd");
+	g_assert_cmpuint(r.dropped, ==, 1);
+	gh_ring_push(&r, "e", 1);
+	assert_ring(&r, "789abcde");
+	g_assert_cmpuint(r.dropped, ==, 2);
+
+	/* more than the ring holds at once: its last bytes */
+	gh_ring_push(&r, "ABCDEFGHIJK", 11);
+	assert_ring(&r, "DEFGHIJK");
+	g_assert_cmpuint(r.dropped, ==, 2 + 8 + 3);
+	gh_ring_push(&r, "12345678", 8);
+	assert_ring(&r, "12345678");
+	g_assert_cmpuint(r.dropped, ==, 13 + 8);
+	gh_ring_destroy(&r);
+}
+
+struct sock_test {
+	char *dir;
+	char *path;
+	char *spec;
+	struct gh_chardev *chr;
+	GMainContext *ctx;
+	pthread_mutex_t lock;
+	struct sink k;
+};
+
+static void sock_setup(struct sock_test *t, size_t room)
+{
+	struct gh_error err = { 0 };
+
+	t->dir = g_dir_make_tmp("gh-chardev-XXXXXX", NULL);
+	g_assert_nonnull(t->dir);
+	t->path = g_build_filename(t->dir, "com1.sock", NULL);
+	t->spec = g_strconcat("unix:", t->path, NULL);
+	pthread_mutex_init(&t->lock, NULL);
+	t->k = (struct sink){ .got = g_string_new(NULL), .room = room,
+			      .lock = &t->lock };
+	t->ctx = g_main_context_new();
+	g_assert_cmpint(gh_chardev_open(t->spec, &t->chr, &err), ==, 0);
+	g_assert_cmpstr(gh_chardev_path(t->chr), ==, t->path);
+	t->k.chr = t->chr;
+	gh_chardev_set_frontend(t->chr, &sink_fe, &t->k);
+	gh_chardev_attach(t->chr, t->ctx, &t->lock);
+}
+
+static void sock_teardown(struct sock_test *t)
+{
+	g_assert_false(t->k.lock_violated);
+	gh_chardev_free(t->chr);
+	/* the socket file goes with the backend */
+	g_assert_false(g_file_test(t->path, G_FILE_TEST_EXISTS));
+	g_main_context_unref(t->ctx);
+	g_string_free(t->k.got, TRUE);
+	g_rmdir(t->dir);
+	g_free(t->dir);
+	g_free(t->path);
+	g_free(t->spec);
+}
+
+static int connect_client(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	g_assert_cmpint(fd, >=, 0);
+	g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+	g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+	return fd;
+}
+
+/*
+ * Runs the backend's main loop and reads what fd gets into got until it
+ * holds want bytes, fd reaches EOF, or ms pass. Returns false on EOF.
+ */
+static bool client_read(GMainContext *ctx, int fd, GString *got, size_t want,
+			unsigned ms)
+{
+	gint64 end = g_get_monotonic_time() + ms * 1000;
+
+	while (got->len < want && g_get_monotonic_time() < end) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		char buf[4096];
+		ssize_t n;
+
+		while (g_main_context_iteration(ctx, FALSE))
+			;
+		if (poll(&p, 1, 10) <= 0)
+			continue;
+		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 0)
+			return false;
+		if (n > 0)
+			g_string_append_len(got, buf, n);
+	}
+	return true;
+}
+
+static void send_str(int fd, const char *s)
+{
+	g_assert_cmpint(send(fd, s, strlen(s), MSG_NOSIGNAL), ==, strlen(s));
+}
+
+/* What a client sees and types: the replay, live output, input, detach, re-attach. */
+static void test_socket_console(void)
+{
+	struct sock_test t;
+	GString *got = g_string_new(NULL);
+	struct stat st;
+	int c;
+
+	sock_setup(&t, 100);
+	g_assert_cmpint(stat(t.path, &st), ==, 0);
+	g_assert_true(S_ISSOCK(st.st_mode));
+
+	/* nobody attached: kept for the first client */
+	gh_chardev_write(t.chr, "boot log\n", 9);
+	c = connect_client(t.path);
+	g_assert_true(client_read(t.ctx, c, got, 9, 5000));
+	g_assert_cmpstr(got->str, ==, "boot log\n");
+
+	/* attached: output goes straight through, and only once */
+	g_string_truncate(got, 0);
+	gh_chardev_write(t.chr, "$ ", 2);
+	g_assert_true(client_read(t.ctx, c, got, 2, 5000));
+	g_assert_true(client_read(t.ctx, c, got, 3, 50));
+	g_assert_cmpstr(got->str, ==, "$ ");
+
+	/* input reaches the frontend under the lock, as far as it has room */
+	t.k.room = 3;
+	send_str(c, "x=1\n");
+	iterate_until(t.ctx, &t.k, 3);
+	iterate_for(t.ctx, 20);
+	g_assert_cmpstr(t.k.got->str, ==, "x=1");
+	pthread_mutex_lock(&t.lock);
+	t.k.room = 100;
+	gh_chardev_accept_input(t.chr);
+	pthread_mutex_unlock(&t.lock);
+	iterate_until(t.ctx, &t.k, 4);
+	g_assert_cmpstr(t.k.got->str, ==, "x=1\n");
+
+	/* detached: the guest's output waits, the loop goes quiet */
+	close(c);
+	iterate_for(t.ctx, 50);
+	g_assert_false(g_main_context_iteration(t.ctx, FALSE));
+	gh_chardev_write(t.chr, "while ", 6);
+	gh_chardev_write(t.chr, "detached\n", 9);
+
+	/* re-attached: that output, not what the last client saw */
+	c = connect_client(t.path);
+	g_string_truncate(got, 0);
+	g_assert_true(client_read(t.ctx, c, got, 15, 5000));
+	g_assert_true(client_read(t.ctx, c, got, 16, 50));
+	g_assert_cmpstr(got->str, ==, "while detached\n");
+	send_str(c, "y");
+	iterate_until(t.ctx, &t.k, 5);
+	g_assert_cmpstr(t.k.got->str, ==, "x=1\ny");
+	close(c);
+
+	sock_teardown(&t);
+	g_string_free(got, TRUE);
+}
+
+/* A second client is told the console is taken; the first keeps it. */
+static void test_socket_busy(void)
+{
+	struct sock_test t;
+	GString *a = g_string_new(NULL), *b = g_string_new(NULL);
+	int ca, cb;
+
+	sock_setup(&t, 100);
+	ca = connect_client(t.path);
+	iterate_for(t.ctx, 20);
+	cb = connect_client(t.path);
+	g_assert_false(client_read(t.ctx, cb, b, 1000, 5000));
+	g_assert_true(g_str_has_prefix(b->str, GH_CHARDEV_BUSY));
+	g_assert_nonnull(strstr(b->str, t.path));
+	g_assert_true(g_str_has_suffix(b->str, "\n"));
+	g_assert_true(strchr(b->str, '\n') == b->str + b->len - 1);
+	close(cb);
+
+	gh_chardev_write(t.chr, "still yours", 11);
+	g_assert_true(client_read(t.ctx, ca, a, 11, 5000));
+	g_assert_cmpstr(a->str, ==, "still yours");
+	send_str(ca, "k");
+	iterate_until(t.ctx, &t.k, 1);
+	g_assert_cmpstr(t.k.got->str, ==, "k");
+
+	/* once the first leaves, the next one gets the console */
+	close(ca);
+	iterate_for(t.ctx, 50);
+	gh_chardev_write(t.chr, "next", 4);
+	cb = connect_client(t.path);
+	g_string_truncate(b, 0);
+	g_assert_true(client_read(t.ctx, cb, b, 4, 5000));
+	g_assert_cmpstr(b->str, ==, "next");
+	close(cb);
+
+	sock_teardown(&t);
+	g_string_free(a, TRUE);
+	g_string_free(b, TRUE);
+}
+
+/*
+ * A client that never reads: writes never wait, and when it reads at last
+ * it gets what its socket buffered, then the newest 64 KiB, contiguous and
+ * ending with the last line written.
+ */
+static void test_socket_slow_client(void)
+{
+	struct sock_test t;
+	GString *got = g_string_new(NULL);
+	char line[16], *tail;
+	unsigned i, lines = 200000, first;
+	gint64 start;
+	int c;
+
+	sock_setup(&t, 100);
+	c = connect_client(t.path);
+	iterate_for(t.ctx, 20);
+	start = g_get_monotonic_time();
+	for (i = 0; i < lines; i++) {
+		g_snprintf(line, sizeof(line), "%08u\n", i);
+		gh_chardev_write(t.chr, line, 9);
+		if (i % 1000 == 0)
+			g_main_context_iteration(t.ctx, FALSE);
+	}
+	/* 1.8 MB into a client that reads nothing: a generous bound */
+	g_assert_cmpint(g_get_monotonic_time() - start, <, 20 * G_USEC_PER_SEC);
+
+	while (client_read(t.ctx, c, got, got->len + 1, 300) &&
+	       !g_str_has_suffix(got->str, line))
+		;
+	g_assert_true(g_str_has_suffix(got->str, line));
+	g_assert_cmpuint(got->len, <, (size_t)lines * 9);
+	g_test_message("wrote %u bytes, the client got %zu", lines * 9, got->len);
+	/* the last 64 KiB: every line from some point to the end, in order */
+	tail = got->str + got->len - 64 * 1024;
+	tail = strchr(tail, '\n') + 1;
+	first = strtoul(tail, NULL, 10);
+	for (i = first; i < lines; i++) {
+		g_snprintf(line, sizeof(line), "%08u\n", i);
+		g_assert_cmpmem(tail, 9, line, 9);
+		tail += 9;
+	}
+	g_assert_true(tail == got->str + got->len);
+	close(c);
+	sock_teardown(&t);
+	g_string_free(got, TRUE);
+}
+
+/*
+ * A client that types more than the guest takes and hangs up: the hang-up
+ * is seen although its input is no longer read, and the next client is not
+ * refused as a second one.
+ */
+static void test_socket_hangup_while_full(void)
+{
+	struct sock_test t;
+	GString *got = g_string_new(NULL);
+	char junk[8192];
+	int c;
+
+	sock_setup(&t, 0);
+	memset(junk, 'j', sizeof(junk));
+	c = connect_client(t.path);
+	g_assert_cmpint(send(c, junk, sizeof(junk), 0), ==, sizeof(junk));
+	iterate_for(t.ctx, 50);
+	close(c);
+	iterate_for(t.ctx, 50);
+	gh_chardev_write(t.chr, "hi", 2);
+	c = connect_client(t.path);
+	g_assert_true(client_read(t.ctx, c, got, 2, 5000));
+	g_assert_cmpstr(got->str, ==, "hi");
+	close(c);
+	sock_teardown(&t);
+	g_string_free(got, TRUE);
+}
+
+static void test_socket_paths(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("gh-chardev-XXXXXX", NULL);
+	g_autofree char *file = g_build_filename(dir, "file", NULL);
+	g_autofree char *stale = g_build_filename(dir, "stale.sock", NULL);
+	g_autofree char *spec = NULL;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct gh_chardev *chr, *chr2;
+	struct gh_error err = { 0 };
+	char *longpath;
+	int fd;
+
+	/* a file that is not a socket is left alone */
+	g_assert_true(g_file_set_contents(file, "keep", -1, NULL));
+	spec = g_strconcat("unix:", file, NULL);
+	g_assert_cmpint(gh_chardev_open(spec, &chr, &err), ==, -EEXIST);
+	g_assert_null(chr);
+	g_assert_nonnull(strstr(err.msg, "exists and is not a socket"));
+	g_assert_true(g_file_test(file, G_FILE_TEST_IS_REGULAR));
+	g_unlink(file);
+
+	/* a socket nobody listens on is replaced; a live one is refused */
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	g_strlcpy(sa.sun_path, stale, sizeof(sa.sun_path));
+	g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+	close(fd);
+	g_free(spec);
+	spec = g_strconcat("unix:", stale, NULL);
+	memset(&err, 0, sizeof(err));
+	g_assert_cmpint(gh_chardev_open(spec, &chr, &err), ==, 0);
+	g_assert_cmpint(gh_chardev_open(spec, &chr2, &err), ==, -EADDRINUSE);
+	g_assert_nonnull(strstr(err.msg, "in use by another process"));
+	g_assert_true(g_file_test(stale, G_FILE_TEST_EXISTS));
+	gh_chardev_free(chr);
+	g_assert_false(g_file_test(stale, G_FILE_TEST_EXISTS));
+
+	/* no path, or one too long for sun_path */
+	memset(&err, 0, sizeof(err));
+	g_assert_cmpint(gh_chardev_open("unix:", &chr, &err), ==, -EINVAL);
+	longpath = g_strnfill(200, 'x');
+	g_free(spec);
+	spec = g_strconcat("unix:/tmp/", longpath, NULL);
+	memset(&err, 0, sizeof(err));
+	g_assert_cmpint(gh_chardev_open(spec, &chr, &err), ==, -ENAMETOOLONG);
+	g_assert_nonnull(strstr(err.msg, "too long"));
+	g_free(longpath);
+	g_rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -518,5 +905,12 @@ int main(int argc, char **argv)
 	g_test_add_func("/chardev/pty-no-reader", test_pty_no_reader);
 	g_test_add_func("/chardev/stdio/tty-escape", test_stdio_tty);
 	g_test_add_func("/chardev/stdio/pipe", test_stdio_pipe);
+	g_test_add_func("/chardev/ring", test_ring);
+	g_test_add_func("/chardev/socket/console", test_socket_console);
+	g_test_add_func("/chardev/socket/busy", test_socket_busy);
+	g_test_add_func("/chardev/socket/slow-client", test_socket_slow_client);
+	g_test_add_func("/chardev/socket/hangup-while-full",
+			test_socket_hangup_while_full);
+	g_test_add_func("/chardev/socket/paths", test_socket_paths);
 	return g_test_run();
 }

@@ -1,6 +1,9 @@
 /*
- * Character backends (stdio, file, pty, null, and an in-memory buffer for tests).
- * The stdio escape keys follow QEMU's -serial stdio / mux conventions (Ctrl-A x, a, h).
+ * Character backends (stdio, file, pty, a listening Unix socket, null, and an
+ * in-memory buffer for tests). The stdio escape keys follow QEMU's -serial
+ * stdio / mux conventions (Ctrl-A x, a, h). The socket console behaves as
+ * xl's and virsh's consoles do: one client at a time, the guest runs whether
+ * or not one is attached, and what it printed meanwhile is replayed.
  */
 #include "gh/chardev.h"
 
@@ -10,8 +13,12 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <termios.h>
 #include <unistd.h>
+
+#include "gh/ring.h"
+#include "gh/unix-socket.h"
 
 /* How much typed input waits for the frontend before we stop reading. */
 #define PENDING_MAX 4096
@@ -20,18 +27,28 @@
 
 #define ESCAPE_CHAR 0x01	/* Ctrl-A */
 
+/*
+ * Socket consoles: output nobody has taken yet, kept for the next client
+ * (the newest bytes; a whole boot log of a Linux guest at its default
+ * loglevel fits).
+ */
+#define BACKLOG_SIZE (64 * 1024)
+
 enum chardev_kind {
 	CHR_NULL,
 	CHR_BUFFER,
 	CHR_STDIO,
 	CHR_FILE,
 	CHR_PTY,
+	CHR_SOCKET,
 };
 
 struct chr_source {
 	GSource base;
 	struct gh_chardev *chr;
 	gpointer tag;
+	GIOCondition tag_events;	/* what tag polls for */
+	gpointer listen_tag;		/* socket: the listening fd */
 };
 
 struct gh_chardev {
@@ -65,6 +82,19 @@ struct gh_chardev {
 
 	GByteArray *pending;		/* input not yet taken by the frontend */
 	GByteArray *output;		/* buffer backend */
+
+	/*
+	 * Socket: in_fd is the client, -1 with none. The main loop accepts,
+	 * reads and drops clients; the device writes from a vCPU thread. The
+	 * client fd, backlog and flags below are shared between the two under
+	 * out_lock, which is taken inside the device lock and never around it.
+	 */
+	struct gh_unix_listener listener;
+	pthread_mutex_t out_lock;
+	struct gh_ring backlog;		/* output the client has not taken */
+	bool out_waiting;		/* the main loop was asked to flush it */
+	bool client_broken;		/* a send failed: drop on the main loop */
+	bool client_gone;		/* hung up or read failed */
 };
 
 static struct gh_chardev *chardev_alloc(enum chardev_kind kind)
@@ -149,7 +179,6 @@ static int open_pty(struct gh_chardev *chr, struct gh_error *err)
 	chr->close_in = true;
 	chr->nonblock_out = true;
 	chr->path = g_strdup(name);
-	g_message("char device redirected to %s", name);
 	return 0;
 
 err_close:
@@ -160,6 +189,21 @@ err_errno:
 	e = errno;
 	return gh_error_set(err, -e, "cannot create a pseudo-terminal: %s",
 			    g_strerror(e));
+}
+
+/* Output waits in the backlog from the start: the first client sees the boot. */
+static int open_socket(struct gh_chardev *chr, const char *path,
+		       struct gh_error *err)
+{
+	int ret;
+
+	pthread_mutex_init(&chr->out_lock, NULL);
+	gh_ring_init(&chr->backlog, BACKLOG_SIZE);
+	ret = gh_unix_listen(path, "console socket", &chr->listener, err);
+	if (ret < 0)
+		return ret;
+	chr->path = g_strdup(path);
+	return 0;
 }
 
 int gh_chardev_open(const char *spec, struct gh_chardev **out, struct gh_error *err)
@@ -182,10 +226,13 @@ int gh_chardev_open(const char *spec, struct gh_chardev **out, struct gh_error *
 	} else if (!strcmp(spec, "pty")) {
 		chr = chardev_alloc(CHR_PTY);
 		ret = open_pty(chr, err);
+	} else if (!strncmp(spec, "unix:", 5)) {
+		chr = chardev_alloc(CHR_SOCKET);
+		ret = open_socket(chr, spec + 5, err);
 	} else {
 		return gh_error_set(err, -EINVAL,
 				    "unknown character device \"%s\" (use stdio, pty, "
-				    "file:PATH, none or null)", spec);
+				    "file:PATH, unix:PATH, none or null)", spec);
 	}
 
 	if (ret < 0) {
@@ -214,6 +261,14 @@ void gh_chardev_free(struct gh_chardev *chr)
 	}
 	if (chr->tty_raw)
 		tcsetattr(STDIN_FILENO, TCSADRAIN, &chr->saved_termios);
+	if (chr->kind == CHR_SOCKET) {
+		if (chr->in_fd >= 0)
+			close(chr->in_fd);
+		chr->in_fd = -1;
+		gh_unix_listener_close(&chr->listener);
+		gh_ring_destroy(&chr->backlog);
+		pthread_mutex_destroy(&chr->out_lock);
+	}
 	if (chr->close_in && chr->in_fd >= 0)
 		close(chr->in_fd);
 	if (chr->close_out && chr->out_fd >= 0 && chr->out_fd != chr->in_fd)
@@ -242,6 +297,58 @@ static bool wait_writable(int fd)
 	return r > 0 && !(p.revents & (POLLERR | POLLNVAL));
 }
 
+/* Wakes the main loop; safe from any thread (GLib's ready time is locked). */
+static void wake_main_loop(struct gh_chardev *chr)
+{
+	if (chr->source)
+		g_source_set_ready_time(&chr->source->base, 0);
+}
+
+/* Sends without waiting; false when the client is broken. out_lock held. */
+static bool send_some(struct gh_chardev *chr, const uint8_t **p, size_t *len)
+{
+	while (*len) {
+		ssize_t n = send(chr->in_fd, *p, *len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n > 0) {
+			*p += n;
+			*len -= n;
+		} else if (n < 0 && errno == EINTR) {
+			continue;
+		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			return true;
+		} else {
+			chr->client_broken = true;
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * On the device's thread: straight to the client while nothing is queued,
+ * else into the backlog (the oldest bytes go when it is full), which the
+ * main loop flushes when the client can take more. Never waits: a client
+ * that stops reading costs the guest nothing but lost output.
+ */
+static void socket_write(struct gh_chardev *chr, const uint8_t *p, size_t len)
+{
+	bool attached;
+
+	pthread_mutex_lock(&chr->out_lock);
+	attached = chr->in_fd >= 0 && !chr->client_broken;
+	if (attached && !gh_ring_len(&chr->backlog) && !send_some(chr, &p, &len))
+		wake_main_loop(chr);	/* to drop the client */
+	if (len) {
+		gh_ring_push(&chr->backlog, p, len);
+		if (attached && !chr->client_broken && !chr->out_waiting) {
+			chr->out_waiting = true;
+			wake_main_loop(chr);
+		}
+	}
+	pthread_mutex_unlock(&chr->out_lock);
+}
+
 void gh_chardev_write(struct gh_chardev *chr, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
@@ -250,6 +357,10 @@ void gh_chardev_write(struct gh_chardev *chr, const void *buf, size_t len)
 		return;
 	if (chr->kind == CHR_BUFFER) {
 		g_byte_array_append(chr->output, p, len);
+		return;
+	}
+	if (chr->kind == CHR_SOCKET) {
+		socket_write(chr, p, len);
 		return;
 	}
 	if (chr->out_fd < 0)
@@ -373,6 +484,14 @@ static void read_input(struct gh_chardev *chr)
 		n = read(chr->in_fd, buf, room);
 	while (n < 0 && errno == EINTR);
 
+	if (chr->kind == CHR_SOCKET) {
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+			chr->client_gone = true;
+		/* a device that takes no input (the debug console): dropped */
+		else if (n > 0 && chr->fe)
+			g_byte_array_append(chr->pending, buf, n);
+		return;
+	}
 	if (n > 0) {
 		size_t len = n;
 
@@ -402,10 +521,17 @@ static bool pty_still_hung_up(struct gh_chardev *chr)
  * removed rather than given an empty event mask, because poll() reports
  * POLLHUP whatever was asked for, and a hung-up fd would spin the loop.
  */
+static void update_socket_polling(struct gh_chardev *chr, bool want_in);
+
 static void update_polling(struct gh_chardev *chr)
 {
 	GSource *s = &chr->source->base;
 	bool want = !chr->input_eof && !chr->pty_hup && chr->pending->len < PENDING_MAX;
+
+	if (chr->kind == CHR_SOCKET) {
+		update_socket_polling(chr, want);
+		return;
+	}
 
 	if (want && !chr->source->tag) {
 		chr->source->tag = g_source_add_unix_fd(s, chr->in_fd, G_IO_IN);
@@ -415,6 +541,124 @@ static void update_polling(struct gh_chardev *chr)
 	}
 	if (chr->pty_hup)
 		g_source_set_ready_time(s, g_source_get_time(s) + PTY_RECHECK_MS * 1000);
+}
+
+/* Main loop: sends what the backlog holds, as far as the client takes it. */
+static void flush_backlog(struct gh_chardev *chr)
+{
+	pthread_mutex_lock(&chr->out_lock);
+	while (chr->in_fd >= 0 && !chr->client_broken && gh_ring_len(&chr->backlog)) {
+		const uint8_t *p;
+		size_t len = gh_ring_peek(&chr->backlog, &p), left = len;
+
+		if (!send_some(chr, &p, &left))
+			break;
+		gh_ring_consume(&chr->backlog, len - left);
+		if (left)
+			break;	/* the client's buffer is full: wait for G_IO_OUT */
+	}
+	if (!gh_ring_len(&chr->backlog))
+		chr->out_waiting = false;
+	pthread_mutex_unlock(&chr->out_lock);
+}
+
+/*
+ * The client's fd is polled for input while there is room for it and for
+ * output while the backlog holds some; with neither it stays in the set
+ * for the hang-up, which poll() reports whatever was asked for and which
+ * ends the client (so it cannot spin). The listening fd is always polled.
+ */
+static void update_socket_polling(struct gh_chardev *chr, bool want_in)
+{
+	struct chr_source *src = chr->source;
+	GIOCondition ev = want_in ? G_IO_IN : 0;
+
+	pthread_mutex_lock(&chr->out_lock);
+	if (chr->in_fd >= 0 && gh_ring_len(&chr->backlog))
+		ev |= G_IO_OUT;
+	pthread_mutex_unlock(&chr->out_lock);
+
+	if (chr->in_fd < 0)
+		return;
+	if (!src->tag) {
+		src->tag = g_source_add_unix_fd(&src->base, chr->in_fd, ev);
+		src->tag_events = ev;
+	} else if (ev != src->tag_events) {
+		g_source_modify_unix_fd(&src->base, src->tag, ev);
+		src->tag_events = ev;
+	}
+}
+
+/* Main loop: forgets the client; its unread input still reaches the guest. */
+static void drop_client(struct gh_chardev *chr)
+{
+	struct chr_source *src = chr->source;
+	int fd;
+
+	if (src && src->tag) {
+		g_source_remove_unix_fd(&src->base, src->tag);
+		src->tag = NULL;
+	}
+	pthread_mutex_lock(&chr->out_lock);
+	fd = chr->in_fd;
+	chr->in_fd = -1;
+	chr->client_broken = false;
+	chr->out_waiting = false;
+	pthread_mutex_unlock(&chr->out_lock);
+	chr->client_gone = false;
+	if (fd >= 0)
+		close(fd);
+}
+
+/*
+ * Takes the waiting clients: the first becomes the console and gets the
+ * backlog; while one is attached, others get one line saying so and are
+ * closed, as virsh console refuses a second session.
+ */
+static void accept_clients(struct gh_chardev *chr)
+{
+	int fd;
+
+	while ((fd = accept4(chr->listener.fd, NULL, NULL,
+			     SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0 || errno == EINTR) {
+		if (fd < 0)
+			continue;
+		if (chr->in_fd >= 0) {
+			char *msg = g_strdup_printf("%s another client is attached to "
+						    "%s\n", GH_CHARDEV_BUSY,
+						    chr->path);
+			ssize_t r = send(fd, msg, strlen(msg),
+					 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+			(void)r;
+			g_free(msg);
+			close(fd);
+			continue;
+		}
+		pthread_mutex_lock(&chr->out_lock);
+		chr->in_fd = fd;
+		pthread_mutex_unlock(&chr->out_lock);
+		flush_backlog(chr);
+	}
+}
+
+static void socket_dispatch(struct gh_chardev *chr, GIOCondition rev,
+			    GIOCondition lrev)
+{
+	if (chr->in_fd >= 0) {
+		if (rev & G_IO_OUT)
+			flush_backlog(chr);
+		if (rev & (G_IO_IN | G_IO_HUP | G_IO_ERR | G_IO_NVAL)) {
+			if (chr->source->tag_events & G_IO_IN)
+				read_input(chr);
+			else
+				chr->client_gone = true;
+		}
+		if (chr->client_gone || chr->client_broken)
+			drop_client(chr);
+	}
+	if (lrev & G_IO_IN)
+		accept_clients(chr);
 }
 
 static gboolean source_dispatch(GSource *s, GSourceFunc cb, gpointer user_data)
@@ -430,9 +674,15 @@ static gboolean source_dispatch(GSource *s, GSourceFunc cb, gpointer user_data)
 	 */
 	g_source_set_ready_time(s, -1);
 
-	if (chr->pty_hup && !pty_still_hung_up(chr))
+	if (chr->kind == CHR_SOCKET) {
+		gpointer ltag = ((struct chr_source *)s)->listen_tag;
+
+		socket_dispatch(chr, rev, ltag ? g_source_query_unix_fd(s, ltag) : 0);
+	} else if (chr->pty_hup && !pty_still_hung_up(chr)) {
 		chr->pty_hup = false;
-	if (!chr->pty_hup && (rev & (G_IO_IN | G_IO_HUP | G_IO_ERR | G_IO_NVAL)))
+	}
+	if (chr->kind != CHR_SOCKET && !chr->pty_hup &&
+	    (rev & (G_IO_IN | G_IO_HUP | G_IO_ERR | G_IO_NVAL)))
 		read_input(chr);
 
 	if (chr->pending->len) {
@@ -464,13 +714,16 @@ void gh_chardev_attach(struct gh_chardev *chr, GMainContext *ctx, pthread_mutex_
 		return;
 	chr->ctx = ctx;
 	chr->lock = lock;
-	if (chr->in_fd < 0 || chr->source)
+	if ((chr->in_fd < 0 && chr->kind != CHR_SOCKET) || chr->source)
 		return;
 
 	src = (struct chr_source *)g_source_new((GSourceFuncs *)&source_funcs,
 						sizeof(*src));
 	src->chr = chr;
 	g_source_set_name(&src->base, "gh-chardev");
+	if (chr->kind == CHR_SOCKET)
+		src->listen_tag = g_source_add_unix_fd(&src->base, chr->listener.fd,
+						       G_IO_IN);
 	chr->source = src;
 	update_polling(chr);
 	g_source_attach(&src->base, ctx);

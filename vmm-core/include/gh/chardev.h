@@ -1,7 +1,7 @@
 /*
  * Character backends for UARTs and debug consoles: stdio (raw mode, with
  * Ctrl-A x to quit, Ctrl-A a to send a literal Ctrl-A, as in QEMU), a file,
- * a pseudo-terminal, or nothing.
+ * a pseudo-terminal, a console on a Unix socket, or nothing.
  *
  * Output is written synchronously by the device. Input is read on the main
  * loop and handed to the frontend with the device lock held, as much as
@@ -20,14 +20,25 @@
 
 struct gh_chardev;
 
+/* How the line a socket console's second client gets begins. */
+#define GH_CHARDEV_BUSY "guesthouse: console busy:"
+
 struct gh_chardev_frontend {
 	size_t (*can_receive)(void *opaque);
 	void (*receive)(void *opaque, const uint8_t *buf, size_t len);
 };
 
 /*
- * spec: "stdio", "file:PATH", "pty", "none" or "null". For "pty" the path
- * of the slave is logged and available from gh_chardev_path().
+ * spec: "stdio", "file:PATH", "pty", "unix:PATH", "none" or "null". The
+ * path of a pty's slave or of the socket is gh_chardev_path().
+ *
+ * unix:PATH listens on a socket there (a stale one is replaced; anything
+ * else at PATH is refused) for one client at a time: it gets what the
+ * guest printed while nobody was attached (the newest 64 KiB), then the
+ * output as it comes, and its input goes to the frontend. A second client
+ * gets a line starting with GH_CHARDEV_BUSY and is closed. A client that
+ * does not read loses output, never stalls the device. The socket is
+ * removed by gh_chardev_free().
  */
 __attribute__((warn_unused_result))
 int gh_chardev_open(const char *spec, struct gh_chardev **out,
