@@ -60,4 +60,7 @@ int gh_screen_write_text(struct gh_display *d, const char *path,
 /* Runs a VM to completion; returns the process exit status. */
 int gh_run(const struct gh_run_options *o);
 
+/* `guesthouse console` (argv[0] is "console"); returns the exit status. */
+int gh_console(int argc, char **argv);
+
 #endif

@@ -14,6 +14,8 @@ static const char usage[] =
 	"\n"
 	"Commands:\n"
 	"  run       Run a VM headless, its console in this terminal\n"
+	"  console   Attach this terminal to a running VM's serial console\n"
+	"            (--serial unix:PATH); Ctrl-] detaches\n"
 	"  info      Show which execution backends can run here, and how fast\n"
 	"  help      Show this help (also: --help); `guesthouse run --help`\n"
 	"            describes the run options\n"
@@ -54,6 +56,8 @@ int main(int argc, char **argv)
 		g_string_free(s, TRUE);
 		return 0;
 	}
+	if (!strcmp(cmd, "console"))
+		return gh_console(argc - 1, argv + 1);
 	if (!strcmp(cmd, "run")) {
 		struct gh_run_options o;
 		struct gh_error err = { 0 };
