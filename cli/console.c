@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "gh/chardev.h"
+#include "monitor.h"
 
 #define DETACH_CHAR	0x1d	/* Ctrl-] */
 /* After standard input ended: how long output must be quiet to detach. */
@@ -30,9 +31,6 @@
 #define SNIFF_MS	500
 /* Typed input held while the VMM does not take it, before we stop reading. */
 #define OUT_MAX		(64 * 1024)
-
-/* The monitor's greeting (monitor.c): the wrong socket. */
-static const char monitor_greeting[] = "Guesthouse monitor:";
 
 enum end {
 	END_RUNNING,
@@ -204,7 +202,7 @@ static void write_out(struct console *c, const uint8_t *p, size_t len)
  */
 static void sniff(struct console *c, bool force)
 {
-	static const char *const magic[] = { GH_CHARDEV_BUSY, monitor_greeting };
+	static const char *const magic[] = { GH_CHARDEV_BUSY, GH_MONITOR_GREETING };
 	const char *s = (const char *)c->sniff->data;
 	size_t len = c->sniff->len;
 

@@ -587,7 +587,7 @@ static void drop_client(struct gh_monitor *m)
 static gboolean on_listen(gint fd, GIOCondition cond, gpointer opaque)
 {
 	static const char greeting[] =
-		"Guesthouse monitor: one command a line, 'help' lists them\n"
+		GH_MONITOR_GREETING " one command a line, 'help' lists them\n"
 		"ok\n";
 	struct gh_monitor *m = opaque;
 	struct timeval tv = { .tv_sec = SEND_TIMEOUT_S };

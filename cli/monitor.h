@@ -15,6 +15,9 @@
 
 #include "gh/error.h"
 
+/* How the greeting begins (`guesthouse console` knows the wrong socket). */
+#define GH_MONITOR_GREETING "Guesthouse monitor:"
+
 struct gh_vm;
 struct gh_board;
 struct gh_monitor;

@@ -392,7 +392,7 @@ def main():
     try:
         why = linux_part(linux_gh, tmp)
         if why:
-            print("# Linux part skipped: " + why, flush=True)
+            skip("serial consoles on the Linux guest", why)
         headless_part(gh, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
