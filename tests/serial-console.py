@@ -335,6 +335,27 @@ def linux_steps(gh, vmm, com1, mon, vmm_log):
                                                os.path.exists(mon), vmm_log()))
 
 
+def console_errors(gh, tmp, mon):
+    """What guesthouse console says where there is no console."""
+    plain = os.path.join(tmp, "plain")
+    open(plain, "w").close()
+    cases = [
+        (os.path.join(tmp, "nothing"), r"guesthouse: \S+: no such socket "
+         r"\(is the VM running with --serial unix:\S+\?\)\n",
+         "no socket"),
+        (plain, r"guesthouse: \S+ is not a socket, so not a console\n",
+         "not a socket"),
+        (mon, r"guesthouse: \S+ is the monitor's socket, not a console\n",
+         "the monitor's socket"),
+    ]
+    for path, want, what in cases:
+        r = subprocess.run([gh, "console", path], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=20)
+        ok(r.returncode == 1 and r.stdout == "" and re.fullmatch(want, r.stderr),
+           "guesthouse console on %s: one line, status 1" % what,
+           "status %d, stdout %r, stderr %r" % (r.returncode, r.stdout, r.stderr))
+
+
 def headless_part(gh, tmp):
     """The sanitized build: headless SeaBIOS, a client attached, SIGTERM."""
     com1 = os.path.join(tmp, "h-com1.sock")
@@ -357,6 +378,7 @@ def headless_part(gh, tmp):
     got = out.expect(rb"SeaBIOS \(version", 60) if out else None
     ok(got is not None, "--debugcon unix: replays SeaBIOS's log from its start",
        out.buf[-300:] if out else "no socket at " + dbg)
+    console_errors(gh, tmp, mon)
     vmm.send_signal(signal.SIGTERM)
     try:
         status = vmm.wait(60)
