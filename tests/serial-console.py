@@ -379,12 +379,34 @@ def headless_part(gh, tmp):
     ok(got is not None, "--debugcon unix: replays SeaBIOS's log from its start",
        out.buf[-300:] if out else "no socket at " + dbg)
     console_errors(gh, tmp, mon)
+
+    # guesthouse console (this build's, under the sanitizers) ended by a
+    # signal, then by the VM stopping: the terminal is restored both times.
+    c = Console(gh, com1)
+    c.out.expect(rb"detaches", 10)
+    c.proc.send_signal(signal.SIGTERM)
+    cstatus = c.wait()
+    c.out.expect(rb"detached: Terminated", 5)
+    ok(cstatus == 128 + 15 and c.restored() and b"Sanitizer" not in c.out.buf,
+       "SIGTERM ends guesthouse console with 143 and restores the terminal",
+       "status %s, restored %s: %r" % (cstatus, c.restored(), c.out.buf))
+    c.close()
+    c = Console(gh, com1)
+    c.out.expect(rb"detaches", 10)
+
     vmm.send_signal(signal.SIGTERM)
     try:
         status = vmm.wait(60)
     except subprocess.TimeoutExpired:
         vmm.kill()
         status = vmm.wait()
+    cstatus = c.wait()
+    closed = c.out.expect(rb"guesthouse: console closed: the VM stopped", 5)
+    ok(cstatus == 0 and closed and c.restored() and b"Sanitizer" not in c.out.buf,
+       "guesthouse console says 'console closed' when the VM stops, exits 0 "
+       "and restores the terminal",
+       "status %s, restored %s: %r" % (cstatus, c.restored(), c.out.buf))
+    c.close()
     if out:
         out.drain(5)
     err.seek(0)
