@@ -426,6 +426,59 @@ def headless_part(gh, tmp):
         s.close()
 
 
+def vnc_headless_part(gh, tmp):
+    """--vnc without --serial: COM1 is a socket console, SIGTERM cleans up."""
+    help_text = subprocess.run([gh, "run", "--help"], capture_output=True,
+                               text=True).stdout
+    if "--vnc" not in help_text:
+        skip("--vnc without --serial puts COM1 on a socket", "no --vnc here")
+        return
+    rt = os.path.join(tmp, "runtime")
+    os.mkdir(rt, 0o700)
+    png = os.path.join(tmp, "v.png")
+    err = open(os.path.join(tmp, "v.err"), "w+b")
+    env = dict(os.environ, XDG_RUNTIME_DIR=rt)
+    vmm = subprocess.Popen([gh, "run", "--firmware", "seabios", "--accel", "soft",
+                            "--vnc", "127.0.0.1:auto", "--screendump", png,
+                            "--timeout", "120"], env=env,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=err)
+    com1 = os.path.join(rt, "guesthouse", "%d-com1.sock" % vmm.pid)
+
+    def log():
+        err.seek(0)
+        return err.read().decode(errors="replace")
+
+    end = time.monotonic() + 30
+    while time.monotonic() < end and "COM1 on" not in log():
+        time.sleep(0.1)
+    time.sleep(0.5)
+    text = log()
+    ok("guesthouse: COM1 on %s (attach: guesthouse console %s)\n" % (com1, com1)
+       in text and re.search(r"^guesthouse: VNC server on 127\.0\.0\.1:\d+ ",
+                             text, re.M),
+       "--vnc without --serial: the log says COM1 is a socket console in "
+       "$XDG_RUNTIME_DIR/guesthouse and where VNC listens", text)
+    r = subprocess.run([gh, "console", com1], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=20)
+    ok(r.returncode == 0 and "console closed" not in r.stderr,
+       "guesthouse console attaches to it (and detaches at its input's end)",
+       "status %d, stderr %r" % (r.returncode, r.stderr))
+    vmm.send_signal(signal.SIGTERM)
+    try:
+        status = vmm.wait(60)
+    except subprocess.TimeoutExpired:
+        vmm.kill()
+        status = vmm.wait()
+    text = log()
+    err.close()
+    ok(status == 143 and not os.path.exists(com1) and os.path.exists(png) and
+       "Sanitizer" not in text and "runtime error" not in text,
+       "SIGTERM on the headless --vnc run: 143, socket removed, screen "
+       "written, no sanitizer report", "status %s, socket %s, png %s\n%s" %
+       (status, os.path.exists(com1), os.path.exists(png), text))
+
+
 def main():
     if len(sys.argv) != 2:
         print("usage: %s GUESTHOUSE" % sys.argv[0], file=sys.stderr)
@@ -438,6 +491,7 @@ def main():
         if why:
             skip("serial consoles on the Linux guest", why)
         headless_part(gh, tmp)
+        vnc_headless_part(gh, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("1..%d" % n)

@@ -844,6 +844,43 @@ static void test_socket_hangup_while_full(void)
 	g_string_free(got, TRUE);
 }
 
+/* A client that only reads (socat -u) shuts its sending side: it stays. */
+static void test_socket_half_close(void)
+{
+	struct sock_test t;
+	GString *got = g_string_new(NULL);
+	int c, c2;
+
+	sock_setup(&t, 100);
+	c = connect_client(t.path);
+	send_str(c, "last words");
+	g_assert_cmpint(shutdown(c, SHUT_WR), ==, 0);
+	iterate_until(t.ctx, &t.k, 10);
+	g_assert_cmpstr(t.k.got->str, ==, "last words");
+	gh_chardev_write(t.chr, "still here", 10);
+	g_assert_true(client_read(t.ctx, c, got, 10, 5000));
+	g_assert_cmpstr(got->str, ==, "still here");
+	/* it still holds the console; nothing spins meanwhile */
+	c2 = connect_client(t.path);
+	g_string_truncate(got, 0);
+	g_assert_false(client_read(t.ctx, c2, got, 1000, 5000));
+	g_assert_true(g_str_has_prefix(got->str, GH_CHARDEV_BUSY));
+	close(c2);
+	iterate_for(t.ctx, 20);
+	g_assert_false(g_main_context_iteration(t.ctx, FALSE));
+	/* closed at last: the console is free */
+	close(c);
+	iterate_for(t.ctx, 50);
+	gh_chardev_write(t.chr, "next", 4);
+	c = connect_client(t.path);
+	g_string_truncate(got, 0);
+	g_assert_true(client_read(t.ctx, c, got, 4, 5000));
+	g_assert_cmpstr(got->str, ==, "next");
+	close(c);
+	sock_teardown(&t);
+	g_string_free(got, TRUE);
+}
+
 static void test_socket_paths(void)
 {
 	g_autofree char *dir = g_dir_make_tmp("gh-chardev-XXXXXX", NULL);
@@ -911,6 +948,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/chardev/socket/slow-client", test_socket_slow_client);
 	g_test_add_func("/chardev/socket/hangup-while-full",
 			test_socket_hangup_while_full);
+	g_test_add_func("/chardev/socket/half-close", test_socket_half_close);
 	g_test_add_func("/chardev/socket/paths", test_socket_paths);
 	return g_test_run();
 }

@@ -95,6 +95,7 @@ struct gh_chardev {
 	bool out_waiting;		/* the main loop was asked to flush it */
 	bool client_broken;		/* a send failed: drop on the main loop */
 	bool client_gone;		/* hung up or read failed */
+	bool client_in_eof;		/* sends no more, may still read */
 };
 
 static struct gh_chardev *chardev_alloc(enum chardev_kind kind)
@@ -485,7 +486,13 @@ static void read_input(struct gh_chardev *chr)
 	while (n < 0 && errno == EINTR);
 
 	if (chr->kind == CHR_SOCKET) {
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+		/*
+		 * A client that shut its sending side down (socat -u, a script's
+		 * input at its end) keeps getting output until it closes.
+		 */
+		if (n == 0)
+			chr->client_in_eof = true;
+		else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
 			chr->client_gone = true;
 		/* a device that takes no input (the debug console): dropped */
 		else if (n > 0 && chr->fe)
@@ -571,7 +578,7 @@ static void flush_backlog(struct gh_chardev *chr)
 static void update_socket_polling(struct gh_chardev *chr, bool want_in)
 {
 	struct chr_source *src = chr->source;
-	GIOCondition ev = want_in ? G_IO_IN : 0;
+	GIOCondition ev = want_in && !chr->client_in_eof ? G_IO_IN : 0;
 
 	pthread_mutex_lock(&chr->out_lock);
 	if (chr->in_fd >= 0 && gh_ring_len(&chr->backlog))
@@ -606,6 +613,7 @@ static void drop_client(struct gh_chardev *chr)
 	chr->out_waiting = false;
 	pthread_mutex_unlock(&chr->out_lock);
 	chr->client_gone = false;
+	chr->client_in_eof = false;
 	if (fd >= 0)
 		close(fd);
 }

@@ -37,7 +37,8 @@ struct gh_chardev_frontend {
  * guest printed while nobody was attached (the newest 64 KiB), then the
  * output as it comes, and its input goes to the frontend. A second client
  * gets a line starting with GH_CHARDEV_BUSY and is closed. A client that
- * does not read loses output, never stalls the device. The socket is
+ * does not read loses output, never stalls the device; one that shuts its
+ * sending side down (socat -u) keeps the console until it closes. The socket is
  * removed by gh_chardev_free().
  */
 __attribute__((warn_unused_result))
