@@ -4,8 +4,10 @@
  * would, without one: text mode 03h with its own font in plane 2, planar
  * mode 12h plane by plane, mode 13h through chain-4, and a Bochs VBE (DISPI) 1024x768x32 mode through the
  * linear framebuffer of BAR0. The command line picks the screen
- * ("vga.step=text", "12h", "13h" or "vbe"; text by default). It then leaves
- * through debug-exit, where the VMM writes its screendump; under QEMU,
+ * ("vga.step=text", "12h", "13h" or "vbe"; text by default), or "anim",
+ * the VNC benchmark's moving picture (see animate()). It then leaves
+ * through debug-exit, where the VMM writes its screendump ("vga.hold":
+ * it halts instead, the screen kept for VNC clients); under QEMU,
  * without a debug-exit device, it halts and tests/vga.sh takes QEMU's
  * screendump over the monitor. Exit: 0x31 when every check passes.
  */
@@ -177,11 +179,11 @@ static uint16_t vbe_get(uint16_t i)
 	return inw(VBE_DATA);
 }
 
-static void draw_vbe(void)
+/* Places BAR0 if no firmware did and sets 1024x768x32 with the LFB; the
+ * framebuffer, or NULL. */
+static volatile uint32_t *vbe_1024x768(void)
 {
 	uint32_t bar = cfg_read(0x10) & ~0xfu;
-	volatile uint32_t *lfb;
-	unsigned bad = 0;
 
 	check_eq(vbe_get(0), 0xb0c5, "vbe: DISPI ID 0xB0C5");
 	check_eq(vbe_get(0xa), 256, "vbe: 16 MiB of video memory");
@@ -191,8 +193,8 @@ static void draw_vbe(void)
 		bar = cfg_read(0x10) & ~0xfu;
 	}
 	cfg_write(0x04, cfg_read(0x04) | 0x2);
-	check(bar != 0 && !(bar & 0xffffff), "vbe: BAR0 is placed, 16 MiB aligned");
-	lfb = (volatile uint32_t *)(uintptr_t)bar;
+	if (!check(bar != 0 && !(bar & 0xffffff), "vbe: BAR0 is placed, 16 MiB aligned"))
+		return NULL;
 	load_dac();
 	inb(0x3da);
 	outb(0x3c0, 0x20);		/* unblank, as bochs-drm does */
@@ -203,6 +205,16 @@ static void draw_vbe(void)
 	vbe(4, 0x41);			/* enabled, LFB */
 	check_eq(vbe_get(1), 1024, "vbe: XRES 1024");
 	check_eq(vbe_get(6), 1024, "vbe: the virtual width follows");
+	return (volatile uint32_t *)(uintptr_t)bar;
+}
+
+static void draw_vbe(void)
+{
+	volatile uint32_t *lfb = vbe_1024x768();
+	unsigned bad = 0;
+
+	if (!lfb)
+		return;
 	for (unsigned y = 0; y < 768; y++)
 		for (unsigned x = 0; x < 1024; x++)
 			lfb[y * 1024 + x] = vga_test_pixel32(x, y);
@@ -212,6 +224,45 @@ static void draw_vbe(void)
 				bad++;
 	check_eq(bad, 0, "vbe: the framebuffer reads back");
 }
+
+/*
+ * The VNC benchmark's screen (bench/vnc.py): the whole 1024x768x32 screen
+ * redrawn every frame, a gradient that scrolls diagonally and bars that move
+ * across, so that every pixel changes from one frame to the next and no two
+ * neighbouring frames compress alike. "vga.frames=N" stops after N frames
+ * (through debug-exit), none or 0 runs forever; every 32 frames it prints
+ * "anim: frame N" on COM1 for the guest's own frame rate.
+ */
+static void animate(const char *cmdline)
+{
+	const char *arg = strstr(cmdline, "vga.frames=");
+	volatile uint32_t *lfb = vbe_1024x768();
+	unsigned frames = 0;
+
+	if (arg)
+		for (arg += strlen("vga.frames="); *arg >= '0' && *arg <= '9'; arg++)
+			frames = frames * 10 + (*arg - '0');
+	if (!lfb)
+		return;
+	printf("anim: drawing %u frames\n", frames);
+	for (unsigned f = 0; !frames || f < frames; f++) {
+		for (unsigned y = 0; y < 768; y++) {
+			volatile uint32_t *row = lfb + y * 1024;
+			uint32_t g = (y + f * 3) & 0xff;
+
+			for (unsigned x = 0; x < 1024; x++) {
+				uint32_t r = (x + y + f * 5) & 0xff;
+				uint32_t b = ((x + f * 16) & 0x80) ? 0xff : 0x20;
+
+				row[x] = r << 16 | g << 8 | b;
+			}
+		}
+		if (!(f % 32))
+			printf("anim: frame %u\n", f);
+	}
+}
+
+void guest_main(uint32_t magic, uint32_t mbi);
 
 void guest_main(uint32_t magic, uint32_t mbi_addr)
 {
@@ -235,7 +286,14 @@ void guest_main(uint32_t magic, uint32_t mbi_addr)
 		draw_13h();
 	else if (strstr(cmdline, "vga.step=vbe"))
 		draw_vbe();
+	else if (strstr(cmdline, "vga.step=anim"))
+		animate(cmdline);
 	else
 		draw_text();
+	if (strstr(cmdline, "vga.hold")) {
+		/* the screen stays for VNC clients (tests/vnc.sh) */
+		summary("guest-vga");
+		halt_forever();
+	}
 	finish("guest-vga", OK_CODE, FAIL_CODE);
 }

@@ -126,6 +126,9 @@ void printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern unsigned checks_passed, checks_failed;
 bool check(bool ok, const char *name);
 bool check_eq(uint64_t got, uint64_t want, const char *name);
+/* Prints the "GUEST: N checks passed, N failed: SUCCESS|FAILURE" line;
+ * true for SUCCESS. */
+bool summary(const char *guest);
 /* Prints the summary and leaves through debug-exit; never returns. */
 __attribute__((noreturn)) void finish(const char *guest, uint8_t ok_code, uint8_t fail_code);
 __attribute__((noreturn)) void debug_exit(uint8_t code);
