@@ -79,6 +79,8 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
+# a client that gave up early must not take the script with it
+trap '' PIPE
 
 # wait_for SECONDS COMMAND...: until COMMAND succeeds (every 0.2 s)
 wait_for() {
