@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -881,6 +882,49 @@ static void test_socket_half_close(void)
 	g_string_free(got, TRUE);
 }
 
+/*
+ * Out of fds: the client waits in the queue, the loop does not spin on the
+ * listening socket, and once fds are free again the client gets the console.
+ */
+static void test_socket_accept_fails(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sock_test t;
+	GString *got = g_string_new(NULL);
+	struct rlimit saved, low;
+	GArray *fds = g_array_new(FALSE, FALSE, sizeof(int));
+	int c, fd;
+
+	sock_setup(&t, 100);
+	c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	g_assert_cmpint(c, >=, 0);
+	g_strlcpy(sa.sun_path, t.path, sizeof(sa.sun_path));
+	g_assert_cmpint(getrlimit(RLIMIT_NOFILE, &saved), ==, 0);
+	fd = dup(0);
+	close(fd);
+	low = saved;
+	low.rlim_cur = fd + 16;
+	g_assert_cmpint(setrlimit(RLIMIT_NOFILE, &low), ==, 0);
+	while ((fd = dup(0)) >= 0)
+		g_array_append_val(fds, fd);
+	g_assert_cmpint(errno, ==, EMFILE);
+
+	g_assert_cmpint(connect(c, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+	iterate_for(t.ctx, 100);
+	g_assert_false(g_main_context_iteration(t.ctx, FALSE));
+
+	for (guint i = 0; i < fds->len; i++)
+		close(g_array_index(fds, int, i));
+	g_assert_cmpint(setrlimit(RLIMIT_NOFILE, &saved), ==, 0);
+	gh_chardev_write(t.chr, "in", 2);
+	g_assert_true(client_read(t.ctx, c, got, 2, 5000));
+	g_assert_cmpstr(got->str, ==, "in");
+	close(c);
+	sock_teardown(&t);
+	g_array_free(fds, TRUE);
+	g_string_free(got, TRUE);
+}
+
 static void test_socket_paths(void)
 {
 	g_autofree char *dir = g_dir_make_tmp("gh-chardev-XXXXXX", NULL);
@@ -949,6 +993,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/chardev/socket/hangup-while-full",
 			test_socket_hangup_while_full);
 	g_test_add_func("/chardev/socket/half-close", test_socket_half_close);
+	g_test_add_func("/chardev/socket/accept-fails",
+			test_socket_accept_fails);
 	g_test_add_func("/chardev/socket/paths", test_socket_paths);
 	return g_test_run();
 }

@@ -24,6 +24,8 @@
 #define PENDING_MAX 4096
 /* How often a pty whose slave side was closed is checked for a new reader. */
 #define PTY_RECHECK_MS 250
+/* How long a socket console stops taking clients after accept() failed. */
+#define ACCEPT_RETRY_MS 1000
 
 #define ESCAPE_CHAR 0x01	/* Ctrl-A */
 
@@ -49,6 +51,7 @@ struct chr_source {
 	gpointer tag;
 	GIOCondition tag_events;	/* what tag polls for */
 	gpointer listen_tag;		/* socket: the listening fd */
+	gint64 listen_resume;		/* not polled until then (us), 0: polled */
 };
 
 struct gh_chardev {
@@ -585,6 +588,16 @@ static void update_socket_polling(struct gh_chardev *chr, bool want_in)
 		ev |= G_IO_OUT;
 	pthread_mutex_unlock(&chr->out_lock);
 
+	if (src->listen_resume) {
+		gint64 now = g_source_get_time(&src->base);
+
+		if (now >= src->listen_resume) {
+			g_source_modify_unix_fd(&src->base, src->listen_tag, G_IO_IN);
+			src->listen_resume = 0;
+		} else {
+			g_source_set_ready_time(&src->base, src->listen_resume);
+		}
+	}
 	if (chr->in_fd < 0)
 		return;
 	if (!src->tag) {
@@ -647,6 +660,17 @@ static void accept_clients(struct gh_chardev *chr)
 		chr->in_fd = fd;
 		pthread_mutex_unlock(&chr->out_lock);
 		flush_backlog(chr);
+	}
+	/*
+	 * Out of fds or memory: the connection stays queued and the listening
+	 * fd readable, so it is left alone for a while instead of spinning.
+	 */
+	if (errno != EAGAIN && errno != EWOULDBLOCK) {
+		struct chr_source *src = chr->source;
+
+		g_source_modify_unix_fd(&src->base, src->listen_tag, 0);
+		src->listen_resume = g_source_get_time(&src->base) +
+				     ACCEPT_RETRY_MS * 1000;
 	}
 }
 
