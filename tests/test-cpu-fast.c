@@ -7,7 +7,9 @@
  * or a missing page), non-canonical addresses, RIP-relative operands, a
  * store into the block being run, stepping one instruction at a time, and
  * near CALL/RET to a bad target. The host-differential tests of
- * test-cpu-exec-alu cover the arithmetic.
+ * test-cpu-exec-alu cover the arithmetic. Outside 64-bit mode the operand
+ * path (gh_mem_fast_legacy) must keep every segment check: base, limit,
+ * type, expand-down, and the 32-bit wrap of the linear address.
  */
 #include <glib.h>
 
@@ -345,6 +347,198 @@ static void test_segments(void)
 	env_free(&e);
 }
 
+/* ---- 32-bit protected mode: segments with bases and limits ---- */
+
+#define P32_GDT_LIMIT	0x3f
+#define P32_CODE	0x08
+#define P32_DATA	0x10
+
+/*
+ * 32-bit protected mode at CPL 0 without paging, CS and SS flat, every
+ * exception vector on a HLT at HBASE + v * 0x100, code at CODE. The test
+ * sets DS as it needs.
+ */
+static void env32_init(struct ct_env64 *e)
+{
+	struct gh_cpu_state *s = &e->s;
+
+	e->cpu = ct_cpu_new((struct gh_cpu_bus){ .page = ct_env64_page, .opaque = e },
+			    &e->ram, RAM_SIZE);
+	e->ram_size = RAM_SIZE;
+	ct_gdt_set(e->ram, P32_CODE, ct_seg_desc(0, 0xfffff, 0x9b, 0xc));
+	ct_gdt_set(e->ram, P32_DATA, ct_seg_desc(0, 0xfffff, 0x93, 0xc));
+	for (unsigned v = 0; v < 32; v++) {
+		ct_idt32_set(e->ram, v, P32_CODE, HBASE + v * 0x100, 0x8e);
+		e->ram[HBASE + v * 0x100] = 0xf4;
+	}
+	ct_flat_state(e->ram, s, P32_CODE, P32_DATA, P32_DATA, false);
+	s->tr.type = 0xb;
+	s->tr.s = 0;
+	s->gdt.limit = P32_GDT_LIMIT;
+	s->idt.base = CT_IDT_BASE;
+	s->idt.limit = 32 * 8 - 1;
+	s->rflags = 2;
+	s->gpr[GH_RSP] = STACK_TOP;
+	s->rip = CODE;
+}
+
+/* A DS of the given base, limit and type (the descriptor cache only). */
+static void set_ds(struct ct_env64 *e, uint32_t base, uint32_t limit, unsigned type)
+{
+	struct gh_segment *ds = &e->s.seg[GH_DS];
+
+	ds->base = base;
+	ds->limit = limit;
+	ds->type = type;
+	ds->db = 1;
+}
+
+/* The state after a 32-bit exception: its handler ran, with the error code
+ * and EIP of the faulting instruction on the stack. */
+static void assert_fault32(const struct ct_env64 *e, const struct gh_cpu_state *st,
+			   unsigned vec, uint32_t err, uint32_t eip)
+{
+	uint32_t sp = (uint32_t)st->gpr[GH_RSP];
+
+	g_assert_cmphex(st->rip, ==, HBASE + vec * 0x100 + 1);
+	g_assert_cmphex(ct_get32(e->ram, sp), ==, err);
+	g_assert_cmphex(ct_get32(e->ram, sp + 4), ==, eip);
+}
+
+/*
+ * DS with a base and a limit: the first two loads fill the TLB for linear
+ * page 0 (flat ES) and for DS's page, the next ones take the inline path,
+ * which must add the base, and a dword that ends past the limit, in the
+ * same page, is #GP(0) with nothing written.
+ */
+static void test_legacy_limit(void)
+{
+	static const uint8_t code[] = {
+		0x26, 0x8b, 0x3b,	/* mov edi, es:[ebx]: linear 0x7fc */
+		0x8b, 0x03,		/* mov eax, [ebx] */
+		0x8b, 0x0b,		/* mov ecx, [ebx] */
+		0x89, 0x53, 0xf8,	/* mov [ebx-8], edx */
+		0x8b, 0x73, 0x01,	/* mov esi, [ebx+1]: 0x7fd-0x800, one past */
+		0xf4,
+	};
+	struct gh_cpu_state st;
+	struct ct_env64 e;
+
+	env32_init(&e);
+	load_code(&e, code, sizeof(code));
+	set_ds(&e, DATA, 0x7ff, 0x3);
+	e.s.gpr[GH_RBX] = 0x7fc;
+	e.s.gpr[GH_RDX] = 0x12345678;
+	ct_put32(e.ram, DATA + 0x7fc, 0xcafef00d);
+	ct_put32(e.ram, 0x7fc, 0xbad);
+	ct_put32(e.ram, DATA + 0x7fe, 0xcafe);
+	run(&e, &st);
+	g_assert_cmphex(st.gpr[GH_RDI], ==, 0xbad);
+	g_assert_cmphex(st.gpr[GH_RAX], ==, 0xcafef00d);
+	g_assert_cmphex(st.gpr[GH_RCX], ==, 0xcafef00d);
+	g_assert_cmphex(ct_get32(e.ram, DATA + 0x7f4), ==, 0x12345678);
+	g_assert_cmphex(ct_get32(e.ram, 0x7f4), ==, 0);
+	assert_fault32(&e, &st, 13, 0, CODE + 10);
+	g_assert_cmphex(st.gpr[GH_RSI], ==, 0);
+	env_free(&e);
+}
+
+/*
+ * The type is checked on the inline path too: a read-only segment refuses
+ * a write, an execute-only code segment a read, readable code allows one;
+ * an expand-down segment refuses offsets at or below its limit.
+ */
+static void test_legacy_types(void)
+{
+	static const uint8_t load_store[] = {
+		0x8b, 0x03,		/* mov eax, [ebx] */
+		0x89, 0x03,		/* mov [ebx], eax */
+		0xf4,
+	};
+	static const uint8_t cs_load[] = {
+		0x8b, 0x0b,		/* mov ecx, [ebx]: fills the TLB */
+		0x2e, 0x8b, 0x03,	/* mov eax, cs:[ebx] */
+		0xf4,
+	};
+	static const uint8_t down_load[] = {
+		0x26, 0x8b, 0x8b, 0x00, 0xf0, 0x03, 0x00, /* mov ecx, es:[ebx+DATA] */
+		0x8b, 0x03,		/* mov eax, [ebx] */
+		0xf4,
+	};
+	struct gh_cpu_state st;
+	struct ct_env64 e;
+
+	/* read-only data: the read goes (and fills the TLB), the write is
+	 * #GP(0) */
+	env32_init(&e);
+	load_code(&e, load_store, sizeof(load_store));
+	set_ds(&e, DATA, 0xffff, 0x1);
+	e.s.gpr[GH_RBX] = 0x10;
+	ct_put32(e.ram, DATA + 0x10, 0x600d);
+	run(&e, &st);
+	g_assert_cmphex(st.gpr[GH_RAX], ==, 0x600d);
+	assert_fault32(&e, &st, 13, 0, CODE + 2);
+	env_free(&e);
+
+	/* execute-only code: #GP(0); execute/read code: read */
+	for (unsigned readable = 0; readable < 2; readable++) {
+		env32_init(&e);
+		load_code(&e, cs_load, sizeof(cs_load));
+		e.s.seg[GH_CS].type = readable ? 0xb : 0x9;
+		e.s.gpr[GH_RBX] = DATA;
+		ct_put32(e.ram, DATA, 0xc0de);
+		run(&e, &st);
+		if (readable)
+			g_assert_cmphex(st.gpr[GH_RAX], ==, 0xc0de);
+		else
+			assert_fault32(&e, &st, 13, 0, CODE + 2);
+		env_free(&e);
+	}
+
+	/* expand-down, limit 0xfff: 0x1000 and up are valid, 0x10 is not */
+	env32_init(&e);
+	load_code(&e, down_load, sizeof(down_load));
+	set_ds(&e, DATA, 0xfff, 0x7);
+	e.s.gpr[GH_RBX] = 0x10;
+	run(&e, &st);
+	assert_fault32(&e, &st, 13, 0, CODE + 7);
+	env_free(&e);
+	env32_init(&e);
+	load_code(&e, load_store, sizeof(load_store));
+	set_ds(&e, DATA, 0xfff, 0x7);
+	e.s.gpr[GH_RBX] = 0x1010;
+	ct_put32(e.ram, DATA + 0x1010, 0xd0);
+	run(&e, &st);
+	g_assert_cmphex(st.rip, ==, CODE + sizeof(load_store));
+	g_assert_cmphex(st.gpr[GH_RAX], ==, 0xd0);
+	env_free(&e);
+}
+
+/* base + offset wraps at 4 GiB: base 0xfffff000 and offset 0x1000 + DATA
+ * is linear DATA, twice (the second from the TLB). */
+static void test_legacy_wrap(void)
+{
+	static const uint8_t code[] = {
+		0x8b, 0x03,		/* mov eax, [ebx] */
+		0x01, 0x03,		/* add [ebx], eax */
+		0x8b, 0x0b,		/* mov ecx, [ebx] */
+		0xf4,
+	};
+	struct gh_cpu_state st;
+	struct ct_env64 e;
+
+	env32_init(&e);
+	load_code(&e, code, sizeof(code));
+	set_ds(&e, 0xfffff000, 0xffffffff, 0x3);
+	e.s.gpr[GH_RBX] = 0x1000 + DATA;
+	ct_put32(e.ram, DATA, 21);
+	run(&e, &st);
+	g_assert_cmphex(st.gpr[GH_RAX], ==, 21);
+	g_assert_cmphex(st.gpr[GH_RCX], ==, 42);
+	g_assert_cmphex(ct_get32(e.ram, DATA), ==, 42);
+	env_free(&e);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -357,5 +551,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/cpu-fast/call-ret", test_call_ret);
 	g_test_add_func("/cpu-fast/cs-base-ignored", test_cs_base_ignored);
 	g_test_add_func("/cpu-fast/segments", test_segments);
+	g_test_add_func("/cpu-fast/legacy-limit", test_legacy_limit);
+	g_test_add_func("/cpu-fast/legacy-types", test_legacy_types);
+	g_test_add_func("/cpu-fast/legacy-wrap", test_legacy_wrap);
 	return g_test_run();
 }

@@ -200,24 +200,64 @@ GH_EXEC_INLINE bool gh_mem_fast(const struct gh_cpu *cpu, unsigned seg, uint64_t
 	       (off & 0xfff) + size <= 0x1000;
 }
 
+/*
+ * The same outside 64-bit mode, where a segment's base and limit apply: a
+ * present, usable segment that allows the access (readable, or writable
+ * data) and is not expand-down, the bytes within its limit and in one page
+ * of the linear space. Then the linear address is base + offset (32-bit),
+ * as seg_lin() in exec.c would find without raising anything.
+ */
+GH_EXEC_INLINE bool gh_mem_fast_legacy(const struct gh_cpu *cpu, unsigned seg,
+				       uint64_t off, unsigned size, bool write,
+				       uint64_t *lin)
+{
+	const struct gh_segment *s = &cpu->seg[seg];
+	uint64_t l;
+
+	if (cpu->mode == GH_MODE_LONG || off > s->limit ||
+	    off + size - 1 > s->limit || !s->present || s->unusable)
+		return false;
+	/* type: data 0-7 (bit 2 expand-down, bit 1 writable), code 8-15
+	 * (bit 1 readable) */
+	if (write ? (s->type & 0xe) != 0x2 :
+		    (s->type & 0xc) != 0 && (s->type & 0xa) != 0xa)
+		return false;
+	l = (s->base + off) & 0xffffffffULL;
+	if ((l & 0xfff) + size > 0x1000)
+		return false;
+	*lin = l;
+	return true;
+}
+
 GH_EXEC_INLINE uint64_t gh_mem_read_seg(struct gh_cpu *cpu, unsigned seg, uint64_t off,
 					unsigned size)
 {
+	uint64_t lin;
 	void *h;
 
-	if (__builtin_expect(gh_mem_fast(cpu, seg, off, size), 1) &&
-	    (h = gh_tlb_lookup_read(cpu->tlb, off, cpu->data_mode)))
+	if (__builtin_expect(gh_mem_fast(cpu, seg, off, size), 1)) {
+		if ((h = gh_tlb_lookup_read(cpu->tlb, off, cpu->data_mode)))
+			return gh_host_load(h, size);
+	} else if (gh_mem_fast_legacy(cpu, seg, off, size, false, &lin) &&
+		   (h = gh_tlb_lookup_read(cpu->tlb, lin, cpu->data_mode))) {
 		return gh_host_load(h, size);
+	}
 	return gh_mem_read_slow(cpu, seg, off, size);
 }
 
 GH_EXEC_INLINE void gh_mem_write_seg(struct gh_cpu *cpu, unsigned seg, uint64_t off,
 				     unsigned size, uint64_t val)
 {
+	uint64_t lin;
 	void *h;
 
-	if (__builtin_expect(gh_mem_fast(cpu, seg, off, size), 1) &&
-	    (h = gh_tlb_lookup_write(cpu->tlb, off, cpu->data_mode))) {
+	if (__builtin_expect(gh_mem_fast(cpu, seg, off, size), 1)) {
+		h = gh_tlb_lookup_write(cpu->tlb, off, cpu->data_mode);
+	} else {
+		h = gh_mem_fast_legacy(cpu, seg, off, size, true, &lin) ?
+		    gh_tlb_lookup_write(cpu->tlb, lin, cpu->data_mode) : NULL;
+	}
+	if (h) {
 		gh_host_store(h, size, val);
 		return;
 	}
