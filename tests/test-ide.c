@@ -1005,6 +1005,66 @@ static void test_atapi_info(struct fx *f, gconstpointer data)
 	r = packet(f, cdb, 0, buf, sizeof(buf));
 	g_assert_cmpuint(r.len, ==, 8);
 	g_assert_cmphex(buf[1], ==, 0);
+
+	/* READ DISC INFORMATION: one complete session, finalized; the
+	 * allocation length cuts it; other data types are refused */
+	memset(cdb, 0, 12);
+	cdb[0] = 0x51;
+	cdb[8] = 255;
+	r = packet(f, cdb, 0, buf, sizeof(buf));
+	g_assert_cmpuint(r.len, ==, 34);
+	g_assert_cmpuint(buf[0] << 8 | buf[1], ==, 32);
+	g_assert_cmphex(buf[2], ==, 0x0e);
+	g_assert_cmpmem(buf + 3, 4, ((uint8_t[]){ 1, 1, 1, 1 }), 4);
+	g_assert_cmphex(buf[16] & buf[23], ==, 0xff);
+	cdb[8] = 8;
+	r = packet(f, cdb, 0, buf, sizeof(buf));
+	g_assert_cmpuint(r.len, ==, 8);
+	cdb[1] = 1;
+	expect_check(f, cdb, 0x5, 0x24, 0);
+}
+
+/* READ CD: user data as READ(10) gives it, or none; raw fields, other
+ * sector types and ranges past the disc are refused. */
+static void test_atapi_read_cd(struct fx *f, gconstpointer data)
+{
+	uint8_t cdb[12], rd10[12] = { 0x28 };
+	uint8_t *buf = g_malloc(3 * 2048), *ref = g_malloc(3 * 2048);
+	struct atapi_result r;
+
+	rd10[5] = 5;
+	rd10[8] = 3;
+	r = packet(f, rd10, 0, ref, 3 * 2048);
+	g_assert_cmpuint(r.len, ==, 3 * 2048);
+	memset(cdb, 0, 12);
+	cdb[0] = 0xbe;
+	cdb[5] = 5;
+	cdb[8] = 3;
+	cdb[9] = 0x10;			/* user data */
+	r = packet(f, cdb, 0, buf, 3 * 2048);
+	g_assert_cmpuint(r.len, ==, 3 * 2048);
+	g_assert_cmpmem(buf, 3 * 2048, ref, 3 * 2048);
+	cdb[1] = 2 << 2;		/* mode 1 asked for: the same */
+	r = packet(f, cdb, 0, buf, 3 * 2048);
+	g_assert_cmpuint(r.len, ==, 3 * 2048);
+	cdb[9] = 0;			/* no field: nothing moves */
+	r = packet(f, cdb, 0, buf, 3 * 2048);
+	g_assert_cmpuint(r.len, ==, 0);
+	g_assert_cmphex(r.status & ST_ERR, ==, 0);
+	cdb[9] = 0x10;
+	cdb[1] = 1 << 2;		/* CD-DA: not this track's mode */
+	expect_check(f, cdb, 0x5, 0x64, 0);
+	cdb[1] = 0;
+	cdb[9] = 0xf8;			/* sync, headers, user data, EDC/ECC */
+	expect_check(f, cdb, 0x5, 0x24, 0);
+	cdb[9] = 0x10;
+	cdb[10] = 1;			/* raw subchannel */
+	expect_check(f, cdb, 0x5, 0x24, 0);
+	cdb[10] = 0;
+	cdb[5] = CD_SECTORS - 1;	/* two sectors past the end */
+	expect_check(f, cdb, 0x5, 0x21, 0);
+	g_free(buf);
+	g_free(ref);
 }
 
 static void test_atapi_dma(struct fx *f, gconstpointer data)
@@ -1279,6 +1339,7 @@ int main(int argc, char **argv)
 	ADD("/ide/dma-bad", test_dma_bad);
 	ADD("/ide/atapi", test_atapi);
 	ADD("/ide/atapi-info", test_atapi_info);
+	ADD("/ide/atapi-read-cd", test_atapi_read_cd);
 	ADD("/ide/atapi-dma", test_atapi_dma);
 	ADD("/ide/media-change", test_media_change);
 	ADD("/ide/storm", test_storm);

@@ -31,6 +31,7 @@
 #define ASC_NO_MEDIUM		0x3a
 #define ASC_REMOVAL_PREVENTED	0x53
 #define ASC_UNRECOVERED_READ	0x11
+#define ASC_ILLEGAL_MODE	0x64	/* illegal mode for this track */
 
 /* MMC profiles (table 89) */
 #define PROFILE_CD_ROM		0x0008
@@ -278,6 +279,60 @@ static void cmd_read(struct ide_drive *d, uint64_t lba, uint64_t count)
 	d->cd_lba = lba;
 	d->reply_left = count * CD_SECTOR;
 	data_in(d, 0);
+}
+
+/*
+ * READ CD (MMC-5, 6.19) of our one track, mode 1 data: the user data of
+ * each sector, or no field at all. An ISO image keeps nothing else (sync,
+ * headers, EDC/ECC, C2 errors, subchannels), so asking for those is an
+ * invalid field, and for another sector type (CD-DA, mode 2) an illegal
+ * mode for the track.
+ */
+static void cmd_read_cd(struct ide_drive *d)
+{
+	const uint8_t *c = d->cdb;
+	unsigned type = (c[1] >> 2) & 7;
+	uint32_t count = c[6] << 16 | c[7] << 8 | c[8];
+
+	if (!need_medium(d))
+		return;
+	if (type != 0 && type != 2) {		/* any type, or mode 1 */
+		fail(d, SENSE_ILLEGAL_REQUEST, ASC_ILLEGAL_MODE, 0);
+		return;
+	}
+	if ((c[9] != 0x00 && c[9] != 0x10) || (c[10] & 7)) {
+		fail(d, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD, 0);
+		return;
+	}
+	cmd_read(d, be32(c + 2), c[9] ? count : 0);
+}
+
+/*
+ * READ DISC INFORMATION (MMC-5, 6.22), standard data type only: a
+ * finalized disc of one complete session holding track 1.
+ */
+static void cmd_read_disc_info(struct ide_drive *d)
+{
+	uint8_t *b = d->buf;
+
+	if (!need_medium(d))
+		return;
+	if (d->cdb[1] & 7) {
+		fail(d, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD, 0);
+		return;
+	}
+	memset(b, 0, 34);
+	put_be16(b, 34 - 2);
+	b[2] = 3 << 2 | 2;		/* last session complete, disc complete */
+	b[3] = 1;			/* first track on the disc */
+	b[4] = 1;			/* sessions */
+	b[5] = 1;			/* first track of the last session */
+	b[6] = 1;			/* last track of the last session */
+	b[7] = 0x20;			/* URU: unrestricted use */
+	b[8] = 0x00;			/* disc type: CD-DA or CD-ROM */
+	/* no lead-in or lead-out left to write on a complete disc */
+	memset(b + 16, 0xff, 8);
+	reply(d, 34, be16(d->cdb + 7));
 }
 
 static void cmd_request_sense(struct ide_drive *d)
@@ -612,6 +667,12 @@ void atapi_run_packet(struct ide_drive *d)
 		break;
 	case 0x4a:
 		cmd_get_event_status(d);
+		break;
+	case 0x51:
+		cmd_read_disc_info(d);
+		break;
+	case 0xbe:
+		cmd_read_cd(d);
 		break;
 	case 0x5a:
 		cmd_mode_sense(d);
