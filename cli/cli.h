@@ -8,6 +8,7 @@
 #include "gh/board.h"
 #include "gh/error.h"
 #include "gh/vm.h"
+#include "gh/vnc.h"
 
 struct gh_run_options {
 	char *kernel;
@@ -23,6 +24,9 @@ struct gh_run_options {
 	char *screendump;	/* PNG written when the VM stops */
 	char *screen_text;	/* text written when the VM stops */
 	char *monitor;		/* "unix:PATH": the monitor's socket */
+	bool vnc_enabled;	/* --vnc given: vnc says where and how */
+	struct gh_vnc_config vnc;	/* password read by gh_run */
+	char *vnc_password_file;
 	char *initrd;
 	char *append;
 	uint64_t ram_size;

@@ -20,6 +20,7 @@
 #include "gh/input.h"
 #include "gh/unix-socket.h"
 #include "gh/vm.h"
+#include "gh/vnc.h"
 
 /* A command line longer than this is refused as a whole. */
 #define MAX_LINE	4096
@@ -43,6 +44,7 @@ struct key_event {
 struct gh_monitor {
 	struct gh_vm *vm;
 	struct gh_board *board;
+	struct gh_vnc *vnc;
 	GMainContext *ctx;
 	struct gh_unix_listener lst;
 	GSource *listen_src;
@@ -233,8 +235,25 @@ static int cmd_info(struct gh_monitor *m, char **argv, unsigned argc,
 		info_block(m, out);
 		return 0;
 	}
+	if (!strcmp(argv[1], "vnc")) {
+		GString *clients;
+		unsigned n;
+
+		if (!m->vnc) {
+			g_string_append(out, "VNC server: none (no --vnc)\n");
+			return 0;
+		}
+		clients = g_string_new(NULL);
+		n = gh_vnc_describe_clients(m->vnc, clients);
+		g_string_append_printf(out, "VNC server: %s (display :%d)\n"
+				       "clients: %u\n%s", gh_vnc_address(m->vnc),
+				       gh_vnc_display_number(m->vnc), n,
+				       clients->str);
+		g_string_free(clients, TRUE);
+		return 0;
+	}
 	return gh_error_set(err, -EINVAL, "unknown info '%s' (info status, "
-			    "info block)", argv[1]);
+			    "info block, info vnc)", argv[1]);
 }
 
 /* eject [-f] DRIVE, change DRIVE FILE: the CD-ROM drives' discs */
@@ -404,8 +423,9 @@ static int cmd_quit(struct gh_monitor *m, char **argv, unsigned argc,
 
 static const struct command commands[] = {
 	{ "help", NULL, "list the commands", cmd_help, 0, 0 },
-	{ "info", "status|block", "say whether the VM runs or is paused; "
-	  "list the drives and their media", cmd_info, 1, 1 },
+	{ "info", "status|block|vnc", "say whether the VM runs or is "
+	  "paused; list the drives and their media; where the VNC server "
+	  "listens and who is connected", cmd_info, 1, 1 },
 	{ "eject", "[-f] DRIVE", "take the disc out of a CD-ROM drive (-f: "
 	  "even when the guest locked it)", cmd_eject, 1, 2 },
 	{ "change", "DRIVE FILE", "put the ISO FILE in a CD-ROM drive",
@@ -649,6 +669,12 @@ int gh_monitor_new(const char *spec, struct gh_vm *vm, struct gh_board *board,
 	watch_listen(m, true);
 	*out = m;
 	return 0;
+}
+
+void gh_monitor_set_vnc(struct gh_monitor *m, struct gh_vnc *vnc)
+{
+	if (m)
+		m->vnc = vnc;
 }
 
 void gh_monitor_free(struct gh_monitor *m)

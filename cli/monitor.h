@@ -29,6 +29,9 @@ struct gh_monitor;
 __attribute__((warn_unused_result))
 int gh_monitor_new(const char *spec, struct gh_vm *vm, struct gh_board *board,
 		   struct gh_monitor **out, struct gh_error *err);
+struct gh_vnc;
+/* The VNC server 'info vnc' describes (NULL: none); m NULL is fine. */
+void gh_monitor_set_vnc(struct gh_monitor *m, struct gh_vnc *vnc);
 /* Disconnects the client and removes the socket. NULL is fine. */
 void gh_monitor_free(struct gh_monitor *m);
 

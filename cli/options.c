@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gh/vnc-keymap.h"
+
 int gh_parse_size(const char *s, uint64_t *out, struct gh_error *err)
 {
 	char *end;
@@ -77,6 +79,9 @@ void gh_run_options_clear(struct gh_run_options *o)
 	g_free(o->screendump);
 	g_free(o->screen_text);
 	g_free(o->monitor);
+	g_free(o->vnc_password_file);
+	g_free((char *)o->vnc.keymap);
+	gh_vnc_config_clear(&o->vnc);
 	for (i = 0; i < GH_BOARD_IDE_SLOTS; i++)
 		g_free((char *)o->ide[i].path);
 	for (i = 0; i < o->nserial; i++)
@@ -153,10 +158,19 @@ static const char run_description[] =
 	"c the first disk, d the CD-ROM, n the network (e.g. --boot dc).\n"
 	"\n"
 	"The monitor (--monitor unix:PATH) takes one command a line, as\n"
-	"QEMU's: help, info status, stop, cont, screendump FILE,\n"
+	"QEMU's: help, info status, info vnc, stop, cont, screendump FILE,\n"
 	"screen-text FILE, sendkey KEYS, system_powerdown, system_reset,\n"
 	"quit. A reply is some lines of text, then one line: ok, or\n"
 	"error: and why.\n"
+	"\n"
+	"VNC: --vnc [HOST]:DISPLAY serves the screen, keyboard and mouse on\n"
+	"port 5900+DISPLAY (HOST 127.0.0.1 if empty; [::1]:1 for IPv6;\n"
+	"HOST:auto takes the first free display). The same port takes\n"
+	"WebSocket clients (noVNC). A non-loopback HOST needs\n"
+	"--vnc-password-file (its first line, 1 to 8 characters: VNC\n"
+	"authentication) or --vnc-insecure. --keymap says the guest's\n"
+	"keyboard layout (us, de, fr, gb) so clients' keys type the same\n"
+	"symbols there.\n"
 	"\n"
 	"Character backends (--serial, --debugcon): stdio, file:PATH, pty,\n"
 	"unix:PATH, none. --serial may be given up to four times (COM1..COM4).\n"
@@ -175,7 +189,8 @@ int gh_run_parse(int argc, char **argv, struct gh_run_options *o,
 {
 	char *memory = NULL, *cpus = NULL, **serial = NULL, *timeout = NULL;
 	char **disks = NULL, *cdrom = NULL, *vga = NULL;
-	gboolean help = FALSE;
+	char *vnc = NULL, *keymap = NULL;
+	gboolean help = FALSE, vnc_insecure = FALSE, vnc_view_only = FALSE;
 	GOptionEntry entries[] = {
 		{ "kernel", 0, 0, G_OPTION_ARG_FILENAME, &o->kernel,
 		  "Boot this Linux bzImage or Multiboot kernel: loaded directly, "
@@ -215,6 +230,23 @@ int gh_run_parse(int argc, char **argv, struct gh_run_options *o,
 		{ "monitor", 0, 0, G_OPTION_ARG_FILENAME, &o->monitor,
 		  "Listen for monitor commands on this socket (unix:PATH; "
 		  "one client at a time, 'help' lists the commands)", "SOCKET" },
+		{ "vnc", 0, 0, G_OPTION_ARG_STRING, &vnc,
+		  "Serve the screen over VNC at [HOST]:DISPLAY (port "
+		  "5900+DISPLAY; HOST 127.0.0.1 if empty) or HOST:auto",
+		  "ADDRESS" },
+		{ "vnc-password-file", 0, 0, G_OPTION_ARG_FILENAME,
+		  &o->vnc_password_file,
+		  "Require VNC authentication with the first line of FILE "
+		  "(1 to 8 characters)", "FILE" },
+		{ "vnc-insecure", 0, 0, G_OPTION_ARG_NONE, &vnc_insecure,
+		  "Allow --vnc on a non-loopback address without a password",
+		  NULL },
+		{ "vnc-view-only", 0, 0, G_OPTION_ARG_NONE, &vnc_view_only,
+		  "VNC clients see the screen but their keys and pointer are "
+		  "ignored", NULL },
+		{ "keymap", 0, 0, G_OPTION_ARG_STRING, &keymap,
+		  "The guest's keyboard layout, for VNC clients' keys: us "
+		  "(default), de, fr or gb", "LAYOUT" },
 		{ "memory", 'm', 0, G_OPTION_ARG_STRING, &memory,
 		  "Guest RAM (default 256M)", "SIZE" },
 		{ "cpus", 0, 0, G_OPTION_ARG_STRING, &cpus,
@@ -338,6 +370,35 @@ int gh_run_parse(int argc, char **argv, struct gh_run_options *o,
 				   "unix:PATH)", o->monitor);
 		goto out;
 	}
+	if (vnc) {
+		ret = gh_vnc_parse_address(vnc, &o->vnc, err);
+		if (ret < 0)
+			goto out;
+		o->vnc_enabled = true;
+		o->vnc.insecure = vnc_insecure;
+		o->vnc.view_only = vnc_view_only;
+		o->vnc.verbose = o->verbose;
+		if (o->vga == GH_VGA_NONE) {
+			ret = gh_error_set(err, -EINVAL, "--vnc needs a display "
+					   "(not --vga none)");
+			goto out;
+		}
+	} else if (o->vnc_password_file || vnc_insecure || vnc_view_only ||
+		   keymap) {
+		ret = gh_error_set(err, -EINVAL, "--vnc-password-file, "
+				   "--vnc-insecure, --vnc-view-only and "
+				   "--keymap need --vnc");
+		goto out;
+	}
+	if (keymap) {
+		if (!gh_keymap_find(keymap)) {
+			ret = gh_error_set(err, -EINVAL, "unknown --keymap '%s' "
+					   "(use %s)", keymap,
+					   gh_keymap_names());
+			goto out;
+		}
+		o->vnc.keymap = g_steal_pointer(&keymap);
+	}
 	/* Drives without a kernel to boot directly need firmware to boot
 	 * them: SeaBIOS, as QEMU does. */
 	if (!o->firmware && !o->kernel && (o->ide[0].media ||
@@ -375,6 +436,8 @@ out:
 	g_strfreev(disks);
 	g_free(cdrom);
 	g_free(vga);
+	g_free(vnc);
+	g_free(keymap);
 	g_free(memory);
 	g_free(cpus);
 	g_free(timeout);

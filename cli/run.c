@@ -14,6 +14,7 @@
 #include "gh/display.h"
 #include "gh/firmware.h"
 #include "gh/memory.h"
+#include "gh/vnc.h"
 #include "gh/x86-boot.h"
 #include "monitor.h"
 
@@ -33,6 +34,8 @@ struct run {
 	struct gh_firmware fw;
 	struct gh_board_config board_cfg;
 	struct gh_monitor *monitor;
+	struct gh_vnc_config vnc_cfg;	/* o->vnc with the password read */
+	struct gh_vnc *vnc;
 };
 
 
@@ -346,6 +349,17 @@ int gh_run(const struct gh_run_options *o)
 		fail("%s", err.msg);
 		goto out;
 	}
+	if (o->vnc_enabled) {
+		r.vnc_cfg = o->vnc;
+		r.vnc_cfg.host = g_strdup(o->vnc.host);
+		r.vnc_cfg.password = NULL;
+		if (o->vnc_password_file &&
+		    gh_vnc_read_password(o->vnc_password_file, &r.vnc_cfg,
+					 &err) < 0) {
+			fail("--vnc-password-file: %s", err.msg);
+			goto out;
+		}
+	}
 	if (gh_accel_choose(o->accel, &choice, &err) < 0) {
 		fail("%s", err.msg);
 		goto out;
@@ -435,7 +449,18 @@ int gh_run(const struct gh_run_options *o)
 		fail("--monitor: %s", err.msg);
 		goto out;
 	}
+	if (o->vnc_enabled) {
+		if (gh_vnc_new(&r.vnc_cfg, gh_board_display(r.board),
+			       gh_vm_input(r.vm), ctx, &r.vnc, &err) < 0) {
+			fail("--vnc: %s", err.msg);
+			goto out;
+		}
+		gh_monitor_set_vnc(r.monitor, r.vnc);
+	}
 	log_consoles(&r);
+	if (r.vnc)
+		fail("VNC server on %s (display :%d)", gh_vnc_address(r.vnc),
+		     gh_vnc_display_number(r.vnc));
 	if (gh_vm_start(r.vm, &err) < 0) {
 		fail("%s", err.msg);
 		goto out;
@@ -447,6 +472,9 @@ int gh_run(const struct gh_run_options *o)
 		report_retired(&r);
 out:
 	gh_monitor_free(r.monitor);
+	/* before the board: it listens to the board's display */
+	gh_vnc_free(r.vnc);
+	gh_vnc_config_clear(&r.vnc_cfg);
 	gh_board_free(r.board);
 	gh_firmware_unmap(&r.fw);
 	gh_vm_free(r.vm);

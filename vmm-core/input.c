@@ -181,3 +181,10 @@ void gh_input_abs(struct gh_input *in, unsigned x, unsigned y, int dz,
 		h->abs(opaque, x, y, dz, buttons);
 	unlock_devices(in);
 }
+
+bool gh_input_has_abs(struct gh_input *in)
+{
+	void *opaque;
+
+	return in && pick(in, INPUT_ABS, &opaque) != NULL;
+}

@@ -42,5 +42,8 @@ void gh_input_key(struct gh_input *in, unsigned code, bool down);
 void gh_input_rel(struct gh_input *in, int dx, int dy, int dz, unsigned buttons);
 void gh_input_abs(struct gh_input *in, unsigned x, unsigned y, int dz,
 		  unsigned buttons);
+/* Whether an absolute pointer (a tablet: USB, virtio-input) takes
+ * gh_input_abs(); frontends send relative motion otherwise. */
+bool gh_input_has_abs(struct gh_input *in);
 
 #endif

@@ -1,0 +1,580 @@
+/*
+ * The VNC server (gh/vnc.h) on libvncserver, driven from the VM's
+ * GMainContext as gnome-remote-desktop drives it from its own: we own the
+ * listening sockets and hand each accepted connection to rfbNewClient(); a
+ * watch on each client's socket, and a ~30 Hz refresh timer while anyone
+ * is connected, run rfbProcessEvents() with a zero timeout.
+ *
+ * Why the main loop and not a server thread: the display's surface belongs
+ * to the thread that refreshes it (gh/display.h): a refresh may reallocate
+ * it under a thread that is encoding it. Here the refresh, the listeners'
+ * callbacks, rfbNewFramebuffer() and every encoder run on one thread, and
+ * the framebuffer libvncserver reads is the display's surface itself (no
+ * copy). Device state is reached only through gh_display_refresh() and
+ * gh_input_*(), which take the device lock. The cost: libvncserver reads a
+ * message and writes an update to completion, so a client that stalls in
+ * the middle of one holds the loop for up to MAX_CLIENT_WAIT_MS before it
+ * is dropped.
+ *
+ * Updates: the display tells its listeners which 16x16 tiles changed;
+ * those rectangles only are marked modified, and libvncserver answers each
+ * client's FramebufferUpdateRequest with what was marked since its last
+ * one, so a slow client gets fewer, coalesced updates (RFC 6143 7.5.3).
+ * A mode change is a new framebuffer, sent as DesktopSize (7.8.2) to the
+ * clients that take it.
+ */
+#include "gh/vnc.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <glib-unix.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <rfb/rfb.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "gh/display.h"
+#include "gh/input.h"
+#include "gh/vnc-keymap.h"
+
+#define REFRESH_MS		33
+#define MAX_CLIENT_WAIT_MS	5000
+#define MAX_LISTEN		4
+
+struct gh_vnc {
+	GMainContext *ctx;
+	struct gh_display *d;
+	struct gh_input *in;
+	const struct gh_keymap *km;
+	bool view_only;
+	bool listening;			/* our display listener is added */
+	rfbScreenInfoPtr screen;
+	char *passwords[2];		/* rfbCheckPasswordByList's list */
+	rfbCursorPtr dot;
+	int listen_fd[MAX_LISTEN];
+	GSource *listen_src[MAX_LISTEN];
+	unsigned nlisten;
+	char *address;
+	int display;
+	GSource *timer;
+	unsigned nclients;
+};
+
+struct vnc_client {
+	struct gh_vnc *v;
+	rfbClientPtr cl;
+	GSource *watch;
+	struct gh_vnc_keys keys;
+	bool have_pos;
+	int x, y;
+	int mask;		/* RFB button mask of the last event */
+	char addr[INET6_ADDRSTRLEN + 8];
+};
+
+/* --- display ------------------------------------------------------------- */
+
+/*
+ * The surface as the framebuffer, XRGB8888 in host order: red at bit 16.
+ * rfbNewFramebuffer() resets the server format to its own default (red at
+ * bit 0 on little-endian hosts), so it is set again here and every client's
+ * translation redone for it.
+ */
+static void set_framebuffer(struct gh_vnc *v, const struct gh_display_surface *s)
+{
+	rfbScreenInfoPtr scr = v->screen;
+	rfbClientIteratorPtr it;
+	rfbClientPtr cl;
+
+	rfbNewFramebuffer(scr, (char *)s->data, (int)s->width, (int)s->height,
+			  8, 3, 4);
+	scr->paddedWidthInBytes = (int)s->stride;
+	scr->serverFormat.redShift = 16;
+	scr->serverFormat.greenShift = 8;
+	scr->serverFormat.blueShift = 0;
+	it = rfbGetClientIterator(scr);
+	while ((cl = rfbClientIteratorNext(it)))
+		scr->setTranslateFunction(cl);
+	rfbReleaseClientIterator(it);
+}
+
+static void on_resize(void *opaque, const struct gh_display_surface *s)
+{
+	set_framebuffer(opaque, s);
+}
+
+static void on_update(void *opaque, const struct gh_display_rect *r)
+{
+	struct gh_vnc *v = opaque;
+
+	rfbMarkRectAsModified(v->screen, (int)r->x, (int)r->y,
+			      (int)(r->x + r->w), (int)(r->y + r->h));
+}
+
+static const struct gh_display_listener_ops listener_ops = {
+	.resize = on_resize,
+	.update = on_update,
+};
+
+/* Lets the device render, then answers the clients that asked. */
+static void refresh(struct gh_vnc *v)
+{
+	gh_display_refresh(v->d);
+	rfbProcessEvents(v->screen, 0);
+}
+
+static gboolean on_timer(gpointer opaque)
+{
+	refresh(opaque);
+	return G_SOURCE_CONTINUE;
+}
+
+/* --- input --------------------------------------------------------------- */
+
+static void emit_key(void *opaque, unsigned code, bool down)
+{
+	struct vnc_client *c = opaque;
+
+	gh_input_key(c->v->in, code, down);
+}
+
+static void on_key(rfbBool down, rfbKeySym keysym, rfbClientPtr cl)
+{
+	struct vnc_client *c = cl->clientData;
+
+	if (!c || c->v->view_only)
+		return;
+	gh_vnc_keys_event(&c->keys, keysym, down);
+}
+
+/*
+ * RFB PointerEvent (RFC 6143 7.5.5): an absolute position and buttons 1-8
+ * (1 left, 2 middle, 3 right; a press of 4 or 5 is one wheel step up or
+ * down). The PS/2 mouse takes motion: the difference from this client's
+ * last position. An absolute device, when there is one, takes it as is.
+ */
+static void on_pointer(int mask, int x, int y, rfbClientPtr cl)
+{
+	struct vnc_client *c = cl->clientData;
+	struct gh_vnc *v;
+	unsigned buttons = 0;
+	int dx = 0, dy = 0, dz = 0, pressed;
+
+	if (!c || c->v->view_only)
+		return;
+	v = c->v;
+	x = CLAMP(x, 0, v->screen->width - 1);
+	y = CLAMP(y, 0, v->screen->height - 1);
+	if (mask & 1)
+		buttons |= GH_BTN_LEFT;
+	if (mask & 2)
+		buttons |= GH_BTN_MIDDLE;
+	if (mask & 4)
+		buttons |= GH_BTN_RIGHT;
+	pressed = mask & ~c->mask;
+	if (pressed & 8)
+		dz++;		/* wheel turned away from the user */
+	if (pressed & 16)
+		dz--;
+	if (c->have_pos) {
+		dx = x - c->x;
+		dy = y - c->y;
+	}
+	if (gh_input_has_abs(v->in)) {
+		unsigned w = MAX(v->screen->width - 1, 1);
+		unsigned h = MAX(v->screen->height - 1, 1);
+
+		gh_input_abs(v->in, (unsigned)x * 0x7fff / w,
+			     (unsigned)y * 0x7fff / h, dz, buttons);
+	} else if (dx || dy || dz || (mask & 7) != (c->mask & 7)) {
+		gh_input_rel(v->in, dx, dy, dz, buttons);
+	}
+	c->x = x;
+	c->y = y;
+	c->have_pos = true;
+	c->mask = mask;
+}
+
+/* --- clients ------------------------------------------------------------- */
+
+static gboolean on_client_io(gint fd, GIOCondition cond, gpointer opaque)
+{
+	struct gh_vnc *v = opaque;
+
+	rfbProcessEvents(v->screen, 0);
+	return G_SOURCE_CONTINUE;
+}
+
+static void on_client_gone(rfbClientPtr cl)
+{
+	struct vnc_client *c = cl->clientData;
+	struct gh_vnc *v;
+
+	if (!c)
+		return;
+	v = c->v;
+	/* no key stays down in the guest because its client went away */
+	gh_vnc_keys_release_all(&c->keys);
+	if (c->mask & 7)
+		gh_input_rel(v->in, 0, 0, 0, 0);
+	if (c->watch) {
+		g_source_destroy(c->watch);
+		g_source_unref(c->watch);
+	}
+	cl->clientData = NULL;
+	g_free(c);
+	if (v->nclients && !--v->nclients && v->timer) {
+		g_source_destroy(v->timer);
+		g_source_unref(v->timer);
+		v->timer = NULL;
+	}
+}
+
+static enum rfbNewClientAction on_new_client(rfbClientPtr cl)
+{
+	struct gh_vnc *v = cl->screen->screenData;
+	struct vnc_client *c = g_new0(struct vnc_client, 1);
+
+	c->v = v;
+	c->cl = cl;
+	gh_vnc_keys_init(&c->keys, v->km, emit_key, c);
+	g_strlcpy(c->addr, cl->host ? cl->host : "?", sizeof(c->addr));
+	cl->clientData = c;
+	cl->clientGoneHook = on_client_gone;
+	cl->viewOnly = v->view_only;
+	c->watch = g_unix_fd_source_new(cl->sock, G_IO_IN | G_IO_HUP | G_IO_ERR);
+	g_source_set_callback(c->watch, (GSourceFunc)(void (*)(void))on_client_io,
+			      v, NULL);
+	g_source_attach(c->watch, v->ctx);
+	if (!v->nclients++) {
+		v->timer = g_timeout_source_new(REFRESH_MS);
+		g_source_set_callback(v->timer, on_timer, v, NULL);
+		g_source_attach(v->timer, v->ctx);
+	}
+	return RFB_CLIENT_ACCEPT;
+}
+
+static gboolean on_listen(gint fd, GIOCondition cond, gpointer opaque)
+{
+	struct gh_vnc *v = opaque;
+	const int one = 1;
+	int sock;
+
+	sock = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (sock < 0)
+		return G_SOURCE_CONTINUE;	/* gone already, or EMFILE */
+	setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* the first update shows the screen as it is now */
+	gh_display_refresh(v->d);
+	/* a WebSocket handshake, the version and the hook happen in here */
+	rfbNewClient(v->screen, sock);
+	rfbProcessEvents(v->screen, 0);
+	return G_SOURCE_CONTINUE;
+}
+
+/* --- listening ------------------------------------------------------------ */
+
+static bool is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+		const uint8_t *b = in6->sin6_addr.s6_addr;
+
+		return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
+		       (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && b[12] == 127);
+	}
+	return false;
+}
+
+static void close_listeners(struct gh_vnc *v)
+{
+	for (unsigned i = 0; i < v->nlisten; i++) {
+		if (v->listen_src[i]) {
+			g_source_destroy(v->listen_src[i]);
+			g_source_unref(v->listen_src[i]);
+			v->listen_src[i] = NULL;
+		}
+		close(v->listen_fd[i]);
+	}
+	v->nlisten = 0;
+}
+
+static void format_address(const struct sockaddr *sa, socklen_t len,
+			   char *buf, size_t size)
+{
+	char host[INET6_ADDRSTRLEN], port[8];
+
+	if (getnameinfo(sa, len, host, sizeof(host), port, sizeof(port),
+			NI_NUMERICHOST | NI_NUMERICSERV)) {
+		g_strlcpy(buf, "?", size);
+		return;
+	}
+	snprintf(buf, size, sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s",
+		 host, port);
+}
+
+/*
+ * Binds every address host resolves to at port: 0, -EADDRINUSE (another
+ * server has the port: auto tries the next), or another negative errno
+ * with err set.
+ */
+static int listen_at(struct gh_vnc *v, const struct gh_vnc_config *c,
+		     struct addrinfo *res, int port, struct gh_error *err)
+{
+	int ret = 0;
+
+	for (struct addrinfo *ai = res; ai && v->nlisten < MAX_LISTEN;
+	     ai = ai->ai_next) {
+		const int one = 1;
+		int fd;
+
+		if (ai->ai_family == AF_INET)
+			((struct sockaddr_in *)ai->ai_addr)->sin_port =
+				htons((uint16_t)port);
+		else if (ai->ai_family == AF_INET6)
+			((struct sockaddr_in6 *)ai->ai_addr)->sin6_port =
+				htons((uint16_t)port);
+		else
+			continue;
+		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK |
+			    SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			ret = -errno;
+			continue;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		/* "::" and "0.0.0.0" are then two sockets, as getaddrinfo
+		 * lists them, not one that takes both */
+		if (ai->ai_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+				   sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+		    listen(fd, 8) < 0) {
+			ret = -errno;
+			close(fd);
+			if (ret == -EADDRINUSE)
+				break;
+			continue;
+		}
+		if (!v->nlisten) {
+			char buf[INET6_ADDRSTRLEN + 16];
+
+			format_address(ai->ai_addr, ai->ai_addrlen, buf,
+				       sizeof(buf));
+			g_free(v->address);
+			v->address = g_strdup(buf);
+		}
+		v->listen_fd[v->nlisten++] = fd;
+	}
+	if (ret == -EADDRINUSE || !v->nlisten) {
+		close_listeners(v);
+		if (!ret)
+			ret = -EADDRNOTAVAIL;
+		if (ret != -EADDRINUSE)
+			gh_error_set(err, ret, "cannot listen for VNC on %s "
+				     "port %d: %s", c->host, port,
+				     g_strerror(-ret));
+		else if (c->display != GH_VNC_DISPLAY_AUTO)
+			gh_error_set(err, ret, "cannot listen for VNC on %s "
+				     "port %d: the port is in use (another "
+				     "VNC server, or display :%d taken?)",
+				     c->host, port, c->display);
+		return ret;
+	}
+	return 0;
+}
+
+static int start_listening(struct gh_vnc *v, const struct gh_vnc_config *c,
+			   struct gh_error *err)
+{
+	struct addrinfo hints = {
+		.ai_family = AF_UNSPEC,
+		.ai_socktype = SOCK_STREAM,
+		.ai_flags = AI_PASSIVE | AI_NUMERICSERV,
+	};
+	struct addrinfo *res = NULL;
+	int first = c->display, last = c->display, ret, gai;
+
+	gai = getaddrinfo(c->host, "0", &hints, &res);
+	if (gai)
+		return gh_error_set(err, -EINVAL, "invalid VNC address '%s': %s",
+				    c->host, gai_strerror(gai));
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		if (is_loopback(ai->ai_addr) || c->password || c->insecure)
+			continue;
+		freeaddrinfo(res);
+		return gh_error_set(err, -EPERM, "refusing to listen for VNC on "
+				    "%s, which is not a loopback address, "
+				    "without a password (give "
+				    "--vnc-password-file FILE, or "
+				    "--vnc-insecure to allow it)", c->host);
+	}
+	if (c->display == GH_VNC_DISPLAY_AUTO) {
+		first = 0;
+		last = GH_VNC_MAX_DISPLAY;
+	}
+	ret = -EADDRINUSE;
+	for (int n = first; n <= last && ret == -EADDRINUSE; n++) {
+		ret = listen_at(v, c, res, GH_VNC_PORT_BASE + n, err);
+		if (!ret)
+			v->display = n;
+	}
+	freeaddrinfo(res);
+	if (ret == -EADDRINUSE && c->display == GH_VNC_DISPLAY_AUTO)
+		gh_error_set(err, ret, "no free VNC display on %s (tried :0 to "
+			     ":%d)", c->host, GH_VNC_MAX_DISPLAY);
+	if (ret < 0)
+		return ret;
+	for (unsigned i = 0; i < v->nlisten; i++) {
+		v->listen_src[i] = g_unix_fd_source_new(v->listen_fd[i], G_IO_IN);
+		g_source_set_callback(v->listen_src[i],
+				      (GSourceFunc)(void (*)(void))on_listen, v,
+				      NULL);
+		g_source_attach(v->listen_src[i], v->ctx);
+	}
+	return 0;
+}
+
+/* --- the server ----------------------------------------------------------- */
+
+int gh_vnc_new(const struct gh_vnc_config *c, struct gh_display *d,
+	       struct gh_input *in, GMainContext *ctx, struct gh_vnc **out,
+	       struct gh_error *err)
+{
+	struct gh_display_surface s;
+	struct gh_vnc *v;
+	int argc = 0, ret;
+
+	if (!d)
+		return gh_error_set(err, -ENODEV, "VNC needs a display");
+	v = g_new0(struct gh_vnc, 1);
+	v->ctx = ctx;
+	v->d = d;
+	v->in = in;
+	v->view_only = c->view_only;
+	v->km = gh_keymap_find(c->keymap ? c->keymap : "us");
+	if (!v->km) {
+		ret = gh_error_set(err, -EINVAL, "unknown keymap '%s' (use %s)",
+				   c->keymap, gh_keymap_names());
+		goto err_free;
+	}
+	ret = start_listening(v, c, err);
+	if (ret < 0)
+		goto err_free;
+
+	/* libvncserver's log is process-wide; it talks on every connection */
+	rfbLogEnable(c->verbose);
+	gh_display_refresh(d);
+	gh_display_surface(d, &s);
+	v->screen = rfbGetScreen(&argc, NULL, (int)s.width, (int)s.height,
+				 8, 3, 4);
+	if (!v->screen) {
+		ret = gh_error_set(err, -ENOMEM, "cannot make the VNC screen");
+		goto err_free;
+	}
+	v->screen->screenData = v;
+	v->screen->desktopName = "guesthouse";
+	/* we listen and accept; libvncserver opens no socket of its own */
+	v->screen->port = 0;
+	v->screen->ipv6port = 0;
+	v->screen->autoPort = FALSE;
+	v->screen->httpPort = 0;
+	v->screen->httpDir = NULL;
+	/* several clients at once: a request for exclusive access is
+	 * treated as shared rather than dropping the others */
+	v->screen->alwaysShared = TRUE;
+	v->screen->neverShared = FALSE;
+	/* the refresh timer paces updates already */
+	v->screen->deferUpdateTime = 0;
+	v->screen->handleEventsEagerly = TRUE;
+	v->screen->maxClientWait = MAX_CLIENT_WAIT_MS;
+	v->screen->newClientHook = on_new_client;
+	v->screen->kbdAddEvent = on_key;
+	v->screen->ptrAddEvent = on_pointer;
+	/*
+	 * No server cursor: libvncserver draws one into the framebuffer for
+	 * clients that cannot take a cursor shape, which is the display's
+	 * surface here. The PS/2 mouse's guest draws its own pointer.
+	 */
+	v->screen->cursor = NULL;
+	if (c->password) {
+		v->passwords[0] = g_strdup(c->password);
+		v->screen->authPasswdData = v->passwords;
+		v->screen->passwordCheck = rfbCheckPasswordByList;
+	}
+	rfbInitServer(v->screen);
+	set_framebuffer(v, &s);
+	ret = gh_display_add_listener(d, &listener_ops, v);
+	if (ret < 0) {
+		gh_error_set(err, ret, "too many display listeners");
+		goto err_free;
+	}
+	v->listening = true;
+	*out = v;
+	return 0;
+err_free:
+	gh_vnc_free(v);
+	return ret;
+}
+
+void gh_vnc_free(struct gh_vnc *v)
+{
+	if (!v)
+		return;
+	close_listeners(v);
+	if (v->listening)
+		gh_display_remove_listener(v->d, &listener_ops, v);
+	if (v->screen) {
+		/* disconnects every client through on_client_gone */
+		rfbShutdownServer(v->screen, TRUE);
+		rfbScreenCleanup(v->screen);
+	}
+	if (v->timer) {
+		g_source_destroy(v->timer);
+		g_source_unref(v->timer);
+	}
+	if (v->passwords[0]) {
+		memset(v->passwords[0], 0, strlen(v->passwords[0]));
+		g_free(v->passwords[0]);
+	}
+	g_free(v->address);
+	g_free(v);
+}
+
+const char *gh_vnc_address(struct gh_vnc *v)
+{
+	return v->address;
+}
+
+int gh_vnc_display_number(struct gh_vnc *v)
+{
+	return v->display;
+}
+
+unsigned gh_vnc_describe_clients(struct gh_vnc *v, GString *out)
+{
+	rfbClientIteratorPtr it = rfbGetClientIterator(v->screen);
+	rfbClientPtr cl;
+	unsigned n = 0;
+
+	while ((cl = rfbClientIteratorNext(it))) {
+		struct vnc_client *c = cl->clientData;
+
+		if (!c || cl->sock < 0)
+			continue;
+		g_string_append_printf(out, "client %s%s\n", c->addr,
+				       cl->state == RFB_NORMAL ? "" :
+				       " (connecting)");
+		n++;
+	}
+	rfbReleaseClientIterator(it);
+	return n;
+}
