@@ -44,6 +44,15 @@
 #define REFRESH_MS		33
 #define MAX_CLIENT_WAIT_MS	5000
 #define MAX_LISTEN		4
+/*
+ * Key events reach the guest at most one per KEY_DELAY_MS, as QEMU's VNC
+ * server paces them (its key-delay-ms, also 10): a client that types a
+ * line in one burst would overrun the keyboard's buffer (16 bytes on a
+ * real one) before the guest's interrupt handler drains it. Events wait in
+ * order, up to KEY_QUEUE_MAX; past that a flooding client's keys are lost.
+ */
+#define KEY_DELAY_MS		10
+#define KEY_QUEUE_MAX		4096
 
 struct gh_vnc {
 	GMainContext *ctx;
@@ -62,6 +71,8 @@ struct gh_vnc {
 	int display;
 	GSource *timer;
 	unsigned nclients;
+	GQueue keyq;			/* key events waiting, GUINT_TO_POINTER */
+	GSource *key_timer;		/* pacing them; NULL: send at once */
 };
 
 struct vnc_client {
@@ -134,11 +145,41 @@ static gboolean on_timer(gpointer opaque)
 
 /* --- input --------------------------------------------------------------- */
 
+#define KEY_EVENT(code, down)	GUINT_TO_POINTER(((code) << 1) | (down))
+
+static void send_key(struct gh_vnc *v, gpointer ev)
+{
+	unsigned e = GPOINTER_TO_UINT(ev);
+
+	gh_input_key(v->in, e >> 1, e & 1);
+}
+
+static gboolean on_key_timer(gpointer opaque)
+{
+	struct gh_vnc *v = opaque;
+
+	if (g_queue_is_empty(&v->keyq)) {
+		g_source_unref(v->key_timer);
+		v->key_timer = NULL;
+		return G_SOURCE_REMOVE;
+	}
+	send_key(v, g_queue_pop_head(&v->keyq));
+	return G_SOURCE_CONTINUE;
+}
+
 static void emit_key(void *opaque, unsigned code, bool down)
 {
-	struct vnc_client *c = opaque;
+	struct gh_vnc *v = opaque;
 
-	gh_input_key(c->v->in, code, down);
+	if (v->key_timer) {
+		if (g_queue_get_length(&v->keyq) < KEY_QUEUE_MAX)
+			g_queue_push_tail(&v->keyq, KEY_EVENT(code, down));
+		return;
+	}
+	gh_input_key(v->in, code, down);
+	v->key_timer = g_timeout_source_new(KEY_DELAY_MS);
+	g_source_set_callback(v->key_timer, on_key_timer, v, NULL);
+	g_source_attach(v->key_timer, v->ctx);
 }
 
 static void on_key(rfbBool down, rfbKeySym keysym, rfbClientPtr cl)
@@ -240,7 +281,7 @@ static enum rfbNewClientAction on_new_client(rfbClientPtr cl)
 
 	c->v = v;
 	c->cl = cl;
-	gh_vnc_keys_init(&c->keys, v->km, emit_key, c);
+	gh_vnc_keys_init(&c->keys, v->km, emit_key, v);
 	g_strlcpy(c->addr, cl->host ? cl->host : "?", sizeof(c->addr));
 	cl->clientData = c;
 	cl->clientGoneHook = on_client_gone;
@@ -456,6 +497,7 @@ int gh_vnc_new(const struct gh_vnc_config *c, struct gh_display *d,
 	if (!d)
 		return gh_error_set(err, -ENODEV, "VNC needs a display");
 	v = g_new0(struct gh_vnc, 1);
+	g_queue_init(&v->keyq);
 	v->ctx = ctx;
 	v->d = d;
 	v->in = in;
@@ -541,6 +583,13 @@ void gh_vnc_free(struct gh_vnc *v)
 		g_source_destroy(v->timer);
 		g_source_unref(v->timer);
 	}
+	/* what the clients typed last, and their keys' releases */
+	if (v->key_timer) {
+		g_source_destroy(v->key_timer);
+		g_source_unref(v->key_timer);
+	}
+	while (!g_queue_is_empty(&v->keyq))
+		send_key(v, g_queue_pop_head(&v->keyq));
 	if (v->passwords[0]) {
 		memset(v->passwords[0], 0, strlen(v->passwords[0]));
 		g_free(v->passwords[0]);
