@@ -82,7 +82,7 @@ printf '\n' >"$tmp/empty"
 printf '12345678\r\nsecond line\n' >"$tmp/eight"
 mkdir "$tmp/dir"
 
-echo "1..24"
+echo "1..25"
 refused "invalid VNC address" --vnc foo
 refused "invalid VNC address" --vnc ''
 refused "invalid VNC display" --vnc :x
@@ -141,4 +141,55 @@ if python3 -c "import socket; s = socket.socket(socket.AF_INET6); s.bind(('::1',
 else
 	ok 0 "# SKIP no IPv6 loopback here"
 fi
+
+# the monitor's info vnc: the address, then the clients as they come
+"$gh" run --accel soft --firmware seabios --serial none --timeout 30 \
+	--vnc :$d2 --monitor "unix:$tmp/mon" </dev/null >"$tmp/out" \
+	2>"$tmp/err" &
+vmm=$!
+python3 - "$tmp/mon" $((5900 + d2)) >"$tmp/info" 2>&1 <<'PY'
+import os, socket, sys, time
+path, port = sys.argv[1], int(sys.argv[2])
+for _ in range(200):
+    if os.path.exists(path):
+        break
+    time.sleep(0.05)
+def info():
+    m = socket.socket(socket.AF_UNIX)
+    m.connect(path)
+    f = m.makefile('rw')
+    f.readline(); f.readline()
+    f.write('info vnc\n'); f.flush()
+    lines = []
+    while True:
+        l = f.readline().rstrip('\n')
+        if l == 'ok' or l.startswith('error') or not l:
+            break
+        lines.append(l)
+    m.close()
+    return lines
+before = info()
+c = socket.create_connection(('127.0.0.1', port))
+assert c.recv(12) == b'RFB 003.008\n'
+c.sendall(b'RFB 003.008\n')
+n = c.recv(1)[0]
+assert c.recv(n) == b'\x01'    # no authentication on the loopback
+c.sendall(b'\x01')
+assert c.recv(4) == bytes(4)
+c.sendall(b'\x01')
+time.sleep(0.3)
+during = info()
+c.close()
+time.sleep(0.5)
+after = info()
+print(before, during, after)
+want = 'VNC server: 127.0.0.1:%d (display :%d)' % (port, port - 5900)
+ok = (before == [want, 'clients: 0'] and during[:2] == [want, 'clients: 1']
+      and during[2].startswith('client 127.0.0.1') and after == before)
+sys.exit(0 if ok else 1)
+PY
+rc=$?
+kill $vmm 2>/dev/null
+wait $vmm 2>/dev/null
+ok $rc "info vnc: $(cat "$tmp/info")"
 [ $fails -eq 0 ]
