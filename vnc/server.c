@@ -40,6 +40,7 @@
 #include "gh/display.h"
 #include "gh/input.h"
 #include "gh/vnc-keymap.h"
+#include "gh/vnc-pointer.h"
 
 #define REFRESH_MS		33
 #define MAX_CLIENT_WAIT_MS	5000
@@ -80,9 +81,7 @@ struct vnc_client {
 	rfbClientPtr cl;
 	GSource *watch;
 	struct gh_vnc_keys keys;
-	bool have_pos;
-	int x, y;
-	int mask;		/* RFB button mask of the last event */
+	struct gh_vnc_pointer ptr;
 	char addr[INET6_ADDRSTRLEN + 8];
 };
 
@@ -192,51 +191,31 @@ static void on_key(rfbBool down, rfbKeySym keysym, rfbClientPtr cl)
 }
 
 /*
- * RFB PointerEvent (RFC 6143 7.5.5): an absolute position and buttons 1-8
- * (1 left, 2 middle, 3 right; a press of 4 or 5 is one wheel step up or
- * down). The PS/2 mouse takes motion: the difference from this client's
- * last position. An absolute device, when there is one, takes it as is.
+ * The PS/2 mouse takes motion: the difference from this client's last
+ * position (gh/vnc-pointer.h). An absolute device, when there is one,
+ * takes the position as it is.
  */
 static void on_pointer(int mask, int x, int y, rfbClientPtr cl)
 {
 	struct vnc_client *c = cl->clientData;
+	struct gh_vnc_motion m;
 	struct gh_vnc *v;
-	unsigned buttons = 0;
-	int dx = 0, dy = 0, dz = 0, pressed;
 
 	if (!c || c->v->view_only)
 		return;
 	v = c->v;
 	x = CLAMP(x, 0, v->screen->width - 1);
 	y = CLAMP(y, 0, v->screen->height - 1);
-	if (mask & 1)
-		buttons |= GH_BTN_LEFT;
-	if (mask & 2)
-		buttons |= GH_BTN_MIDDLE;
-	if (mask & 4)
-		buttons |= GH_BTN_RIGHT;
-	pressed = mask & ~c->mask;
-	if (pressed & 8)
-		dz++;		/* wheel turned away from the user */
-	if (pressed & 16)
-		dz--;
-	if (c->have_pos) {
-		dx = x - c->x;
-		dy = y - c->y;
-	}
+	gh_vnc_pointer_event(&c->ptr, mask, x, y, &m);
 	if (gh_input_has_abs(v->in)) {
 		unsigned w = MAX(v->screen->width - 1, 1);
 		unsigned h = MAX(v->screen->height - 1, 1);
 
 		gh_input_abs(v->in, (unsigned)x * 0x7fff / w,
-			     (unsigned)y * 0x7fff / h, dz, buttons);
-	} else if (dx || dy || dz || (mask & 7) != (c->mask & 7)) {
-		gh_input_rel(v->in, dx, dy, dz, buttons);
+			     (unsigned)y * 0x7fff / h, m.dz, m.buttons);
+	} else if (m.changed) {
+		gh_input_rel(v->in, m.dx, m.dy, m.dz, m.buttons);
 	}
-	c->x = x;
-	c->y = y;
-	c->have_pos = true;
-	c->mask = mask;
 }
 
 /* --- clients ------------------------------------------------------------- */
@@ -259,7 +238,7 @@ static void on_client_gone(rfbClientPtr cl)
 	v = c->v;
 	/* no key stays down in the guest because its client went away */
 	gh_vnc_keys_release_all(&c->keys);
-	if (c->mask & 7)
+	if (c->ptr.mask & 7)
 		gh_input_rel(v->in, 0, 0, 0, 0);
 	if (c->watch) {
 		g_source_destroy(c->watch);
