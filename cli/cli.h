@@ -27,6 +27,7 @@ struct gh_run_options {
 	bool vnc_enabled;	/* --vnc given: vnc says where and how */
 	struct gh_vnc_config vnc;	/* password read by gh_run */
 	char *vnc_password_file;
+	char *console_dir;	/* made for the headless COM1's socket */
 	char *initrd;
 	char *append;
 	uint64_t ram_size;

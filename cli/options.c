@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gh/vnc-keymap.h"
 
@@ -64,6 +65,18 @@ static bool chardev_spec_ok(const char *s)
 	       (g_str_has_prefix(s, "unix:") && s[5]);
 }
 
+/*
+ * Headless (--vnc without --serial): COM1 is a socket console in the
+ * user's runtime directory for `guesthouse console`, not this terminal.
+ */
+static char *headless_com1(struct gh_run_options *o)
+{
+	o->console_dir = g_build_filename(g_get_user_runtime_dir(),
+					  "guesthouse", NULL);
+	return g_strdup_printf("unix:%s/%d-com1.sock", o->console_dir,
+			       (int)getpid());
+}
+
 void gh_run_options_clear(struct gh_run_options *o)
 {
 	unsigned i;
@@ -80,6 +93,7 @@ void gh_run_options_clear(struct gh_run_options *o)
 	g_free(o->screen_text);
 	g_free(o->monitor);
 	g_free(o->vnc_password_file);
+	g_free(o->console_dir);
 	g_free((char *)o->vnc.keymap);
 	gh_vnc_config_clear(&o->vnc);
 	for (i = 0; i < GH_BOARD_IDE_SLOTS; i++)
@@ -146,7 +160,9 @@ static const char run_description[] =
 	"(0xf4), or the timeout passes.\n"
 	"\n"
 	"The guest's first serial port is the terminal: Ctrl-A x quits,\n"
-	"Ctrl-A a sends Ctrl-A, Ctrl-A h helps.\n"
+	"Ctrl-A a sends Ctrl-A, Ctrl-A h helps. With --vnc and no --serial\n"
+	"it is a socket console in $XDG_RUNTIME_DIR/guesthouse instead\n"
+	"(guesthouse console PATH attaches to it).\n"
 	"\n"
 	"Exit status: 0 after a guest poweroff or reset with --no-reboot;\n"
 	"(V << 1) | 1 when the guest writes V to the debug-exit port; 124 on\n"
@@ -326,7 +342,8 @@ int gh_run_parse(int argc, char **argv, struct gh_run_options *o,
 		o->serial[o->nserial++] = g_strdup(serial[i]);
 	}
 	if (!o->nserial)
-		o->serial[o->nserial++] = g_strdup("stdio");
+		o->serial[o->nserial++] = vnc ? headless_com1(o) :
+						g_strdup("stdio");
 	if (o->debugcon && !chardev_spec_ok(o->debugcon)) {
 		ret = gh_error_set(err, -EINVAL, "invalid --debugcon backend "
 				   "'%s' (use stdio, file:PATH, pty, "

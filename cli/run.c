@@ -366,6 +366,11 @@ int gh_run(const struct gh_run_options *o)
 	}
 	if (!strcmp(o->accel, "auto") || o->verbose)
 		fail("accelerator: %s (%s)", choice.name, choice.why);
+	if (o->console_dir && g_mkdir_with_parents(o->console_dir, 0700) < 0) {
+		fail("cannot make %s for the console: %s", o->console_dir,
+		     g_strerror(errno));
+		goto out;
+	}
 	for (i = 0; i < o->nserial; i++)
 		if (open_chardev("--serial", o->serial[i], &r.serial[i]) < 0)
 			goto out;
