@@ -289,7 +289,11 @@ static gboolean on_listen(gint fd, GIOCondition cond, gpointer opaque)
 	setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	/* the first update shows the screen as it is now */
 	gh_display_refresh(v->d);
-	/* a WebSocket handshake, the version and the hook happen in here */
+	/*
+	 * The WebSocket check, the version and the hook happen in here:
+	 * libvncserver waits up to 100 ms for a WebSocket client's request
+	 * before it greets a plain RFB one, the loop held meanwhile.
+	 */
 	rfbNewClient(v->screen, sock);
 	rfbProcessEvents(v->screen, 0);
 	return G_SOURCE_CONTINUE;
