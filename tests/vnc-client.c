@@ -83,25 +83,26 @@ static struct client *client_of(rfbClient *cl)
 }
 
 /* The first line of the file, as VNC authentication takes it (8 bytes at
- * most, RFC 6143 7.2.2: the rest is ignored by DES anyway). */
+ * most, RFC 6143 7.2.2: the rest is ignored by DES anyway). NULL when there
+ * is none: libvncclient gives up then, and would not free an empty one. */
 static char *get_password(rfbClient *cl)
 {
 	struct client *c = client_of(cl);
 	char *text = NULL;
+	char *pw;
 
 	c->asked_password = true;
 	if (!c->password_file) {
 		fprintf(stderr, "vnc-client: the server wants a password "
 			"and no --password-file was given\n");
-		return strdup("");
+		return NULL;
 	}
 	if (!g_file_get_contents(c->password_file, &text, NULL, NULL)) {
 		fprintf(stderr, "vnc-client: cannot read %s\n", c->password_file);
-		return strdup("");
+		return NULL;
 	}
 	text[strcspn(text, "\r\n")] = '\0';
-	char *pw = strdup(text);
-
+	pw = text[0] ? strdup(text) : NULL;
 	g_free(text);
 	return pw;
 }

@@ -471,6 +471,7 @@ if vnc_extra="--vnc-password-file $tmp/pw" start_vm auth "$vmm" \
 	status=$?
 	[ $status -eq 4 ]
 	ok $? "no password is refused (exit status $status, want 4)"
+	note "$tmp/auth-none.client"
 else
 	ok 1 "--vnc-password-file"
 	ok 1 "(no VM)"
