@@ -75,20 +75,25 @@ run --kernel "$tmp/hello" --serial "file:$tmp/com1" --timeout 1
 check $? 124 "a spinning guest stops at --timeout with 124"
 check "$(cat "$tmp/com1")" "ok" "COM1 output reaches --serial file:"
 
-"$gh" run --accel "$accel" --kernel "$tmp/hello" --serial none </dev/null \
-	>/dev/null 2>"$tmp/err" &
-pid=$!
-sleep 1
-kill -TERM $pid
-wait $pid
+# The signal goes once the guest runs (its "ok" is on COM1): the VMM's
+# handlers are in place by then. Before, SIGINT could come first and be
+# lost, as a background job of sh starts with SIGINT ignored.
+signal_vmm() {
+	rm -f "$tmp/sig"
+	"$gh" run --accel "$accel" --kernel "$tmp/hello" --serial "file:$tmp/sig" \
+		--timeout 60 </dev/null >/dev/null 2>"$tmp/err" &
+	pid=$!
+	for _ in $(seq 100); do
+		[ "$(cat "$tmp/sig" 2>/dev/null)" = ok ] && break
+		sleep 0.1
+	done
+	kill "-$1" $pid
+	wait $pid
+}
+signal_vmm TERM
 check $? 143 "SIGTERM stops the VM with 128+15"
 
-"$gh" run --accel "$accel" --kernel "$tmp/hello" --serial none </dev/null \
-	>/dev/null 2>"$tmp/err" &
-pid=$!
-sleep 1
-kill -INT $pid
-wait $pid
+signal_vmm INT
 check $? 130 "SIGINT stops the VM with 128+2"
 
 "$gh" run --accel "$accel" --kernel "$tmp/hello" --serial pty --timeout 3 \
