@@ -211,7 +211,8 @@ static void log_chardev(const char *name, const char *spec,
 
 /*
  * Where the consoles a person or a script attaches to are, in one place at
- * start: "guesthouse: COM1 on /dev/pts/3 (a pty)".
+ * start: "guesthouse: COM1 on /dev/pts/3 (a pty)", sockets, the monitor,
+ * VNC.
  */
 static void log_consoles(struct run *r)
 {
@@ -228,6 +229,9 @@ static void log_consoles(struct run *r)
 		log_chardev("the debug console", o->debugcon, r->debugcon);
 	if (o->monitor)
 		fail("monitor on %s", o->monitor + strlen("unix:"));
+	if (r->vnc)
+		fail("VNC server on %s (display :%d)", gh_vnc_address(r->vnc),
+		     gh_vnc_display_number(r->vnc));
 }
 
 static void quit_requested(void *opaque)
@@ -463,9 +467,6 @@ int gh_run(const struct gh_run_options *o)
 		gh_monitor_set_vnc(r.monitor, r.vnc);
 	}
 	log_consoles(&r);
-	if (r.vnc)
-		fail("VNC server on %s (display :%d)", gh_vnc_address(r.vnc),
-		     gh_vnc_display_number(r.vnc));
 	if (gh_vm_start(r.vm, &err) < 0) {
 		fail("%s", err.msg);
 		goto out;
