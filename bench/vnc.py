@@ -34,6 +34,8 @@ import tempfile
 import time
 
 SRCDIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(SRCDIR, 'tests'))
+import vnc_display  # noqa: E402  (tests/vnc_display.py)
 TICK = os.sysconf('SC_CLK_TCK')
 
 
@@ -101,16 +103,10 @@ def last_frame(serial):
 
 
 def free_display():
-    for d in range(70, 100):
-        s = socket.socket()
-        try:
-            s.bind(('127.0.0.1', 5900 + d))
-        except OSError:
-            continue
-        finally:
-            s.close()
-        return d
-    raise RuntimeError('no free VNC display in :70-:99')
+    d = vnc_display.free_display(70)
+    if d is None:
+        raise RuntimeError('no free VNC display in :70-:99')
+    return d
 
 
 def wait_until(what, timeout):

@@ -17,23 +17,7 @@ fi
 
 # A display from FIRST up whose port nobody listens on now, but for SKIP.
 free_display() {
-	python3 - "$@" <<'PY'
-import socket, sys
-first = int(sys.argv[1])
-skip = {int(a) for a in sys.argv[2:]}
-for d in range(first, 100):
-    if d in skip:
-        continue
-    s = socket.socket()
-    try:
-        s.bind(('127.0.0.1', 5900 + d))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    print(d)
-    break
-PY
+	python3 "$(dirname "$0")/vnc_display.py" "$@"
 }
 
 # refused WORD ARGS...: a non-zero exit below 124 and one line on stderr

@@ -17,6 +17,8 @@ import sys
 import tempfile
 import time
 
+from vnc_display import free_display
+
 n = 0
 fails = 0
 
@@ -27,19 +29,6 @@ def ok(cond, what):
     print('%s %d - %s' % ('ok' if cond else 'not ok', n, what), flush=True)
     if not cond:
         fails += 1
-
-
-def free_display(first=60):
-    for d in range(first, 100):
-        s = socket.socket()
-        try:
-            s.bind(('127.0.0.1', 5900 + d))
-        except OSError:
-            continue
-        finally:
-            s.close()
-        return d
-    return None
 
 
 class Client:

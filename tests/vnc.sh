@@ -101,19 +101,7 @@ port_open() {
 	python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$1" 2>/dev/null
 }
 free_display() {
-	python3 - <<'PY'
-import socket
-for d in range(60, 100):
-    s = socket.socket()
-    try:
-        s.bind(('127.0.0.1', 5900 + d))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    print(d)
-    break
-PY
+	python3 "$here/vnc_display.py" 60
 }
 
 # start_vm NAME EXE [VMM ARGS...]: runs a VM with its VNC server on
