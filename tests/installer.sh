@@ -75,32 +75,23 @@ echo "1..9"
 pid=$!
 python3 - "$tmp" "$here/screen-read.py" "$fixture/splash.png" \
 	"$fixture/grub-font.pf2" >"$tmp/bios.client" 2>&1 <<'EOF'
-import os, socket, subprocess, sys, time
+import os, subprocess, sys, time
 tmp, reader, splash, font = sys.argv[1:5]
 start = time.monotonic()
 
 def since():
     return '%.0f s' % (time.monotonic() - start)
 
-while not os.path.exists(tmp + '/bios.sock') and time.monotonic() - start < 30:
-    time.sleep(0.1)
-s = socket.socket(socket.AF_UNIX)
-s.connect(tmp + '/bios.sock')
-f = s.makefile('rw')
+sys.path.insert(0, os.path.dirname(reader))
+from ghmon import Monitor
+mon = Monitor(tmp + '/bios.sock', wait=30)
 
 def cmd(c):
-    if c:
-        f.write(c + '\n')
-        f.flush()
-    lines = []
-    while True:
-        l = f.readline()
-        if not l:
-            return lines, 'EOF'
-        l = l.rstrip('\n')
-        if l == 'ok' or l.startswith('error: '):
-            return lines, l
-        lines.append(l)
+    """A command's text lines and its end line ('ok' or 'error: ...')."""
+    try:
+        return mon.cmd(c).splitlines(), 'ok'
+    except RuntimeError as e:
+        return [], str(e)
 
 def say(cond, what):
     print(('ok ' if cond else 'not ok ') + what)
@@ -110,7 +101,6 @@ def read(*args):
     return subprocess.run([sys.executable, reader] + list(args),
                           capture_output=True, text=True).stdout
 
-cmd(None)
 png = tmp + '/bios.png'
 # the menu: 640x480, nearly all of it the splash (the menu box is drawn
 # over its plain middle), with the selected entry's colour #76a1d0
@@ -179,23 +169,20 @@ ok $? "UEFI: OVMF starts the CD's BOOTX64.EFI, GRUB, after $(($(date +%s) - star
 grep -a 'BdsDxe: starting' "$tmp/uefi.serial" | tr -d '\r' | sed 's/^/# /'
 python3 - "$tmp" "$here/screen-read.py" "$fixture/grub-font.pf2" \
 	>"$tmp/uefi.client" 2>&1 <<'EOF'
-import socket, subprocess, sys, time
+import os, subprocess, sys, time
 tmp, reader, font = sys.argv[1:4]
 start = time.monotonic()
-s = socket.socket(socket.AF_UNIX)
-s.connect(tmp + '/uefi.sock')
-f = s.makefile('rw')
+sys.path.insert(0, os.path.dirname(reader))
+from ghmon import Monitor
+mon = Monitor(tmp + '/uefi.sock', wait=30)
 
 def cmd(c):
-    if c:
-        f.write(c + '\n')
-        f.flush()
-    while True:
-        l = f.readline()
-        if not l or l.rstrip('\n') == 'ok' or l.startswith('error: '):
-            return l.rstrip('\n')
-
-cmd(None)
+    """A command's end line: 'ok' or 'error: ...'."""
+    try:
+        mon.cmd(c)
+        return 'ok'
+    except RuntimeError as e:
+        return str(e)
 found, text = False, ''
 while time.monotonic() - start < 300 and not found:
     time.sleep(3)
