@@ -12,7 +12,8 @@ Scenarios (each skipped, with the reason, when what it needs is missing):
                   VGA text screen
   installer-menu  SeaBIOS boots the netboot mini.iso (scripts/
                   build-install-media.sh) to the installer's boot menu: seconds
-                  until the screen shows the menu's splash picture
+                  until the screen shows the menu: the splash
+                  picture with the selected entry's highlight bar
   ovmf-shell      OVMF to the UEFI shell's banner on the serial console
   seabios-linux   SeaBIOS loads Debian's kernel and the busybox initramfs
                   through fw_cfg (QEMU: its linuxboot ROM, ours: our ROM):
@@ -130,15 +131,23 @@ def qemu_text(mon):
 
 def splash_probe(splash):
     """A test that the screen shows the installer menu: its splash picture
-    (640x480) where the menu does not draw, the top left corner."""
+    (640x480) where the menu does not draw, the top left corner, and the
+    selected entry's highlight bar: a row whose middle 256 pixels are of
+    one colour that is not the splash's there."""
     w, h, rows = picture(splash)
     ref = [rows[y][:120 * 3] for y in range(8, 40)]
+    mid = slice(192 * 3, 448 * 3)
+
+    def bar(srows, y):
+        band = srows[y][mid]
+        return band == band[:3] * 256 and band != rows[y][mid]
 
     def probe(shot):
         sw, sh, srows = picture(shot)
         if (sw, sh) != (w, h):
             return False
-        return all(srows[y][:120 * 3] == ref[y - 8] for y in range(8, 40))
+        return (all(srows[y][:120 * 3] == ref[y - 8] for y in range(8, 40))
+                and any(bar(srows, y) for y in range(120, 400)))
     return probe
 
 

@@ -102,17 +102,19 @@ def read(*args):
                           capture_output=True, text=True).stdout
 
 png = tmp + '/bios.png'
-# the menu: 640x480, nearly all of it the splash (the menu box is drawn
-# over its plain middle), with the selected entry's colour #76a1d0
+# the menu: 640x480, nearly all of it the splash, but not all: the menu's
+# title and entries are drawn over its plain middle, with the selected
+# entry's highlight bar (16 or so rows of one blended colour) across it
 menu = False
 while time.monotonic() - start < 300 and not menu:
     time.sleep(1)
     if cmd('screendump ' + png)[1] != 'ok':
         continue
-    w, h, same = read('splash', splash, png).split()
-    menu = (w, h) == ('640', '480') and float(same) > 0.9
+    w, h, same, bar = read('splash', splash, png).split()
+    menu = ((w, h) == ('640', '480') and 0.9 < float(same) < 0.99
+            and 8 <= int(bar) <= 32)
 say(menu, 'BIOS: the installer boot menu over splash.png after ' + since() +
-    ' (%sx%s, %s of the pixels equal)' % (w, h, same))
+    ' (%sx%s, %s of the pixels equal, a bar of %s rows)' % (w, h, same, bar))
 if not menu:
     sys.exit(1)
 lines, end = cmd('sendkey ret')

@@ -10,8 +10,12 @@
       The same for a console drawing with that font in cells of two colours
       from the top left (the installer's console, GNU Unifont too).
   screen-read.py splash SPLASH.png SCREEN.png
-      Prints "W H SAME": the screen's size and the share of its pixels equal
-      to the splash image's (syslinux's vesamenu draws its menu over it).
+      Prints "W H SAME BAR": the screen's size, the share of its pixels
+      equal to the splash image's (syslinux's vesamenu draws its menu over
+      it), and how many of its rows hold a run of at least 256 pixels of
+      one colour where the splash has others (the highlight bar of the
+      selected entry, blended over the splash, in an otherwise see-through
+      menu box).
 
 PNGs are decoded by vga-check.py (8-bit RGB or RGBA, as ours and the
 installer's splash.png are).
@@ -124,6 +128,21 @@ def read_unifont_text(font, w, h, rows, over_image):
     return '\n'.join(best[1])
 
 
+def longest_run(row, splash_row):
+    """The longest run of pixels of one colour in a row, none of them the
+    splash's."""
+    best = run = 0
+    last = None
+    for px, sp in zip(row, splash_row):
+        if px == sp:
+            run, last = 0, None
+            continue
+        run = run + 1 if px == last else 1
+        last = px
+        best = max(best, run)
+    return best
+
+
 def main(argv):
     if len(argv) == 4 and argv[1] in ('grub', 'unifont'):
         w, h, rows = read_png(argv[3])
@@ -132,13 +151,15 @@ def main(argv):
         return 0
     if len(argv) == 4 and argv[1] == 'splash':
         w, h = png_size(argv[3])
-        same = 0
+        same, bar = 0, 0
         if (w, h) == png_size(argv[2]):
             sw, sh, srows = read_png(argv[2])
             w, h, rows = read_png(argv[3])
             same = sum(1 for y in range(h) for x in range(w)
                        if rows[y][x] == srows[y][x])
-        print(w, h, '%.4f' % (same / (w * h)))
+            bar = sum(1 for y in range(h)
+                      if longest_run(rows[y], srows[y]) >= 256)
+        print(w, h, '%.4f' % (same / (w * h)), bar)
         return 0
     sys.stderr.write(__doc__)
     return 2
