@@ -7,6 +7,9 @@
  *   wait-size W H [MS]      until the framebuffer is W x H
  *   save FILE.png|FILE.ppm  the framebuffer as this client has it
  *   key KEYSYM down|up|press  KEYSYM: a name below, one character, or a number
+ *   xtkey KEYSYM XT down|up|press  the same as a QEMU extended key event
+ *                           with the XT code XT (0xC8: E0 48, Up); fails if
+ *                           the server has not acknowledged them
  *   type TEXT               presses and releases each character's keysym, as a
  *                           viewer on a US keyboard would (Shift_L around the
  *                           shifted ones); "\n" in TEXT is Return
@@ -143,7 +146,10 @@ static bool pump(struct client *c, long ms, bool (*done)(struct client *, void *
 			return true;
 		if (left <= 0)
 			return true;
-		r = WaitForMessage(c->cl, left > 100000 ? 100000 : (unsigned)left);
+		/* libvncclient reads ahead: a message already in its buffer
+		 * is one the socket will not announce */
+		r = c->cl->buffered > 0 ? 1 :
+		    WaitForMessage(c->cl, left > 100000 ? 100000 : (unsigned)left);
 		if (r < 0)
 			return false;
 		if (r > 0 && !HandleRFBServerMessage(c->cl))
@@ -322,6 +328,23 @@ static int run_step(struct client *c, const char *line)
 		} else if (!SendKeyEvent(c->cl, ks, down || press) ||
 			   (press && !SendKeyEvent(c->cl, ks, FALSE))) {
 			ret = EXIT_CONNECTION;
+		}
+	} else if (!strcmp(argv[0], "xtkey") && argc == 4) {
+		uint32_t ks;
+		char *end;
+		unsigned long xt = strtoul(argv[2], &end, 0);
+		bool down = !strcmp(argv[3], "down");
+		bool press = !strcmp(argv[3], "press");
+
+		if (!parse_keysym(argv[1], &ks) || *end || xt > 0xffff ||
+		    (!down && !press && strcmp(argv[3], "up"))) {
+			fprintf(stderr, "vnc-client: bad xtkey step: %s\n", line);
+			ret = EXIT_USAGE;
+		} else if (!SendExtendedKeyEvent(c->cl, ks, xt, down || press) ||
+			   (press && !SendExtendedKeyEvent(c->cl, ks, xt, FALSE))) {
+			fprintf(stderr, "vnc-client: no QEMU extended key "
+				"events from this server\n");
+			ret = EXIT_STEP;
 		}
 	} else if (!strcmp(argv[0], "type") && argc >= 2) {
 		/* the rest of the line, as it was written, if not quoted */

@@ -176,9 +176,9 @@ vc() {	# vc NAME STEP...: vnc-client on NAME's display
 }
 
 if [ $mode = qemu ]; then
-	echo "1..10"
+	echo "1..11"
 else
-	echo "1..15"
+	echo "1..17"
 fi
 
 # ---- 1-3: guest-vga's mode 13h screen: vnc-client, vncsnapshot, a viewer
@@ -407,7 +407,29 @@ else
 fi
 stop_vm
 
-# ---- 8: two clients at once get the animation's updates
+# ---- 8: keys to guest-mouse, which prints the bytes of the keyboard: a
+# keysym through the default (US) layout, then QEMU extended key events,
+# whose XT code names the key whatever the keysym (a German keyboard's "z"
+# is on the key a US layout calls "y", XT 0x15). With no --keymap (QEMU:
+# no -k) the server goes by the code.
+key_script="sleep 300;key z press;sleep 150;xtkey z 0x15 press;sleep 150;\
+xtkey Control_R 0x9d press;sleep 150;xtkey Up 0xc8 press;sleep 300"
+if start_vm keys "$vmm" --kernel "$mouse_elf" --append mouse.listen &&
+   wait_for 60 in_file '^mouse: listening' "$tmp/keys.serial"; then
+	(IFS=';'; vc keys $key_script 'key Escape press')
+	wait_for 20 in_file '^mouse: stop' "$tmp/keys.serial"
+	got=$(tr -d '\r' <"$tmp/keys.serial" | sed -n 's/^key //p' | tr '\n' ' ')
+	want="2c ac 15 95 e0 1d e0 9d e0 48 e0 c8 "
+	[ "$got" = "$want" ]
+	ok $? "keys: the keysym z, then XT codes 15 (with the keysym z), e0 1d, e0 48 (got: $got)"
+	[ "$got" = "$want" ] || note "$tmp/keys.client" "$tmp/keys.serial"
+else
+	ok 1 "guest-mouse did not listen for keys"
+	note "$tmp/keys.log" "$tmp/keys.serial"
+fi
+stop_vm
+
+# ---- 9: two clients at once get the animation's updates
 if start_vm anim "$vmm" --kernel "$vga_elf" --append "vga.step=anim" &&
    wait_for 60 in_file '^anim: frame 0' "$tmp/anim.serial"; then
 	"$client" "127.0.0.1:$disp" 'stats 5' >"$tmp/anim1.client" 2>&1 &
@@ -425,7 +447,7 @@ else
 fi
 stop_vm
 
-# ---- 9-10: the VMMs logged no errors (ASan/UBSan included)
+# ---- 10-11: the VMMs logged no errors (ASan/UBSan included)
 for name in 13h mouse; do
 	! grep -qi -e 'error' -e 'warning' -e 'AddressSanitizer' -e 'runtime error' \
 		"$tmp/$name.log"
@@ -438,7 +460,7 @@ if [ $mode = qemu ]; then
 	exit
 fi
 
-# ---- 11-13: VNC authentication (ours)
+# ---- 12-14: VNC authentication (ours)
 printf 's3cret\n' >"$tmp/pw"
 printf 'wrong\n' >"$tmp/bad"
 if vnc_extra="--vnc-password-file $tmp/pw" start_vm auth "$vmm" \
@@ -468,7 +490,7 @@ else
 fi
 stop_vm
 
-# ---- 14: a non-loopback address without a password is refused at start
+# ---- 15: a non-loopback address without a password is refused at start
 "$vmm" run --kernel "$vga_elf" --append "vga.step=13h" --vnc 0.0.0.0:auto \
 	--serial none --timeout 20 </dev/null >"$tmp/open.log" 2>&1
 status=$?
@@ -476,19 +498,41 @@ status=$?
 ok $? "--vnc 0.0.0.0:auto without a password is refused (exit status $status)"
 note "$tmp/open.log"
 
-# ---- 15: --vnc-view-only: the pointer and keys reach no device
+# ---- 16: --vnc-view-only: the pointer and keys reach no device
 if vnc_extra=--vnc-view-only start_vm viewonly "$vmm" --kernel "$mouse_elf" \
 	--append mouse.listen &&
    wait_for 60 in_file '^mouse: listening' "$tmp/viewonly.serial"; then
 	run_mouse viewonly
+	vc viewonly 'sleep 300' 'xtkey Escape 0x01 press' 'sleep 300'
 	sleep 1
 	! in_file '^packet' "$tmp/viewonly.serial" &&
-		! in_file '^mouse: stop' "$tmp/viewonly.serial" && kill -0 "$vm"
-	ok $? "--vnc-view-only: no packet, no Escape reached the guest"
+		! in_file '^mouse: stop' "$tmp/viewonly.serial" &&
+		! in_file '^key' "$tmp/viewonly.serial" && kill -0 "$vm"
+	ok $? "--vnc-view-only: no packet, no key (keysym or XT code) reached the guest"
 	note "$tmp/viewonly.serial"
 else
 	ok 1 "guest-mouse did not listen"
 	note "$tmp/viewonly.log"
+fi
+stop_vm
+
+# ---- 17: --keymap: the keysyms go through that layout, and key codes are
+# not offered (as QEMU with -k): a German "z" is XT 0x15
+if vnc_extra="--keymap de" start_vm keymap "$vmm" --kernel "$mouse_elf" \
+	--append mouse.listen &&
+   wait_for 60 in_file '^mouse: listening' "$tmp/keymap.serial"; then
+	vc keymap 'sleep 300' 'xtkey z 0x2c press'
+	refused=$?
+	vc keymap 'sleep 300' 'key z press' 'sleep 300' 'key Escape press'
+	wait_for 20 in_file '^mouse: stop' "$tmp/keymap.serial"
+	got=$(tr -d '\r' <"$tmp/keymap.serial" | sed -n 's/^key //p' | tr '\n' ' ')
+	[ "$refused" = 1 ] && grep -q 'no QEMU extended key events' "$tmp/keymap.client" &&
+		[ "$got" = "15 95 " ]
+	ok $? "--keymap de: no key codes offered (vnc-client: $refused), z types XT 15 (got: $got)"
+	note "$tmp/keymap.client"
+else
+	ok 1 "guest-mouse did not listen"
+	note "$tmp/keymap.log"
 fi
 stop_vm
 

@@ -427,6 +427,11 @@ void gh_vnc_keys_event(struct gh_vnc_keys *k, uint32_t keysym, bool down)
 		press_with_mods(k, e.code, e.mods);
 }
 
+void gh_vnc_keys_code(struct gh_vnc_keys *k, unsigned code, bool down)
+{
+	press(k, code, down);
+}
+
 void gh_vnc_keys_release_all(struct gh_vnc_keys *k)
 {
 	for (unsigned code = 0; code < GH_VNC_KEYS_CODES; code++)

@@ -32,6 +32,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <rfb/rfb.h>
+#include <rfb/rfbregion.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -41,6 +42,7 @@
 #include "gh/input.h"
 #include "gh/vnc-keymap.h"
 #include "gh/vnc-pointer.h"
+#include "gh/vnc-xtkey.h"
 
 #define REFRESH_MS		33
 #define MAX_CLIENT_WAIT_MS	5000
@@ -60,6 +62,9 @@ struct gh_vnc {
 	struct gh_display *d;
 	struct gh_input *in;
 	const struct gh_keymap *km;
+	/* --keymap was not given: key codes (QEMU extended key events) are
+	 * taken from the clients that send them */
+	bool key_codes;
 	bool view_only;
 	bool listening;			/* our display listener is added */
 	rfbScreenInfoPtr screen;
@@ -82,6 +87,7 @@ struct vnc_client {
 	GSource *watch;
 	struct gh_vnc_keys keys;
 	struct gh_vnc_pointer ptr;
+	bool xt_ack;		/* QEMU key events to be acknowledged */
 	char addr[INET6_ADDRSTRLEN + 8];
 };
 
@@ -191,6 +197,117 @@ static void on_key(rfbBool down, rfbKeySym keysym, rfbClientPtr cl)
 }
 
 /*
+ * QEMU's extended key event (gh/vnc-xtkey.h). A client that lists its
+ * pseudo-encoding in SetEncodings is told the server takes it by a
+ * FramebufferUpdate with one rectangle of that encoding, as QEMU
+ * answers; from then on it sends the key's XT code with each keysym. As
+ * in QEMU, a layout chosen with --keymap wins: the server then does not
+ * answer, and the client keeps to plain KeyEvents. The extension is
+ * registered once for the process (libvncserver keeps one list); it
+ * reaches each VM's server through the client's data.
+ *
+ * The answer goes at the end of the next update, which a modified pixel
+ * makes sure of: libvncclient takes the messages a server supports from
+ * libvncserver's SupportedMessages rectangle, sent in that update, which
+ * lists no QEMU message and replaces what the client knew, so the answer
+ * must come after it. The end of an update is also a point where the
+ * sender owns the stream (a whole message, and in threaded output the
+ * send lock held).
+ */
+static int xt_encodings[] = { (int)rfbEncodingQemuExtendedKeyEvent, 0 };
+
+static rfbBool xt_enable(rfbClientPtr cl, void **data, int encoding)
+{
+	struct vnc_client *c = cl->clientData;
+	sraRegionPtr px;
+
+	if (encoding != (int)rfbEncodingQemuExtendedKeyEvent || !c ||
+	    !c->v->key_codes)
+		return FALSE;
+	c->xt_ack = true;
+	/* an update to end: one pixel, should the screen stay still */
+	px = sraRgnCreateRect(0, 0, 1, 1);
+	LOCK(cl->updateMutex);
+	sraRgnOr(cl->modifiedRegion, px);
+	UNLOCK(cl->updateMutex);
+	sraRgnDestroy(px);
+	return TRUE;
+}
+
+static void on_update_sent(rfbClientPtr cl, int result)
+{
+	struct vnc_client *c = cl->clientData;
+	uint8_t ack[sz_rfbFramebufferUpdateMsg +
+		    sz_rfbFramebufferUpdateRectHeader] = { rfbFramebufferUpdate };
+	uint32_t enc = htonl(rfbEncodingQemuExtendedKeyEvent);
+	uint8_t *r;
+
+	/* not before SupportedMessages went, if the client asked for it */
+	if (!c || !c->xt_ack || !result || cl->enableSupportedMessages)
+		return;
+	c->xt_ack = false;
+	ack[3] = 1;				/* one rectangle */
+	/*
+	 * 1x1 at 0,0, where QEMU gives the screen's size: libvncclient skips
+	 * a rectangle of no area before it looks at its encoding, and drops
+	 * the connection for one larger than the screen it knows, which may
+	 * be an older one while a DesktopSize is on its way.
+	 */
+	r = &ack[sz_rfbFramebufferUpdateMsg];
+	r[5] = 1;
+	r[7] = 1;
+	memcpy(&r[8], &enc, sizeof(enc));
+	if (rfbWriteExact(cl, (char *)ack, sizeof(ack)) < 0)
+		rfbCloseClient(cl);
+}
+
+/*
+ * The message: type 255 (QEMU's), subtype 0, then a 16-bit down flag, the
+ * keysym and the XT code, big-endian. Other subtypes (QEMU's audio) were
+ * not offered: the client is dropped, as for any unknown message.
+ */
+static rfbBool xt_message(rfbClientPtr cl, void *data,
+			  const rfbClientToServerMsg *msg)
+{
+	struct vnc_client *c = cl->clientData;
+	uint8_t m[sz_rfbQemuExtendedKeyEventMsg - 1];
+	uint32_t keysym, xt;
+	unsigned code;
+	bool down;
+
+	if (msg->type != rfbQemuEvent)
+		return FALSE;
+	if (rfbReadExact(cl, (char *)m, 1) <= 0 || m[0] != 0 ||
+	    rfbReadExact(cl, (char *)m + 1, sizeof(m) - 1) <= 0) {
+		rfbCloseClient(cl);
+		return TRUE;
+	}
+	down = m[1] || m[2];
+	keysym = (uint32_t)m[3] << 24 | m[4] << 16 | m[5] << 8 | m[6];
+	xt = (uint32_t)m[7] << 24 | m[8] << 16 | m[9] << 8 | m[10];
+	if (!c || c->v->view_only)
+		return TRUE;
+	code = gh_vnc_xt_to_evdev(xt);
+	if (code)
+		gh_vnc_keys_code(&c->keys, code, down);
+	else
+		gh_vnc_keys_event(&c->keys, keysym, down);	/* unknown key */
+	return TRUE;
+}
+
+static rfbProtocolExtension xt_extension = {
+	.pseudoEncodings = xt_encodings,
+	.enablePseudoEncoding = xt_enable,
+	.handleMessage = xt_message,
+};
+
+static gpointer register_xt(gpointer unused)
+{
+	rfbRegisterProtocolExtension(&xt_extension);
+	return NULL;
+}
+
+/*
  * The PS/2 mouse takes motion: the difference from this client's last
  * position (gh/vnc-pointer.h). An absolute device, when there is one,
  * takes the position as it is.
@@ -233,6 +350,18 @@ static void on_client_gone(rfbClientPtr cl)
 	struct vnc_client *c = cl->clientData;
 	struct gh_vnc *v;
 
+	/* libvncserver frees a client without its list of extensions (and
+	 * rfbDisableExtension() unlinks an entry without freeing it) */
+	for (rfbExtensionData **e = &cl->extensions; *e;) {
+		rfbExtensionData *x = *e;
+
+		if (x->extension != &xt_extension) {
+			e = &x->next;
+			continue;
+		}
+		*e = x->next;
+		free(x);
+	}
 	if (!c)
 		return;
 	v = c->v;
@@ -486,6 +615,7 @@ int gh_vnc_new(const struct gh_vnc_config *c, struct gh_display *d,
 	v->in = in;
 	v->view_only = c->view_only;
 	v->km = gh_keymap_find(c->keymap ? c->keymap : "us");
+	v->key_codes = !c->keymap;
 	if (!v->km) {
 		ret = gh_error_set(err, -EINVAL, "unknown keymap '%s' (use %s)",
 				   c->keymap, gh_keymap_names());
@@ -524,6 +654,7 @@ int gh_vnc_new(const struct gh_vnc_config *c, struct gh_display *d,
 	v->screen->newClientHook = on_new_client;
 	v->screen->kbdAddEvent = on_key;
 	v->screen->ptrAddEvent = on_pointer;
+	v->screen->displayFinishedHook = on_update_sent;
 	/*
 	 * No server cursor: libvncserver draws one into the framebuffer for
 	 * clients that cannot take a cursor shape, which is the display's
@@ -534,6 +665,11 @@ int gh_vnc_new(const struct gh_vnc_config *c, struct gh_display *d,
 		v->passwords[0] = g_strdup(c->password);
 		v->screen->authPasswdData = v->passwords;
 		v->screen->passwordCheck = rfbCheckPasswordByList;
+	}
+	{
+		static GOnce once = G_ONCE_INIT;
+
+		g_once(&once, register_xt, NULL);
 	}
 	rfbInitServer(v->screen);
 	set_framebuffer(v, &s);

@@ -7,9 +7,10 @@
  * run-guest.sh). With "mouse.listen" on the command line it then prints
  * every 4-byte packet on COM1 as
  *   packet dx=D dy=D buttons=LMR wheel=W
- * (dy counts up, PS/2's sense; a button is its letter or '-'), until the
- * keyboard's Escape, where it leaves the same way: tests/vnc.sh moves the
- * VNC pointer and reads the packets.
+ * (dy counts up, PS/2's sense; a button is its letter or '-') and every
+ * byte from the keyboard as "key XX" (hex, set 1 as the 8042 translates),
+ * until the keyboard's Escape, where it leaves the same way: tests/vnc.sh
+ * moves the VNC pointer and presses keys and reads what came.
  *
  * 8042 commands and status bits: IBM PS/2 Hardware Interface Technical
  * Reference, "Keyboard/Auxiliary Device Controller"; the mouse's commands
@@ -134,6 +135,7 @@ static void listen(void)
 			/* Escape: set 1 (translated) or set 2 make code */
 			if (b == 0x01 || b == 0x76)
 				break;
+			printf("key %02x\n", b);
 			continue;
 		}
 		/* bit 3 of the first byte is always set: resynchronise on it */

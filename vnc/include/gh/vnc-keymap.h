@@ -71,6 +71,12 @@ void gh_vnc_keys_init(struct gh_vnc_keys *k, const struct gh_keymap *km,
  * auto-repeat: it reaches the guest as another make (typematic repeat).
  */
 void gh_vnc_keys_event(struct gh_vnc_keys *k, uint32_t keysym, bool down);
+/*
+ * A key the client named itself (QEMU's extended key event, gh/vnc-xtkey.h):
+ * pressed or released as it is, with no modifiers added; a second down is
+ * a repeat, a release of a key not held is dropped.
+ */
+void gh_vnc_keys_code(struct gh_vnc_keys *k, unsigned code, bool down);
 /* Releases everything this client holds (it disconnected). */
 void gh_vnc_keys_release_all(struct gh_vnc_keys *k);
 
