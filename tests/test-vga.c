@@ -637,6 +637,19 @@ static void test_graphics(struct fx *f, gconstpointer data)
 					dac_xrgb(vga_test_pixel8(x / 2, y / 2)));
 	gh_display_describe(f->con, mode, sizeof(mode));
 	g_assert_cmpstr(mode, ==, "graphics 320x200 256-colour");
+	/* the PEL mask ANDs every index before the DAC, and redraws */
+	dt_outb(f->vm, 0x3c6, 0x0f);
+	g_assert_cmphex(dt_inb(f->vm, 0x3c6), ==, 0x0f);
+	gh_display_refresh(f->con);
+	for (unsigned y = 0; y < 400; y += 7)
+		for (unsigned x = 0; x < 640; x += 3)
+			g_assert_cmphex(pixel(f, x, y), ==,
+					dac_xrgb(vga_test_pixel8(x / 2, y / 2) &
+						 0x0f));
+	dt_outb(f->vm, 0x3c6, 0xff);
+	gh_display_refresh(f->con);
+	g_assert_cmphex(pixel(f, 321, 201), ==,
+			dac_xrgb(vga_test_pixel8(160, 100)));
 
 	/* mode 12h: colour 9 in write mode 2 at the top-left 8 pixels */
 	set_mode(f, &vga_mode_12);

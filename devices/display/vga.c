@@ -813,9 +813,11 @@ static inline unsigned c6_to_8(unsigned v)
 	return (v << 2) | (b << 1) | b;
 }
 
+/* A colour index through the PEL mask (0x3C6, which the DAC ANDs every
+ * pixel's index with: IBM VGA Technical Reference, "DAC"), then the DAC. */
 static uint32_t dac_rgb(const struct vga *s, unsigned index)
 {
-	const uint8_t *p = &s->palette[(index & 0xff) * 3];
+	const uint8_t *p = &s->palette[(index & s->pel_mask) * 3];
 
 	if (s->vbe[VBE_INDEX_ENABLE] & VBE_8BIT_DAC)
 		return (uint32_t)p[0] << 16 | p[1] << 8 | p[2];
