@@ -34,13 +34,7 @@ linux_fixture=${GH_LINUX_FIXTURE:-$top/fixtures/linux}
 boot_fixture=${GH_BOOT_FIXTURE:-$top/fixtures/boot}
 
 . "$here/tap.sh"
-skip() {
-	n=$((n + 1))
-	echo "ok $n # SKIP $1"
-}
-note() {
-	sed 's/^/# /' "$@" 2>/dev/null
-}
+. "$here/vnc-lib.sh"
 
 case $(basename "$vmm") in
 qemu-system-*) mode=qemu ;;
@@ -51,52 +45,14 @@ if [ ! -x "$client" ]; then
 	echo "1..0 # SKIP no vnc-client: libvncclient (libvncserver-dev) was not found at build time"
 	exit 0
 fi
-if [ $mode = ours ] && ! "$vmm" run --help 2>&1 | grep -q -e '--vnc'; then
-	echo "1..0 # SKIP $vmm has no --vnc option"
-	exit 0
-fi
-if [ $mode = ours ]; then
-	why=$("$vmm" run --kernel "$vga_elf" --vnc 127.0.0.1:auto --serial none \
-		--timeout 1 </dev/null 2>&1 | grep -m 1 'built without VNC')
-	if [ -n "$why" ]; then
-		echo "1..0 # SKIP $why"
-		exit 0
-	fi
-fi
+[ $mode = ours ] && vnc_require "$vmm" "$vga_elf"
 # the Linux and GRUB boots want an optimized build
 boot_vmm=$vmm
 if [ $mode = ours ] && grep -q __asan_init "$vmm" 2>/dev/null; then
 	boot_vmm=${GH_LINUX_VMM:-}
 fi
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/gh-vnc.XXXXXX") || exit 1
-pids=
-cleanup() {
-	for p in $pids; do
-		kill "$p" 2>/dev/null
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-# a client that gave up early must not take the script with it
-trap '' PIPE
-
-# wait_for SECONDS COMMAND...: until COMMAND succeeds (every 0.2 s)
-wait_for() {
-	w_end=$(($(date +%s) + $1))
-	shift
-	until "$@"; do
-		[ "$(date +%s)" -ge "$w_end" ] && return 1
-		sleep 0.2
-	done
-}
-vnc_logged() {	# vnc_logged LOG: the VM said where its server is, or died
-	grep -q 'VNC server on .*(display :' "$1" 2>/dev/null || ! kill -0 "$vm" 2>/dev/null
-}
-in_file() {	# in_file REGEX FILE
-	tr -d '\r' <"$2" 2>/dev/null | grep -aq -e "$1"
-}
+vnc_tmp gh-vnc
 port_open() {
 	python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$1" 2>/dev/null
 }
@@ -134,10 +90,6 @@ start_vm() {
 	disp=$(sed -n 's/.*VNC server on .*(display :\([0-9]*\)).*/\1/p' \
 		"$tmp/$name.log" | head -n 1)
 	[ -n "$disp" ]
-}
-stop_vm() {
-	kill -TERM "$vm" 2>/dev/null
-	wait "$vm" 2>/dev/null
 }
 
 # monitor NAME COMMAND: one command on the VM's monitor, ours (an "ok" or
@@ -347,57 +299,11 @@ pointer 103 107 0;sleep 400"
 run_mouse() {	# run_mouse NAME: the script, then Escape
 	(IFS=';'; vc "$1" $mouse_script 'key Escape press')
 }
-check_packets() {	# check_packets SERIAL: the packets of mouse_script
-	tr -d '\r' <"$1" | python3 -c '
-import re, sys
-pk = [(int(a), int(b), c, int(d)) for a, b, c, d in
-      re.findall(r"^packet dx=(-?\d+) dy=(-?\d+) buttons=(\S+) wheel=(-?\d+)$",
-                 sys.stdin.read(), re.M)]
-for p in pk:
-    print(p)
-def fail(why):
-    print("FAIL:", why)
-    sys.exit(1)
-i = 0
-while i < len(pk) and pk[i][2] != "L--":
-    i += 1
-if i == len(pk) or pk[i][:2] != (0, 0):
-    fail("no left click where the pointer was")
-i += 1
-if i == len(pk) or pk[i][2] != "---":
-    fail("the left button was not released")
-i += 1
-dx = dy = 0
-while i < len(pk) and pk[i][3] == 0:
-    dx += pk[i][0]
-    dy += pk[i][1]
-    i += 1
-if (dx, dy) != (10, 5):
-    fail("moved by (%d, %d), want (10, 5): right and up" % (dx, dy))
-if i == len(pk) or pk[i][3] != -1:
-    fail("no wheel turn of -1 (up)")
-i += 1
-dx = dy = 0
-while i < len(pk) and pk[i][2] == "---":
-    dx += pk[i][0]
-    dy += pk[i][1]
-    i += 1
-if i == len(pk) or pk[i][2] != "--R":
-    fail("no right button")
-dx += pk[i][0]
-dy += pk[i][1]
-if (dx, dy) != (-7, -12):
-    fail("moved by (%d, %d) with the right button, want (-7, -12)" % (dx, dy))
-if i + 1 == len(pk) or pk[i + 1][2] != "---":
-    fail("the right button was not released")
-print("ok: the click, the moves, the wheel and the right button")
-'
-}
 if start_vm mouse "$vmm" --kernel "$mouse_elf" --append mouse.listen &&
    wait_for 60 in_file '^mouse: listening' "$tmp/mouse.serial"; then
 	run_mouse mouse
 	wait_for 20 in_file '^mouse: stop' "$tmp/mouse.serial"
-	check_packets "$tmp/mouse.serial" >"$tmp/mouse.check" 2>&1
+	python3 "$here/ps2-packets.py" "$tmp/mouse.serial" >"$tmp/mouse.check" 2>&1
 	ok $? "the pointer's moves, clicks and wheel arrive as PS/2 packets"
 	note "$tmp/mouse.check"
 	[ -s "$tmp/mouse.client" ] && note "$tmp/mouse.client"
