@@ -19,6 +19,21 @@ ninja -C "$builddir"
 scripts/build-linux-guest.sh fixtures/linux ||
 	echo "test.sh: could not build the Linux fixture; its tests will skip" >&2
 
+# tests/vnc-browser.sh drives noVNC in Chromium with npm packages: fetched
+# from the npm registry as tests/browser/package-lock.json pins them, once
+# (again when the lock file changes). Without npm or the registry that test
+# skips.
+browser=tests/browser
+if [ ! "$browser/node_modules/.package-lock.json" -nt "$browser/package-lock.json" ]; then
+	if command -v npm >/dev/null; then
+		(cd "$browser" && npm ci --no-audit --no-fund --loglevel=error \
+			--fetch-retries=1 --fetch-timeout=60000) ||
+			echo "test.sh: npm ci failed in $browser; vnc-browser will skip" >&2
+	else
+		echo "test.sh: no npm; vnc-browser will skip" >&2
+	fi
+fi
+
 # The Linux boot tests run an optimized guesthouse: under ASan the software
 # CPU is too slow to boot Linux (see tests/linux-boot.sh).
 if [ ! -f build-rel/build.ninja ]; then
