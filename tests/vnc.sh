@@ -173,7 +173,7 @@ if start_vm 13h "$vmm" --kernel "$vga_elf" --append "vga.step=13h vga.hold" &&
 			3>"$tmp/xdisplay" >"$tmp/xvfb.log" 2>&1 &
 		xvfb=$!
 		pids="$pids $xvfb"
-		wait_for 10 test -s "$tmp/xdisplay"
+		wait_for 30 test -s "$tmp/xdisplay"
 		xdisp=:$(cat "$tmp/xdisplay")
 		DISPLAY=$xdisp $viewer "127.0.0.1:$disp" >"$tmp/viewer.log" 2>&1 &
 		viewer_pid=$!
