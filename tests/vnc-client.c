@@ -25,8 +25,10 @@
  * unless --encodings says otherwise, lossless encodings only (no JPEG), so
  * that what it saves is the server's picture pixel for pixel.
  *
- * usage: vnc-client [--password-file FILE] [--encodings LIST] [--verbose]
- *                   HOST:DISPLAY|HOST::PORT [STEP...]
+ * usage: vnc-client [--password-file FILE] [--encodings LIST] [--exclusive]
+ *                   [--verbose] HOST:DISPLAY|HOST::PORT [STEP...]
+ * --exclusive asks for the desktop unshared in its ClientInit (RFC 6143
+ * 7.3.1): a server that grants it disconnects its other clients.
  * Exit: 0 every step done, 1 a step failed (a timeout, a file), 2 usage,
  * 3 no connection or the server broke it off, 4 the server refused the
  * authentication (or wanted a password and none was given).
@@ -413,7 +415,8 @@ static bool parse_target(const char *s, char **host, int *port)
 static void usage(void)
 {
 	fprintf(stderr, "usage: vnc-client [--password-file FILE] "
-		"[--encodings LIST] [--verbose] HOST:DISPLAY|HOST::PORT [STEP...]\n");
+		"[--encodings LIST] [--exclusive] [--verbose] "
+		"HOST:DISPLAY|HOST::PORT [STEP...]\n");
 	exit(EXIT_USAGE);
 }
 
@@ -423,13 +426,15 @@ int main(int argc, char **argv)
 	const char *encodings = "copyrect zrle hextile zlib raw";
 	char *host;
 	int port, i, ret = 0;
-	bool verbose = false;
+	bool verbose = false, exclusive = false;
 
 	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
 		if (!strcmp(argv[i], "--password-file") && i + 1 < argc)
 			c.password_file = argv[++i];
 		else if (!strcmp(argv[i], "--encodings") && i + 1 < argc)
 			encodings = argv[++i];
+		else if (!strcmp(argv[i], "--exclusive"))
+			exclusive = true;
 		else if (!strcmp(argv[i], "--verbose"))
 			verbose = true;
 		else
@@ -452,7 +457,7 @@ int main(int argc, char **argv)
 	c.cl->format.blueShift = 0;
 	c.cl->appData.encodingsString = encodings;
 	c.cl->appData.enableJPEG = FALSE;
-	c.cl->appData.shareDesktop = TRUE;
+	c.cl->appData.shareDesktop = !exclusive;
 	c.cl->canHandleNewFBSize = TRUE;
 	c.cl->GetPassword = get_password;
 	c.cl->GotFrameBufferUpdate = got_update;

@@ -2,8 +2,9 @@
  * The VNC server of one VM (RFB 3.8, RFC 6143, on libvncserver): it shows a
  * display (gh/display.h) and feeds keys and the pointer into an input
  * router (gh/input.h); it knows nothing else of the VM. It runs in the
- * GMainContext it is given (the VM's main loop) and must be freed there,
- * before the display.
+ * GMainContext it is given (the VM's main loop), where it reads the
+ * display and feeds the input, with a thread per client for the network,
+ * and must be freed there, before the display.
  */
 #ifndef GH_VNC_H
 #define GH_VNC_H
