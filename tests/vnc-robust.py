@@ -15,6 +15,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from vnc_display import free_display
@@ -107,6 +108,23 @@ class Client:
         self.s.close()
 
 
+def mute_client(port):
+    """A client that asks for raw updates of the whole screen again and
+    again and reads none (a small receive buffer: the server's writes
+    block soon)."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(10)
+    s.connect(('127.0.0.1', port))
+    c = Client.__new__(Client)
+    c.s, c.buf = s, b''
+    c.handshake()
+    c.encodings(0)
+    for _ in range(40):
+        c.request(0)
+    return c
+
+
 def monitor(path, line):
     """One monitor command; its reply's lines up to "ok" or "error"."""
     m = socket.socket(socket.AF_UNIX)
@@ -148,7 +166,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix='gh-vnc-robust.')
     shot = os.path.join(tmp, 'shot.png')
     mon = os.path.join(tmp, 'mon')
-    print('1..6', flush=True)
+    print('1..7', flush=True)
 
     # the client that is connected from the start, through the mode
     # change SeaBIOS's VGA BIOS makes (the surface starts 640x480)
@@ -170,6 +188,23 @@ def main():
         return 1
     first.handshake()
     size0 = (first.w, first.h)
+    # a client that stalls in the middle of an update of the boot screen:
+    # the mode change waits for it until the server gives up on it; the
+    # monitor must not, and the first client must still be told
+    mute = mute_client(port)
+    probes, done = [], threading.Event()
+
+    def probe_monitor():
+        while not done.is_set():
+            t = time.monotonic()
+            try:
+                monitor(mon, 'info vnc')
+            except OSError:
+                pass
+            probes.append(time.monotonic() - t)
+            time.sleep(0.2)
+    pm = threading.Thread(target=probe_monitor)
+    pm.start()
     first.encodings(0, -223)
     # its first update read now, and no more asked for until the others
     # are done: a client that does not read stalls the server's loop
@@ -242,6 +277,13 @@ def main():
     ok(size0 == (720, 400) or (720, 400) in sizes,
        'a mode change while it was connected came as DesktopSize')
     first.close()
+    done.set()
+    pm.join()
+    mute.close()
+    ok(probes and max(probes) < 0.5,
+       'the monitor answered %d times within %.3f s at most (limit 0.5 s) '
+       'while clients misbehaved, one stalled across the mode change' %
+       (len(probes), max(probes) if probes else 99))
 
     # a good client afterwards sees the screen as --screendump does (the
     # text cursor blinks: a few tries to catch the same phase)

@@ -201,16 +201,7 @@ def run(vmm, port, mon_path, com1, client, d):
     half = Client(port)
     half.handshake()
     half.send(b'\x03\x00\x00')
-    mute = socket.socket()
-    mute.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    mute.settimeout(10)
-    mute.connect(('127.0.0.1', port))
-    stalled = Client.__new__(Client)
-    stalled.s, stalled.buf = mute, b''
-    stalled.handshake()
-    stalled.encodings(0)
-    for _ in range(40):
-        stalled.request(0)
+    stalled = robust.mute_client(port)
     t0 = time.monotonic()
     worst, answers = 0.0, 0
     # nobody attached to COM1 yet: the first console gets the replay
@@ -251,7 +242,7 @@ def run(vmm, port, mon_path, com1, client, d):
        'the stalled clients were dropped, the good one kept: %r' %
        clients.splitlines()[-2:])
     half.close()
-    mute.close()
+    stalled.close()
 
     # exclusive access: the good client is disconnected
     if client and os.access(client, os.X_OK):
