@@ -61,9 +61,6 @@ boot_vmm=$vmm
 grep -q __asan_init "$vmm" 2>/dev/null && boot_vmm=${GH_LINUX_VMM:-}
 
 vnc_tmp gh-webvnc
-# libvncserver's leak of each WebSocket client's context (see the file)
-LSAN_OPTIONS=suppressions=$browser/lsan.supp:print_suppressions=1${LSAN_OPTIONS:+:$LSAN_OPTIONS}
-export LSAN_OPTIONS
 
 # start_vm NAME EXE [VMM ARGS...]: a VM with its VNC server on 127.0.0.1,
 # its monitor on $tmp/NAME.mon, COM1 in $tmp/NAME.serial; sets $vm (the
@@ -302,9 +299,5 @@ fi
 ! cat "$tmp"/*.log | grep -qi -e 'error' -e 'AddressSanitizer' -e 'runtime error'
 ok $? "the VMs' logs have no errors"
 grep -hi -e 'error' -e 'AddressSanitizer' -e 'runtime error' "$tmp"/*.log | note
-leaks=$(cat "$tmp"/*.log | awk '$3 == "webSocketsCheck" { n += $1; b += $2 }
-	END { if (n) print n " contexts, " b " bytes" }')
-[ -z "$leaks" ] ||
-	echo "# known, suppressed: libvncserver's WebSocket client contexts never freed: $leaks (tests/browser/lsan.supp)"
 
 [ $fails -eq 0 ]

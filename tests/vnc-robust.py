@@ -166,7 +166,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix='gh-vnc-robust.')
     shot = os.path.join(tmp, 'shot.png')
     mon = os.path.join(tmp, 'mon')
-    print('1..7', flush=True)
+    print('1..8', flush=True)
 
     # the client that is connected from the start, through the mode
     # change SeaBIOS's VGA BIOS makes (the surface starts 640x480)
@@ -284,6 +284,33 @@ def main():
        'the monitor answered %d times within %.3f s at most (limit 0.5 s) '
        'while clients misbehaved, one stalled across the mode change' %
        (len(probes), max(probes) if probes else 99))
+
+    # a flood of connections: past the server's bound (64 clients) each
+    # is closed at once, with no greeting, and the VMM keeps its
+    # descriptors; those under it are greeted
+    flood = []
+    for _ in range(80):
+        try:
+            flood.append(socket.create_connection(('127.0.0.1', port),
+                                                  timeout=10))
+        except OSError:
+            break
+    greeted = refused = 0
+    for c in flood:
+        try:
+            if c.recv(12) == b'RFB 003.008\n':
+                greeted += 1
+            else:
+                refused += 1
+        except OSError:
+            refused += 1
+    for c in flood:
+        c.close()
+    ok(len(flood) == 80 and greeted <= 64 and greeted + refused == 80 and
+       refused >= 16,
+       '80 connections at once: %d greeted, %d closed unanswered (at most '
+       '64 clients)' % (greeted, refused))
+    time.sleep(0.5)
 
     # a good client afterwards sees the screen as --screendump does (the
     # text cursor blinks: a few tries to catch the same phase)
