@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <glib.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -202,6 +204,129 @@ static void test_locking(struct fixture *f, gconstpointer data)
 	g_free(p);
 }
 
+/*
+ * Whether qemu-img can take the image to resize it (to its own size, so
+ * nothing changes): it wants to write and resize, and shares neither.
+ */
+static bool qemu_img_takes(const char *path, size_t len)
+{
+	g_autofree char *size = g_strdup_printf("%zu", len);
+	const char *argv[] = { "qemu-img", "resize", "-f", "raw", path, size,
+			       NULL };
+	gint status = -1;
+	g_autofree gchar *err = NULL;
+
+	g_assert_true(g_spawn_sync(NULL, (gchar **)argv, NULL,
+				   G_SPAWN_SEARCH_PATH |
+				   G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+				   NULL, &err, &status, NULL));
+	if (status)
+		g_assert_nonnull(strstr(err, "lock"));
+	return status == 0;
+}
+
+/* Whether process pid has path open. */
+static bool has_open(GPid pid, const char *path)
+{
+	g_autofree char *dir = g_strdup_printf("/proc/%d/fd", (int)pid);
+	GDir *d = g_dir_open(dir, 0, NULL);
+	const char *name;
+	bool found = false;
+
+	while (d && !found && (name = g_dir_read_name(d))) {
+		g_autofree char *fd = g_build_filename(dir, name, NULL);
+		g_autofree char *to = g_file_read_link(fd, NULL);
+
+		found = to && !strcmp(to, path);
+	}
+	if (d)
+		g_dir_close(d);
+	return found;
+}
+
+/*
+ * The locks are QEMU's: qemu-img sees ours, and we see those of a QEMU
+ * that has the image as its CD-ROM (as when both boot one ISO).
+ */
+static void test_qemu_locks(struct fixture *f, gconstpointer data)
+{
+	char *p = make_image(f, "shared.img", 8 * 512);
+	g_autofree char *drive = g_strdup_printf("file=%s,format=raw,if=ide,"
+						 "media=cdrom", p);
+	const char *vm[] = { "qemu-system-x86_64", "-M", "pc", "-S",
+			     "-display", "none", "-nodefaults", "-drive",
+			     drive, NULL };
+	g_autofree char *img = g_find_program_in_path("qemu-img");
+	g_autofree char *qemu = g_find_program_in_path(vm[0]);
+	struct gh_block *b;
+	struct gh_error err = { 0 };
+	GPid pid;
+	gint64 end;
+	int ret;
+
+	if (!img || !qemu) {
+		g_test_skip("no qemu-img or qemu-system-x86_64 (Debian's "
+			    "qemu-utils, qemu-system-x86)");
+		g_free(p);
+		return;
+	}
+	g_assert_true(qemu_img_takes(p, 8 * 512));
+	b = open_ok(p, GH_BLOCK_DISK, false);
+	g_assert_false(qemu_img_takes(p, 8 * 512));
+	gh_block_close(b);
+	b = open_ok(p, GH_BLOCK_CD, true);
+	g_assert_false(qemu_img_takes(p, 8 * 512));
+	gh_block_close(b);
+	g_assert_true(qemu_img_takes(p, 8 * 512));
+
+	/* we read it: QEMU may read it too (it stays up with it open) */
+	b = open_ok(p, GH_BLOCK_CD, true);
+	g_assert_true(g_spawn_async(NULL, (gchar **)vm, NULL,
+				    G_SPAWN_SEARCH_PATH |
+				    G_SPAWN_DO_NOT_REAP_CHILD |
+				    G_SPAWN_STDOUT_TO_DEV_NULL |
+				    G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
+				    &pid, NULL));
+	end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+	while (!has_open(pid, p) && g_get_monotonic_time() < end) {
+		g_assert_cmpint(waitpid(pid, NULL, WNOHANG), ==, 0);
+		g_usleep(20000);
+	}
+	g_assert_true(has_open(pid, p));
+	g_usleep(500000);
+	g_assert_cmpint(waitpid(pid, NULL, WNOHANG), ==, 0);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	g_spawn_close_pid(pid);
+	gh_block_close(b);
+
+	/* QEMU reading it: we may read it too, not write it */
+	g_assert_true(g_spawn_async(NULL, (gchar **)vm, NULL,
+				    G_SPAWN_SEARCH_PATH |
+				    G_SPAWN_DO_NOT_REAP_CHILD |
+				    G_SPAWN_STDOUT_TO_DEV_NULL |
+				    G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
+				    &pid, NULL));
+	end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+	do {
+		b = NULL;
+		ret = gh_block_open(p, GH_BLOCK_DISK, false, &b, &err);
+		if (ret)
+			break;
+		gh_block_close(b);
+		g_usleep(20000);
+	} while (g_get_monotonic_time() < end);
+	g_assert_cmpint(ret, ==, -EBUSY);
+	b = open_ok(p, GH_BLOCK_CD, true);
+	gh_block_close(b);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	g_spawn_close_pid(pid);
+	b = open_ok(p, GH_BLOCK_DISK, false);
+	gh_block_close(b);
+	g_free(p);
+}
+
 static void test_bad_files(struct fixture *f, gconstpointer data)
 {
 	char *missing = g_build_filename(f->dir, "missing.img", NULL);
@@ -250,6 +375,7 @@ int main(int argc, char **argv)
 	ADD("/block/read-only", test_read_only);
 	ADD("/block/cd", test_cd);
 	ADD("/block/locking", test_locking);
+	ADD("/block/qemu-locks", test_qemu_locks);
 	ADD("/block/bad-files", test_bad_files);
 	return g_test_run();
 }

@@ -1,6 +1,6 @@
 /*
  * Raw image files as block devices (gh/block.h): pread/pwrite/fdatasync on
- * the file, and an OFD lock over it (fcntl(2), "Open file description
+ * the file, and OFD locks on it (fcntl(2), "Open file description
  * locks") so that a second open of an image being written fails.
  */
 #include "gh/block.h"
@@ -25,20 +25,74 @@ struct gh_block {
 };
 
 /*
- * A write lock on a writable image, a read lock on a read-only one, over
- * the whole file: readers share, a writer excludes everyone.
+ * The lock is QEMU's (its block/file-posix.c), so that QEMU, qemu-img and
+ * we see each other's images in use: an OFD read lock on one byte per
+ * permission an opener uses (PERM_BASE + n) and one per permission it does
+ * not let others have (SHARED_BASE + n), where the permissions are n = 0
+ * consistent read, 1 write, 2 write of unchanged data, 3 resize. Whoever
+ * wants a permission that someone does not share, or does not share one
+ * that someone uses, finds that byte locked and backs off.
+ *
+ * A reader uses consistent read; a writer that too and both writes. Neither
+ * shares write or resize: readers share an image with readers only, a
+ * writer with nobody.
  */
-int gh_block_lock(int fd, bool read_only)
+enum { PERM_READ, PERM_WRITE, PERM_WRITE_UNCHANGED, PERM_RESIZE, NPERMS };
+
+#define PERM_BASE	100
+#define SHARED_BASE	200
+
+static int lock_byte(int fd, off_t at)
 {
 	struct flock fl = {
-		.l_type = read_only ? F_RDLCK : F_WRLCK,
+		.l_type = F_RDLCK,
 		.l_whence = SEEK_SET,
-		.l_start = 0,
-		.l_len = 0,
+		.l_start = at,
+		.l_len = 1,
 	};
 
-	if (fcntl(fd, F_OFD_SETLK, &fl) < 0)
+	return fcntl(fd, F_OFD_SETLK, &fl) < 0 ? -errno : 0;
+}
+
+/* Whether another open file holds a lock on the byte at. */
+static int byte_taken(int fd, off_t at)
+{
+	struct flock fl = {
+		.l_type = F_WRLCK,
+		.l_whence = SEEK_SET,
+		.l_start = at,
+		.l_len = 1,
+	};
+
+	if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
 		return -errno;
+	return fl.l_type != F_UNLCK;
+}
+
+int gh_block_lock(int fd, bool read_only)
+{
+	unsigned used = 1u << PERM_READ;
+	unsigned unshared = 1u << PERM_WRITE | 1u << PERM_RESIZE;
+	int ret;
+
+	if (!read_only)
+		used |= 1u << PERM_WRITE | 1u << PERM_WRITE_UNCHANGED;
+	/* ours first, then theirs: of two opening at once, one sees the other */
+	for (unsigned n = 0; n < NPERMS; n++) {
+		if ((used & (1u << n)) && (ret = lock_byte(fd, PERM_BASE + n)))
+			return ret;
+		if ((unshared & (1u << n)) &&
+		    (ret = lock_byte(fd, SHARED_BASE + n)))
+			return ret;
+	}
+	for (unsigned n = 0; n < NPERMS; n++) {
+		if ((used & (1u << n)) &&
+		    (ret = byte_taken(fd, SHARED_BASE + n)))
+			return ret < 0 ? ret : -EAGAIN;
+		if ((unshared & (1u << n)) &&
+		    (ret = byte_taken(fd, PERM_BASE + n)))
+			return ret < 0 ? ret : -EAGAIN;
+	}
 	return 0;
 }
 

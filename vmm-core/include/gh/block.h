@@ -42,8 +42,10 @@ void gh_block_close(struct gh_block *blk);
 
 /*
  * The lock gh_block_open takes, for other files a VM must own alone (the
- * UEFI variable store): an OFD write lock, or a read lock when read_only,
- * over the whole file. 0, or -errno (-EAGAIN: another holds it).
+ * UEFI variable store): QEMU's byte-range locks for a writer, or for a
+ * reader when read_only (readers share with readers, a writer with
+ * nobody, QEMU and qemu-img included). 0, or -errno (-EAGAIN: another
+ * holds it). The locks go with the file's last descriptor.
  */
 int gh_block_lock(int fd, bool read_only);
 
