@@ -225,6 +225,19 @@ static bool qemu_img_takes(const char *path, size_t len)
 	return status == 0;
 }
 
+static GPid spawn_quiet(const char **argv)
+{
+	GPid pid;
+
+	g_assert_true(g_spawn_async(NULL, (gchar **)argv, NULL,
+				    G_SPAWN_SEARCH_PATH |
+				    G_SPAWN_DO_NOT_REAP_CHILD |
+				    G_SPAWN_STDOUT_TO_DEV_NULL |
+				    G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
+				    &pid, NULL));
+	return pid;
+}
+
 /* Whether process pid has path open. */
 static bool has_open(GPid pid, const char *path)
 {
@@ -281,12 +294,7 @@ static void test_qemu_locks(struct fixture *f, gconstpointer data)
 
 	/* we read it: QEMU may read it too (it stays up with it open) */
 	b = open_ok(p, GH_BLOCK_CD, true);
-	g_assert_true(g_spawn_async(NULL, (gchar **)vm, NULL,
-				    G_SPAWN_SEARCH_PATH |
-				    G_SPAWN_DO_NOT_REAP_CHILD |
-				    G_SPAWN_STDOUT_TO_DEV_NULL |
-				    G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
-				    &pid, NULL));
+	pid = spawn_quiet(vm);
 	end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
 	while (!has_open(pid, p) && g_get_monotonic_time() < end) {
 		g_assert_cmpint(waitpid(pid, NULL, WNOHANG), ==, 0);
@@ -301,12 +309,7 @@ static void test_qemu_locks(struct fixture *f, gconstpointer data)
 	gh_block_close(b);
 
 	/* QEMU reading it: we may read it too, not write it */
-	g_assert_true(g_spawn_async(NULL, (gchar **)vm, NULL,
-				    G_SPAWN_SEARCH_PATH |
-				    G_SPAWN_DO_NOT_REAP_CHILD |
-				    G_SPAWN_STDOUT_TO_DEV_NULL |
-				    G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
-				    &pid, NULL));
+	pid = spawn_quiet(vm);
 	end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
 	do {
 		b = NULL;
