@@ -47,7 +47,6 @@ struct gh_monitor {
 	struct gh_vnc *vnc;
 	GMainContext *ctx;
 	struct gh_unix_listener lst;
-	GSource *listen_src;
 	int client_fd;
 	GSource *client_src;
 	GArray *keys;		/* struct key_event not yet sent */
@@ -587,8 +586,6 @@ gone:
 	return G_SOURCE_REMOVE;
 }
 
-static void watch_listen(struct gh_monitor *m, bool on);
-
 static void drop_client(struct gh_monitor *m)
 {
 	if (m->client_src) {
@@ -601,48 +598,34 @@ static void drop_client(struct gh_monitor *m)
 	m->client_fd = -1;
 	g_string_truncate(m->in, 0);
 	m->discarding = false;
-	watch_listen(m, true);
+	gh_unix_listener_pause(&m->lst, false);
 }
 
-static gboolean on_listen(gint fd, GIOCondition cond, gpointer opaque)
+static void on_listen(void *opaque, int c)
 {
 	static const char greeting[] =
 		GH_MONITOR_GREETING " one command a line, 'help' lists them\n"
 		"ok\n";
 	struct gh_monitor *m = opaque;
 	struct timeval tv = { .tv_sec = SEND_TIMEOUT_S };
-	int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
 
 	if (c < 0)
-		return G_SOURCE_CONTINUE;
+		return;		/* out of fds: the listener tries again later */
+	/* replies are sent whole, waiting up to SEND_TIMEOUT_S */
+	fcntl(c, F_SETFL, fcntl(c, F_GETFL) & ~O_NONBLOCK);
 	setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	m->client_fd = c;
 	if (!send_text(m, greeting, sizeof(greeting) - 1)) {
 		close(c);
 		m->client_fd = -1;
-		return G_SOURCE_CONTINUE;
+		return;
 	}
 	m->client_src = g_unix_fd_source_new(c, G_IO_IN | G_IO_HUP | G_IO_ERR);
 	g_source_set_callback(m->client_src, G_SOURCE_FUNC(on_client), m,
 			      NULL);
 	g_source_attach(m->client_src, m->ctx);
 	/* the next client waits in the listen queue until this one leaves */
-	m->listen_src = NULL;
-	return G_SOURCE_REMOVE;
-}
-
-static void watch_listen(struct gh_monitor *m, bool on)
-{
-	if (on && !m->listen_src && m->lst.fd >= 0) {
-		m->listen_src = g_unix_fd_source_new(m->lst.fd, G_IO_IN);
-		g_source_set_callback(m->listen_src, G_SOURCE_FUNC(on_listen),
-				      m, NULL);
-		g_source_attach(m->listen_src, m->ctx);
-		g_source_unref(m->listen_src);
-	} else if (!on && m->listen_src) {
-		g_source_destroy(m->listen_src);
-		m->listen_src = NULL;
-	}
+	gh_unix_listener_pause(&m->lst, true);
 }
 
 int gh_monitor_new(const char *spec, struct gh_vm *vm, struct gh_board *board,
@@ -666,7 +649,7 @@ int gh_monitor_new(const char *spec, struct gh_vm *vm, struct gh_board *board,
 		gh_monitor_free(m);
 		return ret;
 	}
-	watch_listen(m, true);
+	gh_unix_listener_watch(&m->lst, m->ctx, on_listen, m);
 	*out = m;
 	return 0;
 }
@@ -683,7 +666,6 @@ void gh_monitor_free(struct gh_monitor *m)
 		return;
 	if (m->client_fd >= 0)
 		drop_client(m);
-	watch_listen(m, false);
 	if (m->key_timer) {
 		g_source_destroy(m->key_timer);
 		g_source_unref(m->key_timer);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "gh/ring.h"
+#include "gh/unix-socket.h"
 
 /* A frontend with an adjustable amount of room that records what it got. */
 struct sink {
@@ -925,6 +926,92 @@ static void test_socket_accept_fails(void)
 	g_string_free(got, TRUE);
 }
 
+struct accept_count {
+	unsigned failed, taken;
+	int last_err, fd;
+};
+
+static void count_accept(void *opaque, int fd)
+{
+	struct accept_count *n = opaque;
+
+	if (fd < 0) {
+		n->failed++;
+		n->last_err = fd;
+		return;
+	}
+	n->taken++;
+	n->fd = fd;
+}
+
+/*
+ * The shared listener (the monitor's and the consoles'), out of fds: it
+ * tries accept() again about once a GH_UNIX_ACCEPT_RETRY_MS, not in a
+ * loop, and takes the queued client once fds are free; paused, it leaves
+ * clients queued.
+ */
+static void test_listener_backoff(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("gh-chardev-XXXXXX", NULL);
+	g_autofree char *path = g_build_filename(dir, "mon.sock", NULL);
+	struct accept_count n = { .fd = -1 };
+	struct gh_unix_listener l;
+	struct gh_error err = { 0 };
+	struct rlimit saved, low;
+	GArray *fds = g_array_new(FALSE, FALSE, sizeof(int));
+	GMainContext *ctx = g_main_context_new();
+	gint64 start;
+	int c, fd;
+
+	g_assert_cmpint(gh_unix_listen(path, "test socket", &l, &err), ==, 0);
+	gh_unix_listener_watch(&l, ctx, count_accept, &n);
+
+	/* paused: the client waits in the queue */
+	gh_unix_listener_pause(&l, true);
+	c = connect_client(path);
+	iterate_for(ctx, 100);
+	g_assert_cmpuint(n.taken + n.failed, ==, 0);
+	g_assert_false(g_main_context_iteration(ctx, FALSE));
+
+	/* out of fds: 2.5 s give three tries (at 0, 1 and 2 s), not thousands */
+	g_assert_cmpint(getrlimit(RLIMIT_NOFILE, &saved), ==, 0);
+	fd = dup(0);
+	close(fd);
+	low = saved;
+	low.rlim_cur = fd + 16;
+	g_assert_cmpint(setrlimit(RLIMIT_NOFILE, &low), ==, 0);
+	while ((fd = dup(0)) >= 0)
+		g_array_append_val(fds, fd);
+	g_assert_cmpint(errno, ==, EMFILE);
+	gh_unix_listener_pause(&l, false);
+	start = g_get_monotonic_time();
+	iterate_for(ctx, 2500);
+	g_test_message("%u failed accepts in %.1f s", n.failed,
+		       (g_get_monotonic_time() - start) / 1e6);
+	g_assert_cmpuint(n.taken, ==, 0);
+	g_assert_cmpint(n.last_err, ==, -EMFILE);
+	g_assert_cmpuint(n.failed, >=, 2);
+	g_assert_cmpuint(n.failed, <=, 4);
+
+	/* fds again: taken at the next try, within a second */
+	for (guint i = 0; i < fds->len; i++)
+		close(g_array_index(fds, int, i));
+	g_assert_cmpint(setrlimit(RLIMIT_NOFILE, &saved), ==, 0);
+	start = g_get_monotonic_time();
+	while (!n.taken && g_get_monotonic_time() - start < 5 * G_USEC_PER_SEC)
+		g_main_context_iteration(ctx, TRUE);
+	g_assert_cmpuint(n.taken, ==, 1);
+	g_assert_cmpint(fcntl(n.fd, F_GETFL) & O_NONBLOCK, !=, 0);
+	g_assert_cmpint(fcntl(n.fd, F_GETFD) & FD_CLOEXEC, !=, 0);
+	close(n.fd);
+	close(c);
+	gh_unix_listener_close(&l);
+	g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+	g_main_context_unref(ctx);
+	g_array_free(fds, TRUE);
+	g_rmdir(dir);
+}
+
 static void test_socket_paths(void)
 {
 	g_autofree char *dir = g_dir_make_tmp("gh-chardev-XXXXXX", NULL);
@@ -996,5 +1083,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/chardev/socket/accept-fails",
 			test_socket_accept_fails);
 	g_test_add_func("/chardev/socket/paths", test_socket_paths);
+	g_test_add_func("/unix-socket/accept-backoff", test_listener_backoff);
 	return g_test_run();
 }

@@ -24,8 +24,6 @@
 #define PENDING_MAX 4096
 /* How often a pty whose slave side was closed is checked for a new reader. */
 #define PTY_RECHECK_MS 250
-/* How long a socket console stops taking clients after accept() failed. */
-#define ACCEPT_RETRY_MS 1000
 
 #define ESCAPE_CHAR 0x01	/* Ctrl-A */
 
@@ -50,8 +48,6 @@ struct chr_source {
 	struct gh_chardev *chr;
 	gpointer tag;
 	GIOCondition tag_events;	/* what tag polls for */
-	gpointer listen_tag;		/* socket: the listening fd */
-	gint64 listen_resume;		/* not polled until then (us), 0: polled */
 };
 
 struct gh_chardev {
@@ -576,7 +572,7 @@ static void flush_backlog(struct gh_chardev *chr)
  * The client's fd is polled for input while there is room for it and for
  * output while the backlog holds some; with neither it stays in the set
  * for the hang-up, which poll() reports whatever was asked for and which
- * ends the client (so it cannot spin). The listening fd is always polled.
+ * ends the client (so it cannot spin). The listener polls its own fd.
  */
 static void update_socket_polling(struct gh_chardev *chr, bool want_in)
 {
@@ -588,16 +584,6 @@ static void update_socket_polling(struct gh_chardev *chr, bool want_in)
 		ev |= G_IO_OUT;
 	pthread_mutex_unlock(&chr->out_lock);
 
-	if (src->listen_resume) {
-		gint64 now = g_source_get_time(&src->base);
-
-		if (now >= src->listen_resume) {
-			g_source_modify_unix_fd(&src->base, src->listen_tag, G_IO_IN);
-			src->listen_resume = 0;
-		} else {
-			g_source_set_ready_time(&src->base, src->listen_resume);
-		}
-	}
 	if (chr->in_fd < 0)
 		return;
 	if (!src->tag) {
@@ -632,50 +618,35 @@ static void drop_client(struct gh_chardev *chr)
 }
 
 /*
- * Takes the waiting clients: the first becomes the console and gets the
- * backlog; while one is attached, others get one line saying so and are
- * closed, as virsh console refuses a second session.
+ * A new client (on the main loop, from the listener): the first becomes
+ * the console and gets the backlog; while one is attached, others get one
+ * line saying so and are closed, as virsh console refuses a second
+ * session. Out of fds, the listener waits before it tries again.
  */
-static void accept_clients(struct gh_chardev *chr)
+static void client_arrived(void *opaque, int fd)
 {
-	int fd;
+	struct gh_chardev *chr = opaque;
 
-	while ((fd = accept4(chr->listener.fd, NULL, NULL,
-			     SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0 || errno == EINTR) {
-		if (fd < 0)
-			continue;
-		if (chr->in_fd >= 0) {
-			char *msg = g_strdup_printf("%s another client is attached to "
-						    "%s\n", GH_CHARDEV_BUSY,
-						    chr->path);
-			ssize_t r = send(fd, msg, strlen(msg),
-					 MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (fd < 0)
+		return;
+	if (chr->in_fd >= 0) {
+		char *msg = g_strdup_printf("%s another client is attached to "
+					    "%s\n", GH_CHARDEV_BUSY, chr->path);
+		ssize_t r = send(fd, msg, strlen(msg), MSG_DONTWAIT | MSG_NOSIGNAL);
 
-			(void)r;
-			g_free(msg);
-			close(fd);
-			continue;
-		}
-		pthread_mutex_lock(&chr->out_lock);
-		chr->in_fd = fd;
-		pthread_mutex_unlock(&chr->out_lock);
-		flush_backlog(chr);
+		(void)r;
+		g_free(msg);
+		close(fd);
+		return;
 	}
-	/*
-	 * Out of fds or memory: the connection stays queued and the listening
-	 * fd readable, so it is left alone for a while instead of spinning.
-	 */
-	if (errno != EAGAIN && errno != EWOULDBLOCK) {
-		struct chr_source *src = chr->source;
-
-		g_source_modify_unix_fd(&src->base, src->listen_tag, 0);
-		src->listen_resume = g_source_get_time(&src->base) +
-				     ACCEPT_RETRY_MS * 1000;
-	}
+	pthread_mutex_lock(&chr->out_lock);
+	chr->in_fd = fd;
+	pthread_mutex_unlock(&chr->out_lock);
+	flush_backlog(chr);
+	wake_main_loop(chr);	/* to poll the client */
 }
 
-static void socket_dispatch(struct gh_chardev *chr, GIOCondition rev,
-			    GIOCondition lrev)
+static void socket_dispatch(struct gh_chardev *chr, GIOCondition rev)
 {
 	if (chr->in_fd >= 0) {
 		if (rev & G_IO_OUT)
@@ -689,8 +660,6 @@ static void socket_dispatch(struct gh_chardev *chr, GIOCondition rev,
 		if (chr->client_gone || chr->client_broken)
 			drop_client(chr);
 	}
-	if (lrev & G_IO_IN)
-		accept_clients(chr);
 }
 
 static gboolean source_dispatch(GSource *s, GSourceFunc cb, gpointer user_data)
@@ -706,13 +675,10 @@ static gboolean source_dispatch(GSource *s, GSourceFunc cb, gpointer user_data)
 	 */
 	g_source_set_ready_time(s, -1);
 
-	if (chr->kind == CHR_SOCKET) {
-		gpointer ltag = ((struct chr_source *)s)->listen_tag;
-
-		socket_dispatch(chr, rev, ltag ? g_source_query_unix_fd(s, ltag) : 0);
-	} else if (chr->pty_hup && !pty_still_hung_up(chr)) {
+	if (chr->kind == CHR_SOCKET)
+		socket_dispatch(chr, rev);
+	else if (chr->pty_hup && !pty_still_hung_up(chr))
 		chr->pty_hup = false;
-	}
 	if (chr->kind != CHR_SOCKET && !chr->pty_hup &&
 	    (rev & (G_IO_IN | G_IO_HUP | G_IO_ERR | G_IO_NVAL)))
 		read_input(chr);
@@ -753,12 +719,11 @@ void gh_chardev_attach(struct gh_chardev *chr, GMainContext *ctx, pthread_mutex_
 						sizeof(*src));
 	src->chr = chr;
 	g_source_set_name(&src->base, "gh-chardev");
-	if (chr->kind == CHR_SOCKET)
-		src->listen_tag = g_source_add_unix_fd(&src->base, chr->listener.fd,
-						       G_IO_IN);
 	chr->source = src;
 	update_polling(chr);
 	g_source_attach(&src->base, ctx);
+	if (chr->kind == CHR_SOCKET)
+		gh_unix_listener_watch(&chr->listener, ctx, client_arrived, chr);
 }
 
 void gh_chardev_accept_input(struct gh_chardev *chr)

@@ -1,4 +1,7 @@
-/* Listening Unix sockets with stale-socket takeover (gh/unix-socket.h). */
+/*
+ * Listening Unix sockets with stale-socket takeover, and their accept loop
+ * with a back-off when out of fds (gh/unix-socket.h).
+ */
 #include "gh/unix-socket.h"
 
 #include <errno.h>
@@ -92,10 +95,97 @@ err_close:
 	return ret;
 }
 
+struct listen_source {
+	GSource base;
+	struct gh_unix_listener *l;
+	gpointer tag;
+};
+
+/*
+ * The fd is polled while connections are wanted and accept() is not
+ * backing off; in back-off the source wakes by its ready time instead.
+ */
+static void update_listen(struct gh_unix_listener *l)
+{
+	struct listen_source *ls = (struct listen_source *)l->src;
+	bool want = !l->paused && !l->retry_at;
+
+	g_source_modify_unix_fd(&ls->base, ls->tag, want ? G_IO_IN : 0);
+	g_source_set_ready_time(&ls->base, l->retry_at && !l->paused ?
+				l->retry_at : -1);
+}
+
+static gboolean listen_dispatch(GSource *s, GSourceFunc cb, gpointer data)
+{
+	struct gh_unix_listener *l = ((struct listen_source *)s)->l;
+	int fd;
+
+	if (l->retry_at && g_source_get_time(s) < l->retry_at) {
+		update_listen(l);
+		return G_SOURCE_CONTINUE;
+	}
+	l->retry_at = 0;
+	while (!l->paused) {
+		fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd >= 0) {
+			l->accepted(l->opaque, fd);
+			continue;
+		}
+		/* a client that gave up while queued: take the next one */
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			break;
+		/* EMFILE, ENFILE, ENOBUFS, ENOMEM: wait for fds to free up */
+		fd = -errno;
+		l->retry_at = g_source_get_time(s) +
+			      GH_UNIX_ACCEPT_RETRY_MS * 1000;
+		l->accepted(l->opaque, fd);
+		break;
+	}
+	update_listen(l);
+	return G_SOURCE_CONTINUE;
+}
+
+static const GSourceFuncs listen_funcs = {
+	.dispatch = listen_dispatch,
+};
+
+void gh_unix_listener_watch(struct gh_unix_listener *l, GMainContext *ctx,
+			    gh_unix_accept_fn *fn, void *opaque)
+{
+	struct listen_source *ls;
+
+	if (l->fd < 0 || l->src)
+		return;
+	ls = (struct listen_source *)g_source_new((GSourceFuncs *)&listen_funcs,
+						  sizeof(*ls));
+	ls->l = l;
+	ls->tag = g_source_add_unix_fd(&ls->base, l->fd, 0);
+	g_source_set_name(&ls->base, "gh-unix-listener");
+	l->src = &ls->base;
+	l->accepted = fn;
+	l->opaque = opaque;
+	update_listen(l);
+	g_source_attach(l->src, ctx);
+}
+
+void gh_unix_listener_pause(struct gh_unix_listener *l, bool paused)
+{
+	l->paused = paused;
+	if (l->src)
+		update_listen(l);
+}
+
 void gh_unix_listener_close(struct gh_unix_listener *l)
 {
 	struct stat st;
 
+	if (l->src) {
+		g_source_destroy(l->src);
+		g_source_unref(l->src);
+		l->src = NULL;
+	}
 	if (l->fd >= 0)
 		close(l->fd);
 	l->fd = -1;
