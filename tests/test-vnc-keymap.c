@@ -11,7 +11,9 @@
 
 enum {
 	XK_Shift_L = 0xffe1, XK_Control_L = 0xffe3, XK_Caps_Lock = 0xffe5,
-	XK_ISO_Level3_Shift = 0xfe03,
+	XK_ISO_Level3_Shift = 0xfe03, XK_dead_grave = 0xfe50,
+	XK_dead_acute = 0xfe51, XK_dead_circumflex = 0xfe52,
+	XK_dead_diaeresis = 0xfe57,
 };
 
 struct rec {
@@ -122,12 +124,12 @@ static void test_lookup(void)
 			-ENOENT);
 }
 
-/* Every printable ASCII character types on each layout, but for de's
- * circumflex and grave, which are dead keys there. */
+/* Every printable ASCII character types on each layout (de's ^ and ` by
+ * their dead keys). */
 static void test_ascii(void)
 {
 	static const struct { const char *layout, *missing; } t[] = {
-		{ "us", "" }, { "gb", "" }, { "fr", "" }, { "de", "^`" },
+		{ "us", "" }, { "gb", "" }, { "fr", "" }, { "de", "" },
 	};
 
 	for (unsigned i = 0; i < G_N_ELEMENTS(t); i++) {
@@ -143,6 +145,64 @@ static void test_ascii(void)
 					want ? "missing" : "unexpected");
 		}
 	}
+}
+
+/*
+ * Spacing accents that are only dead keys on a layout: the dead key, then
+ * Space, as a person types them; the dead keysyms stay the bare dead key.
+ */
+static void test_dead_keys(void)
+{
+	enum { S = GH_KEYMAP_SHIFT, D = GH_KEYMAP_DEAD };
+	struct fixture f;
+
+	check_lookup("de", '^', KEY_GRAVE, D);
+	check_lookup("de", '`', KEY_EQUAL, S | D);
+	check_lookup("de", 0xb4, KEY_EQUAL, D);		/* acute */
+	check_lookup("de", XK_dead_circumflex, KEY_GRAVE, 0);
+	check_lookup("de", XK_dead_grave, KEY_EQUAL, S);
+	check_lookup("fr", 0xa8, KEY_LEFTBRACE, S | D);	/* diaeresis */
+	check_lookup("fr", 0x010000a8, KEY_LEFTBRACE, S | D);
+	check_lookup("fr", XK_dead_diaeresis, KEY_LEFTBRACE, S);
+	/* where the character has a key of its own, that key */
+	check_lookup("fr", '^', KEY_9, GH_KEYMAP_ALTGR);
+	check_lookup("fr", '`', KEY_7, GH_KEYMAP_ALTGR);
+	check_lookup("gb", '^', KEY_6, S);
+	check_lookup("gb", '`', KEY_GRAVE, 0);
+	check_lookup("us", '~', KEY_GRAVE, S);
+	check_lookup("de", '~', KEY_RIGHTBRACE, GH_KEYMAP_ALTGR);
+
+	setup(&f, "de");
+	/* ^: the dead key and Space; the client's release finds nothing */
+	g_assert_cmpstr(FEED(&f, D('^'), U('^')), ==, "+41,-41,+57,-57");
+	/* `: Shift for the dead key only */
+	g_assert_cmpstr(FEED(&f, D('`'), U('`')), ==,
+			"+42,+13,-42,-13,+57,-57");
+	/* a client holding Shift: kept for the dead key, lifted for Space */
+	g_assert_cmpstr(FEED(&f, D(XK_Shift_L), D('`'), U('`'),
+			     U(XK_Shift_L)), ==,
+			"+42,+13,-13,-42,+57,+42,-57,-42");
+	/* the client's auto-repeat: one accent each */
+	g_assert_cmpstr(FEED(&f, D('^'), D('^'), U('^')), ==,
+			"+41,-41,+57,-57,+41,-41,+57,-57");
+	/* the dead keysym: the dead key alone, held as the client holds it */
+	g_assert_cmpstr(FEED(&f, D(XK_dead_circumflex), U(XK_dead_circumflex),
+			     D('e'), U('e')), ==, "+41,-41,+18,-18");
+	g_assert_cmpstr(FEED(&f, D(XK_dead_acute), U(XK_dead_acute)), ==,
+			"+13,-13");
+	/* AltGr held: lifted for both (AltGr+Space may be a no-break space) */
+	g_assert_cmpstr(FEED(&f, D(XK_ISO_Level3_Shift), D('^'), U('^'),
+			     U(XK_ISO_Level3_Shift)), ==,
+			"+100,-100,+41,+100,-41,-100,+57,+100,-57,-100");
+	teardown(&f);
+
+	setup(&f, "fr");
+	g_assert_cmpstr(FEED(&f, D(0xa8), U(0xa8)), ==,
+			"+42,+26,-42,-26,+57,-57");
+	/* ` has a key of its own (AltGr+7 in xkb's fr): no Space */
+	g_assert_cmpstr(FEED(&f, D(XK_ISO_Level3_Shift), D('`'), U('`'),
+			     U(XK_ISO_Level3_Shift)), ==, "+100,+8,-8,-100");
+	teardown(&f);
 }
 
 static void test_modifiers(void)
@@ -228,6 +288,7 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/vnc-keymap/lookup", test_lookup);
 	g_test_add_func("/vnc-keymap/ascii", test_ascii);
+	g_test_add_func("/vnc-keymap/dead-keys", test_dead_keys);
 	g_test_add_func("/vnc-keymap/modifiers", test_modifiers);
 	g_test_add_func("/vnc-keymap/repeat-release", test_repeat_release);
 	g_test_add_func("/vnc-keymap/caps-lock", test_caps_lock);

@@ -245,14 +245,46 @@ static bool is_cased(uint32_t sym)
 		sym != 0xdf);
 }
 
-int gh_keymap_lookup(const struct gh_keymap *km, uint32_t keysym,
-		     struct gh_keymap_entry *e)
+/*
+ * Spacing accents that a layout may have only as dead keys (de's ^, ` and
+ * acute, fr's diaeresis): a German typist gets "^" by the dead key and then
+ * Space, and so do we.
+ */
+static const struct {
+	uint32_t sym, dead;
+} spacing_accents[] = {
+	{ '^', XK_dead_circumflex }, { '`', XK_dead_grave },
+	{ '~', XK_dead_tilde }, { 0xb4 /* acute */, XK_dead_acute },
+	{ 0xa8 /* diaeresis */, XK_dead_diaeresis },
+};
+
+/* The key and level of the layout that types keysym. */
+static int find_on_layout(const struct gh_keymap *km, uint32_t keysym,
+			  struct gh_keymap_entry *e)
 {
 	static const unsigned level_mods[4] = {
 		0, GH_KEYMAP_SHIFT, GH_KEYMAP_ALTGR,
 		GH_KEYMAP_ALTGR | GH_KEYMAP_SHIFT,
 	};
 
+	for (unsigned l = 0; l < 4; l++)
+		for (unsigned i = 0; i < km->nkeys; i++) {
+			if (km->keys[i].sym[l] != keysym)
+				continue;
+			e->code = km->keys[i].code;
+			e->mods = level_mods[l];
+			/* a letter key: both its cases are on levels 0, 1 */
+			if (l < 2 && is_cased(keysym) &&
+			    is_cased(km->keys[i].sym[l ^ 1]))
+				e->mods |= GH_KEYMAP_CASED;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+int gh_keymap_lookup(const struct gh_keymap *km, uint32_t keysym,
+		     struct gh_keymap_entry *e)
+{
 	for (size_t i = 0; i < sizeof(plain_keys) / sizeof(plain_keys[0]); i++)
 		if (plain_keys[i].keysym == keysym) {
 			*e = (struct gh_keymap_entry){ plain_keys[i].code,
@@ -264,16 +296,13 @@ int gh_keymap_lookup(const struct gh_keymap *km, uint32_t keysym,
 	/* Unicode keysyms (0x01000000 + code point) of Latin-1 characters */
 	if (keysym >= 0x010000a0 && keysym <= 0x010000ff)
 		keysym -= 0x01000000;
-	for (unsigned l = 0; l < 4; l++)
-		for (unsigned i = 0; i < km->nkeys; i++) {
-			if (km->keys[i].sym[l] != keysym)
-				continue;
-			e->code = km->keys[i].code;
-			e->mods = level_mods[l];
-			/* a letter key: both its cases are on levels 0, 1 */
-			if (l < 2 && is_cased(keysym) &&
-			    is_cased(km->keys[i].sym[l ^ 1]))
-				e->mods |= GH_KEYMAP_CASED;
+	if (find_on_layout(km, keysym, e) == 0)
+		return 0;
+	for (size_t i = 0; i < sizeof(spacing_accents) /
+			       sizeof(spacing_accents[0]); i++)
+		if (spacing_accents[i].sym == keysym &&
+		    find_on_layout(km, spacing_accents[i].dead, e) == 0) {
+			e->mods |= GH_KEYMAP_DEAD;
 			return 0;
 		}
 	return -ENOENT;
@@ -418,6 +447,18 @@ void gh_vnc_keys_event(struct gh_vnc_keys *k, uint32_t keysym, bool down)
 	}
 	if (gh_keymap_lookup(k->km, keysym, &e) < 0)
 		return;		/* nothing on this layout types it */
+	if (e.mods & GH_KEYMAP_DEAD) {
+		/*
+		 * The whole sequence at once, Space without the client's
+		 * Shift or AltGr (AltGr+Space may be a no-break space); the
+		 * client's release then finds nothing held.
+		 */
+		press_with_mods(k, e.code, e.mods);
+		press(k, e.code, false);
+		press_with_mods(k, KEY_SPACE, 0);
+		press(k, KEY_SPACE, false);
+		return;
+	}
 	if (e.code == KEY_CAPSLOCK && !held(k, KEY_CAPSLOCK))
 		k->caps_lock = !k->caps_lock;
 	remember(k, keysym, e.code);

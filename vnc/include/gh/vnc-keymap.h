@@ -25,6 +25,8 @@ enum {
 	GH_KEYMAP_PLAIN = 1 << 2,
 	/* a letter: Caps Lock inverts its need for Shift */
 	GH_KEYMAP_CASED = 1 << 3,
+	/* a dead key on this layout: the keysym is it followed by Space */
+	GH_KEYMAP_DEAD = 1 << 4,
 };
 
 struct gh_keymap_entry {
