@@ -771,6 +771,98 @@ static void test_socket_busy(void)
 }
 
 /*
+ * Counts the bytes of got that are not GH_CHARDEV_DROPPED notes, and adds
+ * up the bytes the notes say were dropped. Each note is a line of its own.
+ */
+static size_t strip_notes(const GString *got, uint64_t *dropped)
+{
+	const char *p = got->str, *end = got->str + got->len, *n;
+	size_t kept = 0;
+
+	*dropped = 0;
+	while ((n = strstr(p, GH_CHARDEV_DROPPED))) {
+		char *after;
+		uint64_t bytes = g_ascii_strtoull(n + strlen(GH_CHARDEV_DROPPED),
+						  &after, 10);
+
+		g_assert_true(g_str_has_prefix(after, " bytes of earlier output "
+					       "dropped]\r\n"));
+		/* at a line start, or after a "\r\n" that ends the line */
+		if (n - p >= 2 && !memcmp(n - 2, "\r\n", 2))
+			kept -= 2;
+		else
+			g_assert_true(n == got->str || n[-1] == '\n');
+		kept += n - p;
+		*dropped += bytes;
+		p = strchr(after, '\n') + 1;
+	}
+	return kept + (end - p);
+}
+
+/*
+ * Output that overflowed the backlog while nobody was attached: the next
+ * client is told how much it lost, on a line of its own before the newest
+ * 64 KiB; one that lost nothing is told nothing.
+ */
+static void test_socket_dropped(void)
+{
+	struct sock_test t;
+	GString *got = g_string_new(NULL), *all = g_string_new(NULL);
+	g_autofree char *want = NULL;
+	unsigned lines = 10000;
+	uint64_t dropped;
+	int c;
+
+	sock_setup(&t, 100);
+	gh_chardev_write(t.chr, "boot\n", 5);
+	c = connect_client(t.path);
+	g_assert_true(client_read(t.ctx, c, got, 5, 5000));
+	g_assert_cmpstr(got->str, ==, "boot\n");
+	close(c);
+	iterate_for(t.ctx, 50);
+
+	for (unsigned i = 0; i < lines; i++)
+		g_string_append_printf(all, "%08u\n", i);
+	/* in pieces, as a guest prints */
+	for (size_t off = 0; off < all->len; off += 1000)
+		gh_chardev_write(t.chr, all->str + off, MIN(1000, all->len - off));
+	want = g_strdup_printf(GH_CHARDEV_DROPPED "%zu bytes of earlier output "
+			       "dropped]\r\n", all->len - 64 * 1024);
+	c = connect_client(t.path);
+	g_string_truncate(got, 0);
+	g_assert_true(client_read(t.ctx, c, got, strlen(want) + 64 * 1024,
+				  5000));
+	g_assert_true(client_read(t.ctx, c, got, got->len + 1, 50));
+	g_assert_true(g_str_has_prefix(got->str, want));
+	g_assert_cmpuint(got->len, ==, strlen(want) + 64 * 1024);
+	g_assert_cmpmem(got->str + strlen(want), 64 * 1024,
+			all->str + all->len - 64 * 1024, 64 * 1024);
+	g_assert_cmpuint(strip_notes(got, &dropped), ==, 64 * 1024);
+	g_assert_cmpuint(dropped, ==, all->len - 64 * 1024);
+
+	/* live output after it: no note */
+	g_string_truncate(got, 0);
+	gh_chardev_write(t.chr, "live", 4);
+	g_assert_true(client_read(t.ctx, c, got, 4, 5000));
+	g_assert_cmpstr(got->str, ==, "live");
+	close(c);
+	iterate_for(t.ctx, 50);
+
+	/* the next client lost nothing: no note either */
+	gh_chardev_write(t.chr, "quiet", 5);
+	c = connect_client(t.path);
+	g_string_truncate(got, 0);
+	g_assert_true(client_read(t.ctx, c, got, 5, 5000));
+	g_assert_true(client_read(t.ctx, c, got, 6, 50));
+	g_assert_cmpstr(got->str, ==, "quiet");
+	close(c);
+
+	sock_teardown(&t);
+	g_string_free(got, TRUE);
+	g_string_free(all, TRUE);
+}
+
+/*
  * A client that never reads: writes never wait, and when it reads at last
  * it gets what its socket buffered, then the newest 64 KiB, contiguous and
  * ending with the last line written.
@@ -781,6 +873,7 @@ static void test_socket_slow_client(void)
 	GString *got = g_string_new(NULL);
 	char line[16], *tail;
 	unsigned i, lines = 200000, first;
+	uint64_t dropped;
 	gint64 start;
 	int c;
 
@@ -803,6 +896,10 @@ static void test_socket_slow_client(void)
 	g_assert_true(g_str_has_suffix(got->str, line));
 	g_assert_cmpuint(got->len, <, (size_t)lines * 9);
 	g_test_message("wrote %u bytes, the client got %zu", lines * 9, got->len);
+	/* what it got and what the notes say it lost add up to what was written */
+	g_assert_cmpuint(strip_notes(got, &dropped), ==, (size_t)lines * 9 -
+			 dropped);
+	g_assert_cmpuint(dropped, >, 0);
 	/* the last 64 KiB: every line from some point to the end, in order */
 	tail = got->str + got->len - 64 * 1024;
 	tail = strchr(tail, '\n') + 1;
@@ -1077,6 +1174,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/chardev/socket/console", test_socket_console);
 	g_test_add_func("/chardev/socket/busy", test_socket_busy);
 	g_test_add_func("/chardev/socket/slow-client", test_socket_slow_client);
+	g_test_add_func("/chardev/socket/dropped", test_socket_dropped);
 	g_test_add_func("/chardev/socket/hangup-while-full",
 			test_socket_hangup_while_full);
 	g_test_add_func("/chardev/socket/half-close", test_socket_half_close);

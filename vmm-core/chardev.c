@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -95,6 +96,16 @@ struct gh_chardev {
 	bool client_broken;		/* a send failed: drop on the main loop */
 	bool client_gone;		/* hung up or read failed */
 	bool client_in_eof;		/* sends no more, may still read */
+	bool mid_line;			/* the client's last byte was not "\n" */
+	/*
+	 * The line that tells a client how much older output the backlog
+	 * dropped, sent before what it kept: backlog.dropped as of the last
+	 * one, and the one being sent (note_len 0: none).
+	 */
+	uint64_t dropped_told;
+	uint64_t note_bytes;
+	char note[80];
+	size_t note_len, note_off;
 };
 
 static struct gh_chardev *chardev_alloc(enum chardev_kind kind)
@@ -313,6 +324,7 @@ static bool send_some(struct gh_chardev *chr, const uint8_t **p, size_t *len)
 		if (n > 0) {
 			*p += n;
 			*len -= n;
+			chr->mid_line = (*p)[-1] != '\n';
 		} else if (n < 0 && errno == EINTR) {
 			continue;
 		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -323,6 +335,12 @@ static bool send_some(struct gh_chardev *chr, const uint8_t **p, size_t *len)
 		}
 	}
 	return true;
+}
+
+/* Output waits for the client: the backlog, or a note about what it lost. */
+static bool output_queued(struct gh_chardev *chr)
+{
+	return gh_ring_len(&chr->backlog) || chr->note_len;
 }
 
 /*
@@ -337,7 +355,7 @@ static void socket_write(struct gh_chardev *chr, const uint8_t *p, size_t len)
 
 	pthread_mutex_lock(&chr->out_lock);
 	attached = chr->in_fd >= 0 && !chr->client_broken;
-	if (attached && !gh_ring_len(&chr->backlog) && !send_some(chr, &p, &len))
+	if (attached && !output_queued(chr) && !send_some(chr, &p, &len))
 		wake_main_loop(chr);	/* to drop the client */
 	if (len) {
 		gh_ring_push(&chr->backlog, p, len);
@@ -549,21 +567,51 @@ static void update_polling(struct gh_chardev *chr)
 		g_source_set_ready_time(s, g_source_get_time(s) + PTY_RECHECK_MS * 1000);
 }
 
+/*
+ * The backlog dropped its oldest bytes since the client was last told (it
+ * overflowed while nobody was attached, or while the client did not read):
+ * a line of its own says how many, before the bytes it kept. out_lock held.
+ */
+static void make_note(struct gh_chardev *chr)
+{
+	uint64_t n = chr->backlog.dropped - chr->dropped_told;
+
+	chr->note_len = g_snprintf(chr->note, sizeof(chr->note),
+				   "%s" GH_CHARDEV_DROPPED "%" PRIu64
+				   " bytes of earlier output dropped]\r\n",
+				   chr->mid_line ? "\r\n" : "", n);
+	chr->note_off = 0;
+	chr->note_bytes = n;
+	chr->dropped_told = chr->backlog.dropped;
+}
+
 /* Main loop: sends what the backlog holds, as far as the client takes it. */
 static void flush_backlog(struct gh_chardev *chr)
 {
 	pthread_mutex_lock(&chr->out_lock);
-	while (chr->in_fd >= 0 && !chr->client_broken && gh_ring_len(&chr->backlog)) {
-		const uint8_t *p;
-		size_t len = gh_ring_peek(&chr->backlog, &p), left = len;
+	if (!chr->note_len && chr->backlog.dropped != chr->dropped_told)
+		make_note(chr);
+	while (chr->in_fd >= 0 && !chr->client_broken && output_queued(chr)) {
+		bool note = chr->note_len;
+		const uint8_t *p = (const uint8_t *)chr->note + chr->note_off;
+		size_t len = note ? chr->note_len - chr->note_off :
+				    gh_ring_peek(&chr->backlog, &p);
+		size_t left = len;
 
 		if (!send_some(chr, &p, &left))
 			break;
-		gh_ring_consume(&chr->backlog, len - left);
+		if (note && left) {
+			chr->note_off += len - left;
+		} else if (note) {
+			chr->note_len = 0;
+			chr->note_off = 0;
+		} else {
+			gh_ring_consume(&chr->backlog, len - left);
+		}
 		if (left)
 			break;	/* the client's buffer is full: wait for G_IO_OUT */
 	}
-	if (!gh_ring_len(&chr->backlog))
+	if (!output_queued(chr))
 		chr->out_waiting = false;
 	pthread_mutex_unlock(&chr->out_lock);
 }
@@ -580,7 +628,7 @@ static void update_socket_polling(struct gh_chardev *chr, bool want_in)
 	GIOCondition ev = want_in && !chr->client_in_eof ? G_IO_IN : 0;
 
 	pthread_mutex_lock(&chr->out_lock);
-	if (chr->in_fd >= 0 && gh_ring_len(&chr->backlog))
+	if (chr->in_fd >= 0 && output_queued(chr))
 		ev |= G_IO_OUT;
 	pthread_mutex_unlock(&chr->out_lock);
 
@@ -610,6 +658,12 @@ static void drop_client(struct gh_chardev *chr)
 	chr->in_fd = -1;
 	chr->client_broken = false;
 	chr->out_waiting = false;
+	chr->mid_line = false;
+	/* a note it did not take whole goes to the next client */
+	if (chr->note_len)
+		chr->dropped_told -= chr->note_bytes;
+	chr->note_len = 0;
+	chr->note_off = 0;
 	pthread_mutex_unlock(&chr->out_lock);
 	chr->client_gone = false;
 	chr->client_in_eof = false;

@@ -22,6 +22,12 @@ struct gh_chardev;
 
 /* How the line a socket console's second client gets begins. */
 #define GH_CHARDEV_BUSY "guesthouse: console busy:"
+/*
+ * How the line begins that tells a socket console's client how many bytes
+ * of older output the backlog dropped ("[guesthouse: N bytes of earlier
+ * output dropped]", a line of its own, ending in "\r\n" as the guest's).
+ */
+#define GH_CHARDEV_DROPPED "[guesthouse: "
 
 struct gh_chardev_frontend {
 	size_t (*can_receive)(void *opaque);
@@ -34,8 +40,9 @@ struct gh_chardev_frontend {
  *
  * unix:PATH listens on a socket there (a stale one is replaced; anything
  * else at PATH is refused) for one client at a time: it gets what the
- * guest printed while nobody was attached (the newest 64 KiB), then the
- * output as it comes, and its input goes to the frontend. A second client
+ * guest printed while nobody was attached (the newest 64 KiB, after a
+ * GH_CHARDEV_DROPPED line saying how much older output is lost, if any),
+ * then the output as it comes, and its input goes to the frontend. A second client
  * gets a line starting with GH_CHARDEV_BUSY and is closed. A client that
  * does not read loses output, never stalls the device; one that shuts its
  * sending side down (socat -u) keeps the console until it closes. The socket is
