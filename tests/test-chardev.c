@@ -915,6 +915,103 @@ static void test_socket_slow_client(void)
 	g_string_free(got, TRUE);
 }
 
+/* Reads fd's first line (our busy line), running the loop meanwhile. */
+static void read_busy_line(GMainContext *ctx, int fd, const char *path)
+{
+	GString *got = g_string_new(NULL);
+
+	while (!strchr(got->str, '\n') &&
+	       client_read(ctx, fd, got, got->len + 1, 5000))
+		;
+	g_assert_true(g_str_has_prefix(got->str, GH_CHARDEV_BUSY));
+	g_assert_nonnull(strstr(got->str, path));
+	g_assert_true(g_str_has_suffix(got->str, "\n"));
+	g_string_free(got, TRUE);
+}
+
+/*
+ * A client told the console is busy that answers GH_CHARDEV_TAKEOVER gets
+ * it (what it typed after the request included); the one it took it from
+ * is told in one line, after the guest's partial line, and closed. A
+ * client that answers anything else is closed at once, one that answers
+ * nothing in time too; while one may answer, a third is only refused.
+ */
+static void test_socket_takeover(void)
+{
+	struct sock_test t;
+	GString *a = g_string_new(NULL), *b = g_string_new(NULL);
+	g_autofree char *taken = NULL;
+	gint64 start;
+	int ca, cb, cc, cd;
+
+	sock_setup(&t, 100);
+	ca = connect_client(t.path);
+	gh_chardev_write(t.chr, "login: ", 7);
+	g_assert_true(client_read(t.ctx, ca, a, 7, 5000));
+
+	cb = connect_client(t.path);
+	read_busy_line(t.ctx, cb, t.path);
+	/* a third while cb may still answer: refused and closed at once */
+	cc = connect_client(t.path);
+	g_string_truncate(b, 0);
+	g_assert_false(client_read(t.ctx, cc, b, 1000, 1000));
+	g_assert_true(g_str_has_prefix(b->str, GH_CHARDEV_BUSY));
+	close(cc);
+
+	send_str(cb, GH_CHARDEV_TAKEOVER "root\n");
+	taken = g_strdup_printf("login: \r\n%s another client attached to %s "
+				"with --force\r\n", GH_CHARDEV_TAKEN, t.path);
+	g_assert_false(client_read(t.ctx, ca, a, 1000, 5000));
+	g_assert_cmpstr(a->str, ==, taken);
+	close(ca);
+	iterate_until(t.ctx, &t.k, 5);
+	g_assert_cmpstr(t.k.got->str, ==, "root\n");
+	g_string_truncate(b, 0);
+	gh_chardev_write(t.chr, "Password: ", 10);
+	g_assert_true(client_read(t.ctx, cb, b, 10, 5000));
+	g_assert_cmpstr(b->str, ==, "Password: ");
+
+	/* another answer: closed at once, cb keeps the console */
+	cc = connect_client(t.path);
+	read_busy_line(t.ctx, cc, t.path);
+	send_str(cc, "guesthouse: take it\n");
+	start = g_get_monotonic_time();
+	g_string_truncate(a, 0);
+	g_assert_false(client_read(t.ctx, cc, a, 1000, 5000));
+	g_assert_cmpint(g_get_monotonic_time() - start, <, 1500 * 1000);
+	close(cc);
+
+	/* no answer: closed after a while (2 s), cb keeps the console */
+	cd = connect_client(t.path);
+	read_busy_line(t.ctx, cd, t.path);
+	g_assert_false(client_read(t.ctx, cd, a, 1000, 5000));
+	close(cd);
+	send_str(cb, "x");
+	iterate_until(t.ctx, &t.k, 6);
+	g_assert_cmpstr(t.k.got->str, ==, "root\nx");
+
+	/* an answer in pieces, late in the window, still counts */
+	cd = connect_client(t.path);
+	read_busy_line(t.ctx, cd, t.path);
+	send_str(cd, "guesthouse: ");
+	iterate_for(t.ctx, 500);
+	send_str(cd, "take over\n");
+	g_string_truncate(b, 0);
+	g_assert_false(client_read(t.ctx, cb, b, 1000, 5000));
+	/* after "Password: ", on a line of its own */
+	g_assert_true(g_str_has_prefix(b->str, "\r\n" GH_CHARDEV_TAKEN));
+	close(cb);
+	gh_chardev_write(t.chr, "$ ", 2);
+	g_string_truncate(a, 0);
+	g_assert_true(client_read(t.ctx, cd, a, 2, 5000));
+	g_assert_cmpstr(a->str, ==, "$ ");
+	close(cd);
+
+	sock_teardown(&t);
+	g_string_free(a, TRUE);
+	g_string_free(b, TRUE);
+}
+
 /*
  * A client that types more than the guest takes and hangs up: the hang-up
  * is seen although its input is no longer read, and the next client is not
@@ -1173,6 +1270,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/chardev/ring", test_ring);
 	g_test_add_func("/chardev/socket/console", test_socket_console);
 	g_test_add_func("/chardev/socket/busy", test_socket_busy);
+	g_test_add_func("/chardev/socket/takeover", test_socket_takeover);
 	g_test_add_func("/chardev/socket/slow-client", test_socket_slow_client);
 	g_test_add_func("/chardev/socket/dropped", test_socket_dropped);
 	g_test_add_func("/chardev/socket/hangup-while-full",

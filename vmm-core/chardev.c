@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glib-unix.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -25,6 +26,9 @@
 #define PENDING_MAX 4096
 /* How often a pty whose slave side was closed is checked for a new reader. */
 #define PTY_RECHECK_MS 250
+
+/* How long a client told the console is busy may take it over. */
+#define TAKEOVER_WAIT_MS 2000
 
 #define ESCAPE_CHAR 0x01	/* Ctrl-A */
 
@@ -106,7 +110,18 @@ struct gh_chardev {
 	uint64_t note_bytes;
 	char note[80];
 	size_t note_len, note_off;
+
+	/*
+	 * A client told the console is busy, which may ask to take it over
+	 * (main loop only): its fd, what it sent so far of
+	 * GH_CHARDEV_TAKEOVER, and the sources that wait for the rest.
+	 */
+	int waiting_fd;
+	size_t waiting_got;
+	GSource *waiting_src, *waiting_timer;
 };
+
+static void forget_waiting(struct gh_chardev *chr);
 
 static struct gh_chardev *chardev_alloc(enum chardev_kind kind)
 {
@@ -115,6 +130,7 @@ static struct gh_chardev *chardev_alloc(enum chardev_kind kind)
 	chr->kind = kind;
 	chr->in_fd = -1;
 	chr->out_fd = -1;
+	chr->waiting_fd = -1;
 	chr->pending = g_byte_array_new();
 	return chr;
 }
@@ -273,6 +289,7 @@ void gh_chardev_free(struct gh_chardev *chr)
 	if (chr->tty_raw)
 		tcsetattr(STDIN_FILENO, TCSADRAIN, &chr->saved_termios);
 	if (chr->kind == CHR_SOCKET) {
+		forget_waiting(chr);
 		if (chr->in_fd >= 0)
 			close(chr->in_fd);
 		chr->in_fd = -1;
@@ -671,33 +688,136 @@ static void drop_client(struct gh_chardev *chr)
 		close(fd);
 }
 
-/*
- * A new client (on the main loop, from the listener): the first becomes
- * the console and gets the backlog; while one is attached, others get one
- * line saying so and are closed, as virsh console refuses a second
- * session. Out of fds, the listener waits before it tries again.
- */
-static void client_arrived(void *opaque, int fd)
+/* Main loop: the client becomes the console and gets the backlog. */
+static void attach_client(struct gh_chardev *chr, int fd)
 {
-	struct gh_chardev *chr = opaque;
-
-	if (fd < 0)
-		return;
-	if (chr->in_fd >= 0) {
-		char *msg = g_strdup_printf("%s another client is attached to "
-					    "%s\n", GH_CHARDEV_BUSY, chr->path);
-		ssize_t r = send(fd, msg, strlen(msg), MSG_DONTWAIT | MSG_NOSIGNAL);
-
-		(void)r;
-		g_free(msg);
-		close(fd);
-		return;
-	}
 	pthread_mutex_lock(&chr->out_lock);
 	chr->in_fd = fd;
 	pthread_mutex_unlock(&chr->out_lock);
 	flush_backlog(chr);
 	wake_main_loop(chr);	/* to poll the client */
+}
+
+/* Sends a line of ours as far as the client takes it now. */
+static void send_line(int fd, const char *line)
+{
+	ssize_t r = send(fd, line, strlen(line), MSG_DONTWAIT | MSG_NOSIGNAL);
+
+	(void)r;
+}
+
+static void forget_waiting(struct gh_chardev *chr)
+{
+	if (chr->waiting_src) {
+		g_source_destroy(chr->waiting_src);
+		g_source_unref(chr->waiting_src);
+		chr->waiting_src = NULL;
+	}
+	if (chr->waiting_timer) {
+		g_source_destroy(chr->waiting_timer);
+		g_source_unref(chr->waiting_timer);
+		chr->waiting_timer = NULL;
+	}
+	if (chr->waiting_fd >= 0)
+		close(chr->waiting_fd);
+	chr->waiting_fd = -1;
+	chr->waiting_got = 0;
+}
+
+/*
+ * The waiting client asked for the console: the attached one is told in
+ * one line (after the guest's partial line, if any) and closed, and the
+ * new one is attached; the output it did not take goes to the new one.
+ */
+static void take_over(struct gh_chardev *chr)
+{
+	int fd = chr->waiting_fd;
+
+	chr->waiting_fd = -1;
+	forget_waiting(chr);
+	if (chr->in_fd >= 0) {
+		char *msg;
+
+		pthread_mutex_lock(&chr->out_lock);
+		msg = g_strdup_printf("%s%s another client attached to %s with "
+				      "--force\r\n", chr->mid_line ? "\r\n" : "",
+				      GH_CHARDEV_TAKEN, chr->path);
+		send_line(chr->in_fd, msg);
+		pthread_mutex_unlock(&chr->out_lock);
+		g_free(msg);
+		drop_client(chr);
+	}
+	attach_client(chr, fd);
+}
+
+/* Reads what the waiting client sends: GH_CHARDEV_TAKEOVER, or it goes. */
+static gboolean waiting_readable(gint fd, GIOCondition cond, gpointer opaque)
+{
+	static const char ask[] = GH_CHARDEV_TAKEOVER;
+	struct gh_chardev *chr = opaque;
+	char buf[sizeof(ask)];
+	size_t want = sizeof(ask) - 1 - chr->waiting_got;
+	ssize_t n;
+
+	/* only the request: what follows it is the console's input */
+	do
+		n = recv(chr->waiting_fd, buf, want, MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return G_SOURCE_CONTINUE;
+	if (n <= 0 || memcmp(buf, ask + chr->waiting_got, n)) {
+		forget_waiting(chr);
+		return G_SOURCE_CONTINUE;	/* destroyed already */
+	}
+	chr->waiting_got += n;
+	if (chr->waiting_got == sizeof(ask) - 1)
+		take_over(chr);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean waiting_expired(gpointer opaque)
+{
+	forget_waiting(opaque);
+	return G_SOURCE_CONTINUE;	/* destroyed already */
+}
+
+/*
+ * A new client (on the main loop, from the listener): the first becomes
+ * the console and gets the backlog; while one is attached, others get one
+ * line saying so, as virsh console refuses a second session. One of them
+ * at a time may then take the console over (virsh console --force) by
+ * sending GH_CHARDEV_TAKEOVER within TAKEOVER_WAIT_MS; anything else, or
+ * nothing, and it is closed. Out of fds, the listener waits before it
+ * tries again.
+ */
+static void client_arrived(void *opaque, int fd)
+{
+	struct gh_chardev *chr = opaque;
+	char *msg;
+
+	if (fd < 0)
+		return;
+	if (chr->in_fd < 0) {
+		attach_client(chr, fd);
+		return;
+	}
+	msg = g_strdup_printf("%s another client is attached to %s\n",
+			      GH_CHARDEV_BUSY, chr->path);
+	send_line(fd, msg);
+	g_free(msg);
+	if (chr->waiting_fd >= 0) {
+		close(fd);
+		return;
+	}
+	chr->waiting_fd = fd;
+	chr->waiting_src = g_unix_fd_source_new(fd, G_IO_IN | G_IO_HUP |
+						G_IO_ERR);
+	g_source_set_callback(chr->waiting_src, G_SOURCE_FUNC(waiting_readable),
+			      chr, NULL);
+	g_source_attach(chr->waiting_src, chr->ctx);
+	chr->waiting_timer = g_timeout_source_new(TAKEOVER_WAIT_MS);
+	g_source_set_callback(chr->waiting_timer, waiting_expired, chr, NULL);
+	g_source_attach(chr->waiting_timer, chr->ctx);
 }
 
 static void socket_dispatch(struct gh_chardev *chr, GIOCondition rev)

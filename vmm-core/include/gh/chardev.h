@@ -22,6 +22,10 @@ struct gh_chardev;
 
 /* How the line a socket console's second client gets begins. */
 #define GH_CHARDEV_BUSY "guesthouse: console busy:"
+/* What that client may send back to take the console over (--force). */
+#define GH_CHARDEV_TAKEOVER "guesthouse: take over\n"
+/* How the line begins that the client whose console was taken over gets. */
+#define GH_CHARDEV_TAKEN "guesthouse: console taken over:"
 /*
  * How the line begins that tells a socket console's client how many bytes
  * of older output the backlog dropped ("[guesthouse: N bytes of earlier
@@ -42,11 +46,13 @@ struct gh_chardev_frontend {
  * else at PATH is refused) for one client at a time: it gets what the
  * guest printed while nobody was attached (the newest 64 KiB, after a
  * GH_CHARDEV_DROPPED line saying how much older output is lost, if any),
- * then the output as it comes, and its input goes to the frontend. A second client
- * gets a line starting with GH_CHARDEV_BUSY and is closed. A client that
- * does not read loses output, never stalls the device; one that shuts its
- * sending side down (socat -u) keeps the console until it closes. The socket is
- * removed by gh_chardev_free().
+ * then the output as it comes, and its input goes to the frontend. A
+ * second client gets a line starting with GH_CHARDEV_BUSY and is closed,
+ * unless it sends GH_CHARDEV_TAKEOVER back within 2 s: then the first gets
+ * a line starting with GH_CHARDEV_TAKEN and is closed, and the second has
+ * the console. A client that does not read loses output, never stalls the
+ * device; one that shuts its sending side down (socat -u) keeps the
+ * console until it closes. The socket is removed by gh_chardev_free().
  */
 __attribute__((warn_unused_result))
 int gh_chardev_open(const char *spec, struct gh_chardev **out,
