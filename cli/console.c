@@ -1,10 +1,11 @@
 /*
  * `guesthouse console PATH`: this terminal on a VM's socket console
  * (--serial unix:PATH), as `xl console` and `virsh console` are: raw mode,
- * Ctrl-] detaches and leaves the guest running, the terminal is restored
- * however we leave. With standard input not a terminal (a script's pipe),
- * bytes go through as they are and the console detaches once input has
- * ended and the output has been quiet for a second, as socat's -t does.
+ * Ctrl-] detaches and leaves the guest running, --force takes the console
+ * over from another client, the terminal is restored however we leave.
+ * With standard input not a terminal (a script's pipe), bytes go through
+ * as they are and the console detaches once input has ended and the
+ * output has been quiet for a second, as socat's -t does.
  */
 #include "cli.h"
 
@@ -27,7 +28,11 @@
 #define DETACH_CHAR	0x1d	/* Ctrl-] */
 /* After standard input ended: how long output must be quiet to detach. */
 #define LINGER_MS	1000
-/* How long the first bytes wait to be told from a refusal or the monitor. */
+/*
+ * How long bytes that may be a line of the VMM's (a refusal, the monitor's
+ * greeting, a take-over) wait to be told from the guest's output; with
+ * --force, how long typed input waits for a refusal it must answer first.
+ */
 #define SNIFF_MS	500
 /* Typed input held while the VMM does not take it, before we stop reading. */
 #define OUT_MAX		(64 * 1024)
@@ -37,6 +42,7 @@ enum end {
 	END_DETACHED,		/* Ctrl-], or the input ended */
 	END_CLOSED,		/* the VMM closed the console */
 	END_REFUSED,		/* busy, or not a console */
+	END_TAKEN,		/* another client took the console over */
 	END_SIGNAL,
 	END_ERROR,
 };
@@ -50,9 +56,16 @@ struct console {
 	bool raw;
 	bool in_eof;
 	GByteArray *to_vm;	/* typed, not yet sent */
-	GByteArray *sniff;	/* first bytes, until they are known to be output */
-	bool sniffed;
-	gint64 sniff_deadline;	/* monotonic us */
+	bool force;		/* take the console over if it is busy */
+	bool asked;		/* GH_CHARDEV_TAKEOVER sent */
+	char *busy;		/* the refusal it answered */
+	bool given;		/* output came after it: the console is ours */
+	bool hold_input;	/* --force: typed input waits for a refusal */
+	gint64 input_deadline;	/* monotonic us, until then at most */
+	GByteArray *held;	/* output that may be a line of the VMM's */
+	gint64 held_deadline;	/* monotonic us */
+	bool line_start;	/* the next byte from the VMM starts a line */
+	bool first_line;	/* nothing from the VMM yet (or only the refusal) */
 	gint64 quiet_since;	/* monotonic us of the last output */
 	bool at_line_start;	/* the last byte written to stdout was "\n" */
 	enum end end;
@@ -195,41 +208,114 @@ static void write_out(struct console *c, const uint8_t *p, size_t len)
 	}
 }
 
-/*
- * The VMM tells a second client it is busy in one line, and the monitor
- * greets; neither is the guest's output. Until the first bytes differ from
- * both (or a moment passed), they are held back.
- */
-static void sniff(struct console *c, bool force)
+enum held_why { HELD_MORE, HELD_DEADLINE, HELD_EOF };
+
+/* Which of the VMM's lines s (at a line start) is, or may become. */
+enum ours { NOT_OURS, MAYBE_OURS, OURS_BUSY, OURS_MONITOR, OURS_TAKEN };
+
+static enum ours ours(const struct console *c, const char *s, size_t len)
 {
-	static const char *const magic[] = { GH_CHARDEV_BUSY, GH_MONITOR_GREETING };
-	const char *s = (const char *)c->sniff->data;
-	size_t len = c->sniff->len;
+	static const struct {
+		const char *magic;
+		enum ours what;
+		bool first_only;
+	} lines[] = {
+		{ GH_CHARDEV_BUSY, OURS_BUSY, true },
+		{ GH_MONITOR_GREETING, OURS_MONITOR, true },
+		{ GH_CHARDEV_TAKEN, OURS_TAKEN, false },
+	};
+	enum ours r = NOT_OURS;
 
-	for (unsigned i = 0; i < G_N_ELEMENTS(magic) && !force; i++) {
-		size_t m = strlen(magic[i]);
+	for (unsigned i = 0; i < G_N_ELEMENTS(lines); i++) {
+		size_t m = strlen(lines[i].magic);
 
-		if (len < m && !memcmp(s, magic[i], len))
-			return;	/* could still be it */
-		if (len >= m && !memcmp(s, magic[i], m)) {
-			if (i == 1) {
-				finish(c, END_REFUSED, g_strdup_printf(
-					"%s is the monitor's socket, not a "
-					"console", c->path));
-				return;
-			}
-			if (!memchr(s, '\n', len))
-				return;	/* the rest of the line */
-			/* the VMM's line, which is ours: "console busy: ..." */
-			finish(c, END_REFUSED, g_strndup(s + strlen("guesthouse: "),
-				(const char *)memchr(s, '\n', len) - s -
-				strlen("guesthouse: ")));
+		if (lines[i].first_only && !c->first_line)
+			continue;
+		if (len >= m && !memcmp(s, lines[i].magic, m))
+			return lines[i].what;
+		if (len < m && !memcmp(s, lines[i].magic, len))
+			r = MAYBE_OURS;
+	}
+	return r;
+}
+
+/* The VMM's line without "guesthouse: " and its line end. */
+static char *our_text(const char *s, size_t line)
+{
+	size_t skip = strlen("guesthouse: ");
+
+	while (line && (s[line - 1] == '\n' || s[line - 1] == '\r'))
+		line--;
+	return line > skip ? g_strndup(s + skip, line - skip) : g_strdup("");
+}
+
+/*
+ * A refusal answered with --force: the request goes before anything typed,
+ * and what follows is the console, or the end if the VMM did not give it.
+ */
+static void ask_takeover(struct console *c, const char *s, size_t line)
+{
+	static const char ask[] = GH_CHARDEV_TAKEOVER;
+
+	c->busy = our_text(s, line);
+	c->asked = true;
+	c->hold_input = false;
+	g_byte_array_prepend(c->to_vm, (const guint8 *)ask, sizeof(ask) - 1);
+}
+
+/*
+ * The VMM speaks in lines of its own among the guest's output: a refusal
+ * or the monitor's greeting first, or a take-over line last, just before
+ * it closes. Output at a line start that may be one of them is held until
+ * it is known (it differs, the line ends, or a moment passed); a take-over
+ * line counts only when the end follows it. All else goes out as it comes.
+ */
+static void watch_lines(struct console *c, enum held_why why)
+{
+	while (c->held->len && c->end == END_RUNNING) {
+		const char *s = (const char *)c->held->data;
+		size_t len = c->held->len;
+		const char *nl = memchr(s, '\n', len);
+		size_t line = nl ? (size_t)(nl - s) + 1 : len;
+		enum ours o = c->line_start ? ours(c, s, len) : NOT_OURS;
+
+		if (o == MAYBE_OURS && why == HELD_MORE)
+			return;
+		if (o == OURS_MONITOR) {
+			finish(c, END_REFUSED, g_strdup_printf("%s is the "
+				"monitor's socket, not a console", c->path));
 			return;
 		}
+		if ((o == OURS_BUSY || o == OURS_TAKEN) && !nl &&
+		    why == HELD_MORE)
+			return;	/* the rest of the line */
+		if (o == OURS_BUSY && nl && !c->force) {
+			finish(c, END_REFUSED, our_text(s, line));
+			return;
+		}
+		if (o == OURS_BUSY && nl) {
+			ask_takeover(c, s, line);
+			g_byte_array_remove_range(c->held, 0, line);
+			c->first_line = false;
+			continue;
+		}
+		if (o == OURS_TAKEN && nl && line == len) {
+			if (why == HELD_MORE)
+				return;
+			if (why == HELD_EOF) {
+				finish(c, END_TAKEN, our_text(s, line));
+				return;
+			}
+		}
+		/* the guest's, up to the end of its line */
+		write_out(c, c->held->data, line);
+		g_byte_array_remove_range(c->held, 0, line);
+		c->line_start = nl != NULL;
+		c->first_line = false;
+		c->hold_input = false;
+		if (c->asked)
+			c->given = true;
 	}
-	c->sniffed = true;
-	write_out(c, c->sniff->data, c->sniff->len);
-	g_byte_array_set_size(c->sniff, 0);
 }
 
 static void from_vm(struct console *c)
@@ -240,22 +326,20 @@ static void from_vm(struct console *c)
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
 	if (n <= 0) {
-		/* held bytes that turned out to be only the guest's */
-		if (!c->sniffed && c->sniff->len && c->end == END_RUNNING)
-			sniff(c, true);
+		/* held bytes: the guest's, or the take-over line */
+		watch_lines(c, HELD_EOF);
+		if (c->asked && !c->given)
+			finish(c, END_REFUSED, g_strdup_printf("%s, and it was "
+				"not given up", c->busy));
 		finish(c, END_CLOSED, n < 0 ? g_strdup(g_strerror(errno)) :
 		       g_strdup("the VM stopped (its VMM closed the connection)"));
 		return;
 	}
 	c->quiet_since = g_get_monotonic_time();
-	if (c->sniffed) {
-		write_out(c, buf, n);
-		return;
-	}
-	if (!c->sniff->len)
-		c->sniff_deadline = g_get_monotonic_time() + SNIFF_MS * 1000;
-	g_byte_array_append(c->sniff, buf, n);
-	sniff(c, false);
+	if (!c->held->len)
+		c->held_deadline = c->quiet_since + SNIFF_MS * 1000;
+	g_byte_array_append(c->held, buf, n);
+	watch_lines(c, HELD_MORE);
 }
 
 static void from_user(struct console *c)
@@ -323,10 +407,13 @@ static void run_console(struct console *c)
 
 		if (!c->in_eof && c->to_vm->len < OUT_MAX)
 			p[2].fd = STDIN_FILENO;
-		if (c->to_vm->len)
+		if (c->to_vm->len && !c->hold_input)
 			p[0].events |= POLLOUT;
-		if (!c->sniffed && c->sniff->len)
-			wake = c->sniff_deadline;
+		if (c->held->len)
+			wake = c->held_deadline;
+		if (c->hold_input)
+			wake = wake < 0 ? c->input_deadline :
+			       MIN(wake, c->input_deadline);
 		if (c->in_eof && !c->to_vm->len) {
 			gint64 linger = c->quiet_since + LINGER_MS * 1000;
 
@@ -344,16 +431,19 @@ static void run_console(struct console *c)
 			on_signal(c);
 		if (p[2].revents && c->end == END_RUNNING)
 			from_user(c);
-		if (c->to_vm->len)
+		if (c->to_vm->len && !c->hold_input)
 			to_vm(c);
 		if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
 		    c->end == END_RUNNING)
 			from_vm(c);
 
 		now = g_get_monotonic_time();
-		if (!c->sniffed && c->sniff->len && now >= c->sniff_deadline &&
+		if (c->held->len && now >= c->held_deadline &&
 		    c->end == END_RUNNING)
-			sniff(c, true);
+			watch_lines(c, HELD_DEADLINE);
+		/* no refusal came: the console was free */
+		if (c->hold_input && now >= c->input_deadline)
+			c->hold_input = false;
 		if (c->in_eof && !c->to_vm->len && c->end == END_RUNNING &&
 		    now >= c->quiet_since + LINGER_MS * 1000)
 			finish(c, END_DETACHED, NULL);
@@ -370,25 +460,33 @@ static const char console_description[] =
 	"\n"
 	"One client at a time: while one is attached, another is refused\n"
 	"with one line (as virsh console without --force), and the first\n"
-	"keeps the console. socat - UNIX-CONNECT:PATH attaches too.\n"
+	"keeps the console. With --force the new client takes it over, as\n"
+	"virsh console --force: the first is told so in one line and\n"
+	"closed. socat - UNIX-CONNECT:PATH attaches too (and takes the\n"
+	"console over by answering the refusal with the line \"guesthouse:\n"
+	"take over\" within 2 seconds).\n"
 	"\n"
 	"With standard input not a terminal, its bytes are sent as they are\n"
 	"(Ctrl-] too), and the console detaches once it has ended and the\n"
 	"output has been quiet for a second.\n"
 	"\n"
 	"Exit status: 0 when detached or when the VM stopped (\"console\n"
-	"closed\"); 1 when the console cannot be reached or is refused;\n"
-	"128+N on signal N; 2 on a usage error.";
+	"closed\"); 1 when the console cannot be reached or is refused, or\n"
+	"another client took it over; 128+N on signal N; 2 on a usage\n"
+	"error.";
 
 int gh_console(int argc, char **argv)
 {
-	gboolean help = FALSE;
+	gboolean help = FALSE, force = FALSE;
 	GOptionEntry entries[] = {
+		{ "force", 'f', 0, G_OPTION_ARG_NONE, &force, "Take the console "
+		  "over if another client holds it", NULL },
 		{ "help", 'h', 0, G_OPTION_ARG_NONE, &help, "Show this help",
 		  NULL },
 		{ NULL }
 	};
-	struct console c = { .sock = -1, .sig_fd = -1, .at_line_start = true };
+	struct console c = { .sock = -1, .sig_fd = -1, .at_line_start = true,
+			     .line_start = true, .first_line = true };
 	GOptionContext *octx;
 	GError *gerr = NULL;
 	int status = 1;
@@ -423,10 +521,13 @@ int gh_console(int argc, char **argv)
 	c.path = g_str_has_prefix(argv[1], "unix:") ? argv[1] + 5 : argv[1];
 	c.tty = isatty(STDIN_FILENO);
 	c.to_vm = g_byte_array_new();
-	c.sniff = g_byte_array_new();
+	c.held = g_byte_array_new();
+	c.force = force;
 
 	if (connect_console(&c) < 0)
 		goto out;
+	c.hold_input = c.force;
+	c.input_deadline = g_get_monotonic_time() + SNIFF_MS * 1000;
 	if (catch_signals(&c) < 0) {
 		say(NULL, "cannot catch signals: %s", g_strerror(errno));
 		goto out;
@@ -437,8 +538,9 @@ int gh_console(int argc, char **argv)
 		goto out;
 	}
 	if (c.tty)
-		fprintf(stderr, "guesthouse: attached to %s; Ctrl-] "
-			"detaches\r\n", c.path);
+		fprintf(stderr, "guesthouse: attached to %s%s; Ctrl-] "
+			"detaches\r\n", c.path, c.force ? " (taking it over "
+			"from another client if need be)" : "");
 
 	run_console(&c);
 	/* what was typed before Ctrl-] is sent if the VMM takes it now */
@@ -462,6 +564,7 @@ int gh_console(int argc, char **argv)
 		status = 128 + c.signo;
 		break;
 	case END_REFUSED:
+	case END_TAKEN:
 	case END_ERROR:
 	default:
 		say(&c, "%s", c.why ? c.why : "unknown error");
@@ -475,7 +578,8 @@ out:
 	if (c.sig_fd >= 0)
 		close(c.sig_fd);
 	g_byte_array_unref(c.to_vm);
-	g_byte_array_unref(c.sniff);
+	g_byte_array_unref(c.held);
+	g_free(c.busy);
 	g_free(c.why);
 	return status;
 }

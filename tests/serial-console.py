@@ -5,8 +5,10 @@ One Linux guest (scripts/build-linux-guest.sh's busybox, console=ttyS0) runs
 with COM1 on a socket and COM2 on a pty; the test attaches to COM1 as people
 and scripts do: `guesthouse console` on a terminal (a pty here) typing into
 the shell, detaching with Ctrl-] while the guest prints, and attaching again
-to find the replay and the same shell session; a second client refused;
-socat; a client that never reads while the guest floods the console; the
+to find the replay and the same shell session; a second client refused,
+then one taking the console over (--force, and a raw socket answering the
+refusal); socat; a client that never reads while the guest floods the
+console, and a flood with nobody attached (how much was dropped); the
 pty's path as the VMM logs it, used both ways. Then SIGTERM stops the VM:
 128+15, sockets removed. Last, the sanitized build (the VMM the suite
 passes) runs SeaBIOS headless with a socket console, monitor and
@@ -121,10 +123,11 @@ def connect(path):
 class Console:
     """`guesthouse console PATH` on a terminal of its own."""
 
-    def __init__(self, gh, path):
+    def __init__(self, gh, path, args=()):
         self.master, self.slave = pty.openpty()
         self.before = termios.tcgetattr(self.slave)
-        self.proc = subprocess.Popen([gh, "console", path], stdin=self.slave,
+        self.proc = subprocess.Popen([gh, "console", *args, path],
+                                     stdin=self.slave,
                                      stdout=self.slave, stderr=self.slave,
                                      start_new_session=True)
         self.out = Stream(self.master)
@@ -267,9 +270,39 @@ def linux_steps(gh, vmm, com1, mon, vmm_log):
     c.type("echo still-$X\r")
     got = c.out.expect(rb"still-kept42", 30)
     ok(got is not None, "the first client keeps the console", c.out.buf)
-    c.type("\x1d")
-    c.wait()
+
+    # --force takes it over: the first is told in one line and ends, the
+    # session goes on in the second.
+    f = Console(gh, com1, ["--force"])
+    f.out.expect(rb"attached to .*detaches", 10)
+    status = c.wait()
+    told = c.out.expect(rb"\nguesthouse: console taken over: another client "
+                        rb"attached to \S+ with --force\r?\n", 5)
+    ok(status == 1 and told and c.restored() and
+       b"guesthouse:" not in c.out.buf,
+       "guesthouse console --force: the first client is told in one line, "
+       "exits 1 and restores its terminal",
+       "status %s, restored %s: %r" % (status, c.restored(), c.out.buf))
     c.close()
+    f.type("echo forced-$X\r")
+    got = f.out.expect(rb"forced-kept42", 30)
+    ok(got is not None, "the forcing client has the same shell session",
+       f.out.buf)
+    # A plain client takes it over by answering the refusal (the protocol).
+    s = connect(com1)
+    raw = Stream(s.fileno(), s)
+    busy = raw.expect(rb"guesthouse: console busy: [^\n]*\n", 10)
+    s.sendall(b"guesthouse: take over\n" + b"echo raw-$X\n")
+    got = raw.expect(rb"raw-kept42", 30)
+    status = f.wait()
+    told = f.out.expect(rb"guesthouse: console taken over:", 5)
+    ok(busy and got and status == 1 and told and f.restored(),
+       "a socket client that answers the refusal with 'guesthouse: take "
+       "over' gets the session, and the console it took it from ends",
+       "status %s: %r / %r" % (status, raw.buf, f.out.buf))
+    f.close()
+    s.close()
+    time.sleep(0.3)
 
     # socat as a script uses it.
     if shutil.which("socat"):
@@ -320,6 +353,54 @@ def linux_steps(gh, vmm, com1, mon, vmm_log):
        len(tail.buf) <= 64 * 1024 + 32 * 1024,
        "the next client gets the newest output, bounded (%d bytes)" %
        len(tail.buf), tail.buf[:200] + b" ... " + tail.buf[-200:])
+    m = re.match(rb"\[guesthouse: (\d+) bytes of earlier output dropped\]\r\n",
+                 tail.buf)
+    ok(m is not None and int(m.group(1)) > 0 and
+       len(tail.buf) - m.end() <= 64 * 1024,
+       "it is told first how much older output was dropped",
+       tail.buf[:200])
+
+    # A flood while nobody is attached: what was dropped and what is
+    # replayed add up to what the guest printed.
+    if p2:
+        c = Console(gh, com1)
+        c.out.expect(rb"detaches", 10)
+        # (the kernel's messages, random: crng init done, kept off it)
+        c.type("echo 1 > /proc/sys/kernel/printk; "
+               "(sleep 2; i=0; while [ $i -lt 2000 ]; do "
+               "echo flood2-$i-abcdefghijklmnopqrstuvwxyz0123456789; "
+               "i=$((i+1)); done; echo flood2-done > /dev/ttyS1) &\r")
+        c.out.expect(re.escape(PROMPT), 10)
+        c.type("\x1d")
+        c.wait()
+        c.close()
+        got = p2.expect(rb"flood2-done", 120)
+        s = connect(com1)
+        tail = Stream(s.fileno(), s)
+        tail.drain(1.0)
+        s.close()
+        flood = b"".join(b"flood2-%d-abcdefghijklmnopqrstuvwxyz0123456789\r\n"
+                         % i for i in range(2000))
+        m = re.match(rb"\[guesthouse: (\d+) bytes of earlier output "
+                     rb"dropped\]\r\n", tail.buf)
+        rest = tail.buf[m.end():] if m else b""
+        # The replay is the flood's last lines in order, after the end of a
+        # line; the shell or the kernel may have printed a line of its own
+        # meanwhile, which counts in what was printed.
+        line = rb"flood2-(\d+)-abcdefghijklmnopqrstuvwxyz0123456789\r\n"
+        nums = [int(x) for x in re.findall(line, rest)]
+        others = re.sub(line, b"", rest)
+        extra = int(m.group(1)) + len(rest) - len(flood) if m else -1
+        ok(got and m and len(rest) == 64 * 1024 and nums and
+           nums == list(range(nums[0], 2000)) and 0 <= extra < 256,
+           "after a %d-byte flood with nobody attached, the next client is "
+           "told %s bytes were dropped, then gets the newest 64 KiB (the "
+           "guest printed %d bytes besides the flood)" %
+           (len(flood), m.group(1).decode() if m else "no", extra),
+           "%r ... %r; not the flood's: %r" % (tail.buf[:200],
+                                              tail.buf[-100:], others[:300]))
+    else:
+        skip("a flood with nobody attached: dropped and replayed", "no pty")
     if fd >= 0:
         os.close(fd)
 
