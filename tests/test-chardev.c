@@ -665,6 +665,19 @@ static bool client_read(GMainContext *ctx, int fd, GString *got, size_t want,
 	return true;
 }
 
+/* A new client: it gets want and nothing more at once; returns its fd. */
+static int attach_expect(struct sock_test *t, const char *want)
+{
+	GString *got = g_string_new(NULL);
+	int c = connect_client(t->path);
+
+	g_assert_true(client_read(t->ctx, c, got, strlen(want), 5000));
+	g_assert_true(client_read(t->ctx, c, got, strlen(want) + 1, 50));
+	g_assert_cmpstr(got->str, ==, want);
+	g_string_free(got, TRUE);
+	return c;
+}
+
 static void send_str(int fd, const char *s)
 {
 	g_assert_cmpint(send(fd, s, strlen(s), MSG_NOSIGNAL), ==, strlen(s));
@@ -684,9 +697,7 @@ static void test_socket_console(void)
 
 	/* nobody attached: kept for the first client */
 	gh_chardev_write(t.chr, "boot log\n", 9);
-	c = connect_client(t.path);
-	g_assert_true(client_read(t.ctx, c, got, 9, 5000));
-	g_assert_cmpstr(got->str, ==, "boot log\n");
+	c = attach_expect(&t, "boot log\n");
 
 	/* attached: output goes straight through, and only once */
 	g_string_truncate(got, 0);
@@ -716,11 +727,7 @@ static void test_socket_console(void)
 	gh_chardev_write(t.chr, "detached\n", 9);
 
 	/* re-attached: that output, not what the last client saw */
-	c = connect_client(t.path);
-	g_string_truncate(got, 0);
-	g_assert_true(client_read(t.ctx, c, got, 15, 5000));
-	g_assert_true(client_read(t.ctx, c, got, 16, 50));
-	g_assert_cmpstr(got->str, ==, "while detached\n");
+	c = attach_expect(&t, "while detached\n");
 	send_str(c, "y");
 	iterate_until(t.ctx, &t.k, 5);
 	g_assert_cmpstr(t.k.got->str, ==, "x=1\ny");
@@ -759,10 +766,7 @@ static void test_socket_busy(void)
 	close(ca);
 	iterate_for(t.ctx, 50);
 	gh_chardev_write(t.chr, "next", 4);
-	cb = connect_client(t.path);
-	g_string_truncate(b, 0);
-	g_assert_true(client_read(t.ctx, cb, b, 4, 5000));
-	g_assert_cmpstr(b->str, ==, "next");
+	cb = attach_expect(&t, "next");
 	close(cb);
 
 	sock_teardown(&t);
@@ -815,9 +819,7 @@ static void test_socket_dropped(void)
 
 	sock_setup(&t, 100);
 	gh_chardev_write(t.chr, "boot\n", 5);
-	c = connect_client(t.path);
-	g_assert_true(client_read(t.ctx, c, got, 5, 5000));
-	g_assert_cmpstr(got->str, ==, "boot\n");
+	c = attach_expect(&t, "boot\n");
 	close(c);
 	iterate_for(t.ctx, 50);
 
@@ -850,11 +852,7 @@ static void test_socket_dropped(void)
 
 	/* the next client lost nothing: no note either */
 	gh_chardev_write(t.chr, "quiet", 5);
-	c = connect_client(t.path);
-	g_string_truncate(got, 0);
-	g_assert_true(client_read(t.ctx, c, got, 5, 5000));
-	g_assert_true(client_read(t.ctx, c, got, 6, 50));
-	g_assert_cmpstr(got->str, ==, "quiet");
+	c = attach_expect(&t, "quiet");
 	close(c);
 
 	sock_teardown(&t);
@@ -1032,9 +1030,7 @@ static void test_socket_hangup_while_full(void)
 	close(c);
 	iterate_for(t.ctx, 50);
 	gh_chardev_write(t.chr, "hi", 2);
-	c = connect_client(t.path);
-	g_assert_true(client_read(t.ctx, c, got, 2, 5000));
-	g_assert_cmpstr(got->str, ==, "hi");
+	c = attach_expect(&t, "hi");
 	close(c);
 	sock_teardown(&t);
 	g_string_free(got, TRUE);
@@ -1068,10 +1064,7 @@ static void test_socket_half_close(void)
 	close(c);
 	iterate_for(t.ctx, 50);
 	gh_chardev_write(t.chr, "next", 4);
-	c = connect_client(t.path);
-	g_string_truncate(got, 0);
-	g_assert_true(client_read(t.ctx, c, got, 4, 5000));
-	g_assert_cmpstr(got->str, ==, "next");
+	c = attach_expect(&t, "next");
 	close(c);
 	sock_teardown(&t);
 	g_string_free(got, TRUE);
