@@ -99,11 +99,12 @@ for i in $(seq 50); do
 	sleep 0.1
 done
 refused "in use" --vnc 127.0.0.1:$da
-# auto takes a later display than the first free one, now in use, and
-# listens on its port
+# auto passes over the first free display, now in use, and listens on
+# the port of the one it takes (which may be lower: other tests running
+# at the same time free displays)
 serves '127\.0\.0\.1:59[0-9]+ \(display :[0-9]+\)' --vnc 127.0.0.1:auto
 got=$(sed -n 's/.*:\(59[0-9]*\) (display :\([0-9]*\))$/\1 \2/p' "$tmp/err")
-if [ -n "$got" ] && [ "${got#* }" -gt "$da" ] &&
+if [ -n "$got" ] && [ "${got#* }" -ne "$da" ] &&
    [ "${got% *}" -eq $((5900 + ${got#* })) ]; then
 	ok 0 "auto skipped display :$da, in use, for :${got#* }"
 else
