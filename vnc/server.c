@@ -70,6 +70,7 @@
 
 #include "gh/display.h"
 #include "gh/input.h"
+#include "gh/unix-socket.h"
 #include "gh/vnc-keymap.h"
 #include "gh/vnc-pointer.h"
 #include "gh/vnc-xtkey.h"
@@ -80,8 +81,6 @@
 /* connections waiting to be accepted: past it a client's SYN is dropped
  * and it retries a second later */
 #define LISTEN_BACKLOG		64
-/* connections accepted per wake-up of the main loop */
-#define ACCEPT_BATCH		16
 /*
  * Clients at once. Each holds a thread and three descriptors; past this a
  * new connection is closed at once, so that a flood of connections cannot
@@ -89,8 +88,6 @@
  * too, 32 by default).
  */
 #define MAX_CLIENTS		64
-/* accept() out of descriptors or memory: listening pauses this long */
-#define ACCEPT_RETRY_MS		1000
 /*
  * Key events reach the guest at most one per KEY_DELAY_MS, as QEMU's VNC
  * server paces them (its key-delay-ms, also 10): a client that types a
@@ -122,10 +119,9 @@ struct gh_vnc {
 	bool listening;			/* our display listener is added */
 	rfbScreenInfoPtr screen;
 	char *passwords[2];		/* rfbCheckPasswordByList's list */
-	int listen_fd[MAX_LISTEN];
-	GSource *listen_src[MAX_LISTEN];
+	/* the shared accept loop, which backs off when out of fds */
+	struct gh_unix_listener listen[MAX_LISTEN];
 	unsigned nlisten;
-	GSource *accept_retry;		/* listening paused until it fires */
 	char *address;
 	int display;
 
@@ -919,87 +915,28 @@ err:
 	g_free(c);
 }
 
-static gboolean on_listen(gint fd, GIOCondition cond, gpointer opaque);
-
-static void watch_listeners(struct gh_vnc *v)
-{
-	for (unsigned i = 0; i < v->nlisten; i++) {
-		v->listen_src[i] = g_unix_fd_source_new(v->listen_fd[i], G_IO_IN);
-		g_source_set_callback(v->listen_src[i],
-				      (GSourceFunc)(void (*)(void))on_listen, v,
-				      NULL);
-		g_source_attach(v->listen_src[i], v->ctx);
-	}
-}
-
-static void unwatch_listeners(struct gh_vnc *v)
-{
-	for (unsigned i = 0; i < v->nlisten; i++) {
-		if (v->listen_src[i]) {
-			g_source_destroy(v->listen_src[i]);
-			g_source_unref(v->listen_src[i]);
-			v->listen_src[i] = NULL;
-		}
-	}
-}
-
-static gboolean on_accept_retry(gpointer opaque)
-{
-	struct gh_vnc *v = opaque;
-
-	g_source_unref(v->accept_retry);
-	v->accept_retry = NULL;
-	watch_listeners(v);
-	return G_SOURCE_REMOVE;
-}
-
-/* Out of descriptors: stop watching the listening sockets for a while. */
-static void pause_listening(struct gh_vnc *v)
-{
-	unwatch_listeners(v);
-	v->accept_retry = g_timeout_source_new(ACCEPT_RETRY_MS);
-	g_source_set_callback(v->accept_retry, on_accept_retry, v, NULL);
-	g_source_attach(v->accept_retry, v->ctx);
-}
-
-static gboolean on_listen(gint fd, GIOCondition cond, gpointer opaque)
+static void on_accepted(void *opaque, int sock)
 {
 	struct gh_vnc *v = opaque;
 	const int one = 1;
 
-	for (unsigned i = 0; i < ACCEPT_BATCH; i++) {
-		int sock = accept4(fd, NULL, NULL,
-				   SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (sock < 0) {
-			if (errno == EMFILE || errno == ENFILE ||
-			    errno == ENOBUFS || errno == ENOMEM) {
-				/* the connection stays queued: try later
-				 * rather than spin on a readable socket */
-				pause_listening(v);	/* ours too */
-				return G_SOURCE_CONTINUE;
-			}
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			break;		/* none left */
-		}
-		/*
-		 * libvncserver puts each client's descriptor in an fd_set
-		 * (and aborts past FD_SETSIZE); and a bound on clients keeps
-		 * the descriptors low and the threads few.
-		 */
-		if (sock >= FD_SETSIZE || v->nconn >= MAX_CLIENTS) {
-			close(sock);
-			continue;
-		}
-		setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		/* the first update shows the screen as it is now (while
-		 * clients are connected, the refresh timer keeps it so) */
-		if (!v->timer)
-			refresh(v);
-		start_client(v, sock);
+	if (sock < 0)
+		return;		/* out of fds: the listener tries again later */
+	/*
+	 * libvncserver puts each client's descriptor in an fd_set (and aborts
+	 * past FD_SETSIZE); and a bound on clients keeps the descriptors low
+	 * and the threads few.
+	 */
+	if (sock >= FD_SETSIZE || v->nconn >= MAX_CLIENTS) {
+		close(sock);
+		return;
 	}
-	return G_SOURCE_CONTINUE;
+	setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* the first update shows the screen as it is now (while clients are
+	 * connected, the refresh timer keeps it so) */
+	if (!v->timer)
+		refresh(v);
+	start_client(v, sock);
 }
 
 /* --- listening ------------------------------------------------------------ */
@@ -1023,14 +960,8 @@ static bool is_loopback(const struct sockaddr *sa)
 
 static void close_listeners(struct gh_vnc *v)
 {
-	unwatch_listeners(v);
-	if (v->accept_retry) {
-		g_source_destroy(v->accept_retry);
-		g_source_unref(v->accept_retry);
-		v->accept_retry = NULL;
-	}
 	for (unsigned i = 0; i < v->nlisten; i++)
-		close(v->listen_fd[i]);
+		gh_unix_listener_close(&v->listen[i]);
 	v->nlisten = 0;
 }
 
@@ -1099,7 +1030,7 @@ static int listen_at(struct gh_vnc *v, const struct gh_vnc_config *c,
 			g_free(v->address);
 			v->address = g_strdup(buf);
 		}
-		v->listen_fd[v->nlisten++] = fd;
+		v->listen[v->nlisten++] = (struct gh_unix_listener){ .fd = fd };
 	}
 	if (ret == -EADDRINUSE || !v->nlisten) {
 		close_listeners(v);
@@ -1160,7 +1091,8 @@ static int start_listening(struct gh_vnc *v, const struct gh_vnc_config *c,
 			     ":%d)", c->host, GH_VNC_MAX_DISPLAY);
 	if (ret < 0)
 		return ret;
-	watch_listeners(v);
+	for (unsigned i = 0; i < v->nlisten; i++)
+		gh_unix_listener_watch(&v->listen[i], v->ctx, on_accepted, v);
 	return 0;
 }
 

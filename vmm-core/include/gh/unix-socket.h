@@ -47,7 +47,8 @@ int gh_unix_listen(const char *path, const char *what,
 		   struct gh_unix_listener *l, struct gh_error *err);
 /*
  * Takes connections on ctx's loop and hands each to fn (which may pause the
- * listener, not close it).
+ * listener, not close it). Any listening socket will do: the VNC server's
+ * TCP ones are listeners with only a non-blocking fd set (no path).
  */
 void gh_unix_listener_watch(struct gh_unix_listener *l, GMainContext *ctx,
 			    gh_unix_accept_fn *fn, void *opaque);
