@@ -42,58 +42,49 @@ enum { PERM_READ, PERM_WRITE, PERM_WRITE_UNCHANGED, PERM_RESIZE, NPERMS };
 #define PERM_BASE	100
 #define SHARED_BASE	200
 
-static int lock_byte(int fd, off_t at)
+/*
+ * One byte's lock: F_OFD_SETLK takes a read lock on it; F_OFD_GETLK asks
+ * whether another open file holds one (1), as a write lock would conflict.
+ */
+static int byte_lock(int fd, int cmd, off_t at)
 {
 	struct flock fl = {
-		.l_type = F_RDLCK,
+		.l_type = cmd == F_OFD_SETLK ? F_RDLCK : F_WRLCK,
 		.l_whence = SEEK_SET,
 		.l_start = at,
 		.l_len = 1,
 	};
 
-	return fcntl(fd, F_OFD_SETLK, &fl) < 0 ? -errno : 0;
+	if (fcntl(fd, cmd, &fl) < 0)
+		return -errno;
+	return cmd == F_OFD_GETLK && fl.l_type != F_UNLCK;
 }
 
-/* Whether another open file holds a lock on the byte at. */
-static int byte_taken(int fd, off_t at)
+/* byte_lock() on base + n for each permission n in perms: 0 or -errno,
+ * -EAGAIN when another holds one of them. */
+static int perm_locks(int fd, int cmd, unsigned perms, off_t base)
 {
-	struct flock fl = {
-		.l_type = F_WRLCK,
-		.l_whence = SEEK_SET,
-		.l_start = at,
-		.l_len = 1,
-	};
+	for (unsigned n = 0; n < NPERMS; n++) {
+		int ret = perms & (1u << n) ? byte_lock(fd, cmd, base + n) : 0;
 
-	if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
-		return -errno;
-	return fl.l_type != F_UNLCK;
+		if (ret)
+			return ret < 0 ? ret : -EAGAIN;
+	}
+	return 0;
 }
 
 int gh_block_lock(int fd, bool read_only)
 {
 	unsigned used = 1u << PERM_READ;
 	unsigned unshared = 1u << PERM_WRITE | 1u << PERM_RESIZE;
-	int ret;
 
 	if (!read_only)
 		used |= 1u << PERM_WRITE | 1u << PERM_WRITE_UNCHANGED;
 	/* ours first, then theirs: of two opening at once, one sees the other */
-	for (unsigned n = 0; n < NPERMS; n++) {
-		if ((used & (1u << n)) && (ret = lock_byte(fd, PERM_BASE + n)))
-			return ret;
-		if ((unshared & (1u << n)) &&
-		    (ret = lock_byte(fd, SHARED_BASE + n)))
-			return ret;
-	}
-	for (unsigned n = 0; n < NPERMS; n++) {
-		if ((used & (1u << n)) &&
-		    (ret = byte_taken(fd, SHARED_BASE + n)))
-			return ret < 0 ? ret : -EAGAIN;
-		if ((unshared & (1u << n)) &&
-		    (ret = byte_taken(fd, PERM_BASE + n)))
-			return ret < 0 ? ret : -EAGAIN;
-	}
-	return 0;
+	return perm_locks(fd, F_OFD_SETLK, used, PERM_BASE) ?:
+	       perm_locks(fd, F_OFD_SETLK, unshared, SHARED_BASE) ?:
+	       perm_locks(fd, F_OFD_GETLK, used, SHARED_BASE) ?:
+	       perm_locks(fd, F_OFD_GETLK, unshared, PERM_BASE);
 }
 
 static int image_size(int fd, const struct stat *st, uint64_t *out)
